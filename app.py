@@ -1,0 +1,22 @@
+"""Dirigent: the Chalice app. Thin on purpose: routes live in blueprints under chalicelib/api,
+SQS and schedule handlers only hand their events to services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib.api import system
+from chalicelib.observability import instrument
+
+app = Chalice(app_name="dirigent")
+app.experimental_feature_flags.update(["BLUEPRINTS"])
+instrument(app)
+
+app.register_blueprint(system.bp)
+
+
+def _register(*modules: Any) -> None:
+    for module in modules:
+        app.register_blueprint(module.bp)

@@ -1,0 +1,126 @@
+"""Master data in the catalog table: one item per record, ``pk`` = kind, ``sk`` = id, and the
+record as a JSON document. Small kinds are cached in memory for a few seconds per container."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+BATCH_GET_MAX = 100
+
+
+class Kind:
+    API_KEY = "APIKEY"
+    CHANNEL = "CHANNEL"
+    LOCATION = "LOCATION"
+    PRODUCT = "PRODUCT"
+    CARRIER = "CARRIER"
+    RULES = "RULES"
+    ALERT_GROUP = "ALERTGROUP"
+
+
+class DynamoCatalog:
+    """Documents by ``(kind, id)``. ``list`` and ``get`` of cached kinds are served from memory
+    for ``ttl`` seconds; writes through this instance invalidate the cache at once."""
+
+    def __init__(self, table: Any, *, ttl: float = 30.0, cached_kinds: Iterable[str] = ()) -> None:
+        self._table = table
+        self._ttl = ttl
+        self._cached = frozenset(cached_kinds)
+        self._cache: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, kind: str, item_id: str, doc: dict[str, Any], *, only_new: bool = False) -> None:
+        kwargs: dict[str, Any] = {}
+        if only_new:
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+        self._table.put_item(
+            Item={"pk": kind, "sk": item_id, "doc": json.dumps(doc, separators=(",", ":"))},
+            **kwargs,
+        )
+        self.invalidate(kind)
+
+    def put_many(self, kind: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for item_id, doc in docs:
+                batch.put_item(
+                    Item={"pk": kind, "sk": item_id, "doc": json.dumps(doc, separators=(",", ":"))}
+                )
+        self.invalidate(kind)
+
+    def delete(self, kind: str, item_id: str) -> None:
+        self._table.delete_item(Key={"pk": kind, "sk": item_id})
+        self.invalidate(kind)
+
+    def get(self, kind: str, item_id: str) -> dict[str, Any] | None:
+        if kind in self._cached:
+            return self._all(kind).get(item_id)
+        item = self._table.get_item(Key={"pk": kind, "sk": item_id}).get("Item")
+        return json.loads(item["doc"]) if item else None
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        if kind in self._cached:
+            return list(self._all(kind).values())
+        return list(self._query(kind).values())
+
+    def get_many(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Documents by id in as few BatchGetItem calls as possible (100 keys each)."""
+        wanted = sorted(set(ids))
+        if kind in self._cached:
+            cached = self._all(kind)
+            return {i: cached[i] for i in wanted if i in cached}
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            keys = [{"pk": kind, "sk": i} for i in wanted[start : start + BATCH_GET_MAX]]
+            for item in batch_get(self._table, keys):
+                out[item["sk"]] = json.loads(item["doc"])
+        return out
+
+    def invalidate(self, kind: str | None = None) -> None:
+        with self._lock:
+            if kind is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(kind, None)
+
+    def _all(self, kind: str) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(kind)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        docs = self._query(kind)
+        with self._lock:
+            self._cache[kind] = (now, docs)
+        return docs
+
+    def _query(self, kind: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(kind)}
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page["Items"]:
+                out[item["sk"]] = json.loads(item["doc"])
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def batch_get(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """BatchGetItem on one table, retrying unprocessed keys."""
+    client = table.meta.client
+    request: dict[str, Any] = {table.name: {"Keys": keys}}
+    items: list[dict[str, Any]] = []
+    for _ in range(8):
+        resp = client.batch_get_item(RequestItems=request)
+        items.extend(resp["Responses"].get(table.name, []))
+        request = resp.get("UnprocessedKeys") or {}
+        if not request:
+            return items
+        time.sleep(0.05)
+    raise RuntimeError(f"BatchGetItem left keys unprocessed on {table.name}")

@@ -1,0 +1,224 @@
+"""Per-request preparation for sourcing: which locations can ship what, when and at what cost.
+
+Everything that does not depend on the split is computed once per request: for every location
+that could ship part of the cart, the usable stock per SKU (after store protection), the net
+cost per unit (handling - holding saved - overstock reward) and its *routes* (carrier service,
+price bands in the order's currency, ship date and promised date). Locations that can't help are
+recorded with the reason, for the explanation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
+from chalicelib.domain.geo import haversine_km
+from chalicelib.domain.network import Capability, Location, LocationType, Speed
+from chalicelib.domain.sourcing_model import CostBreakdown, Shipment, SourcingRequest
+
+NO_DEADLINE = date.max
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way to send parcels from a location to the ship-to address."""
+
+    service_id: str
+    bands: tuple[tuple[int, int], ...]  # (max_weight_g, price per parcel), ascending weight
+    ship_date: date
+    promise: date
+
+    def price(self, weight_g: int) -> tuple[int, int]:
+        """(parcels, price): full top-band parcels plus one parcel for the remainder."""
+        top_weight, top_price = self.bands[-1]
+        extra = max(0, (weight_g - 1) // top_weight)
+        rest = weight_g - extra * top_weight
+        for max_weight, band_price in self.bands:
+            if rest <= max_weight:
+                return extra + 1, extra * top_price + band_price
+        return extra + 1, (extra + 1) * top_price  # unreachable: rest <= top_weight
+
+
+@dataclass(slots=True)
+class Site:
+    """A location that may ship part of the cart."""
+
+    location: Location
+    avail: dict[str, int]  # usable units per needed SKU (> 0 only)
+    unit_cost: dict[str, int]  # net cost per unit per SKU
+    holding_saved_per_unit: int
+    overstock_reward: dict[str, int]  # reward per unit per SKU (0 when not overstocked)
+    routes: tuple[Route, ...]  # by promise date, then price
+    distance_km: float
+
+    @property
+    def location_id(self) -> str:
+        return self.location.location_id
+
+    @property
+    def earliest(self) -> date:
+        return self.routes[0].promise
+
+    def best_route(self, weight_g: int, deadline: date) -> tuple[Route, int, int] | None:
+        """The cheapest route promising by ``deadline``: (route, parcels, price)."""
+        best: tuple[Route, int, int] | None = None
+        for route in self.routes:
+            if route.promise > deadline:
+                break
+            parcels, price = route.price(weight_g)
+            if best is None or price < best[2]:
+                best = (route, parcels, price)
+        return best
+
+
+@dataclass(slots=True)
+class Context:
+    request: SourcingRequest
+    need: dict[str, int]
+    weights: dict[str, int]
+    sites: list[Site]
+    rejected: dict[str, list[str]] = field(default_factory=dict)  # reason -> location ids
+    shortages: dict[str, int] = field(default_factory=dict)
+
+    def shipment(
+        self, site: Site, lines: dict[str, int], deadline: date
+    ) -> tuple[Shipment, CostBreakdown] | None:
+        """The shipment of ``lines`` from ``site`` by its cheapest route within ``deadline``."""
+        weight = sum(self.weights[sku] * qty for sku, qty in lines.items())
+        best = site.best_route(weight, deadline)
+        if best is None:
+            return None
+        route, parcels, price = best
+        units = sum(lines.values())
+        loc = site.location
+        cost = CostBreakdown(
+            shipping=price,
+            handling=loc.handling_cost_per_order + loc.handling_cost_per_unit * units,
+            holding_saved=site.holding_saved_per_unit * units,
+            rule_rewards=sum(site.overstock_reward[sku] * qty for sku, qty in lines.items()),
+        )
+        shipment = Shipment(
+            location_id=site.location_id,
+            lines=tuple(sorted(lines.items())),
+            carrier_service=route.service_id,
+            ship_date=route.ship_date,
+            promised_date=route.promise,
+            parcels=parcels,
+            parcel_price=price,
+            weight_g=weight,
+        )
+        return shipment, cost
+
+
+def merged_need(request: SourcingRequest) -> dict[str, int]:
+    need: dict[str, int] = {}
+    for line in request.lines:
+        if line.quantity > 0:
+            need[line.sku] = need.get(line.sku, 0) + line.quantity
+    return need
+
+
+def stock_by_location(request: SourcingRequest, need: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Available units per location per needed SKU (never negative)."""
+    stock: dict[str, dict[str, int]] = {}
+    for level in request.stock:
+        if level.sku in need:
+            at = stock.setdefault(level.location_id, {})
+            at[level.sku] = at.get(level.sku, 0) + max(0, level.available)
+    return stock
+
+
+def excluded_ids(request: SourcingRequest) -> frozenset[str]:
+    return request.rules.excluded_for(request.channel) | request.excluded_location_ids
+
+
+def distance_km(request: SourcingRequest, location: Location) -> float:
+    """Distance to the ship-to address; without its coordinates, 0 in the same country."""
+    to = request.ship_to
+    if to.lat is None or to.lon is None:
+        return 0.0 if location.country == to.country else 1000.0
+    return haversine_km(to.lat, to.lon, location.lat, location.lon)
+
+
+def _routes(request: SourcingRequest, location: Location) -> tuple[Route, ...]:
+    to = request.ship_to
+    routes: list[Route] = []
+    for service in request.carrier_services:
+        if service.speed is Speed.TRANSFER or (
+            service.speed is Speed.EXPRESS and not request.rules.allow_express
+        ):
+            continue
+        for lane in service.lanes:
+            if lane.from_country != location.country or lane.to_country != to.country:
+                continue
+            bands = tuple(
+                (band.max_weight_g, band.price[request.currency])
+                for band in lane.bands
+                if request.currency in band.price
+            )
+            if not bands:
+                continue
+            shipped = ship_date(
+                location, request.now, cutoff_shift_hours=service.order_cutoff_shift_hours
+            )
+            days = transit_days(service, lane, to)
+            promise = delivery_date(shipped, days, to.country)
+            routes.append(Route(service.service_id, bands, shipped, promise))
+    routes.sort(key=lambda r: (r.promise, r.bands[0][1]))
+    return tuple(routes)
+
+
+def _usable(request: SourcingRequest, location: Location, at: dict[str, int]) -> dict[str, int]:
+    protect = request.rules.store_protection_units if location.type is LocationType.STORE else 0
+    return {sku: qty - protect for sku, qty in at.items() if qty - protect > 0}
+
+
+def _site(
+    request: SourcingRequest, location: Location, usable: dict[str, int], raw: dict[str, int]
+) -> Site | None:
+    routes = _routes(request, location)
+    if not routes:
+        return None
+    rules = request.rules
+    saved = location.holding_cost_per_unit_day * rules.holding_horizon_days
+    over = {
+        sku: rules.overstock_reward_per_unit if raw[sku] > rules.overstock_units else 0
+        for sku in usable
+    }
+    unit_cost = {sku: location.handling_cost_per_unit - saved - over[sku] for sku in usable}
+    return Site(location, usable, unit_cost, saved, over, routes, distance_km(request, location))
+
+
+def build_context(request: SourcingRequest) -> Context:
+    """Sites that may ship, rejected locations by reason, and shortages of the whole network."""
+    need = merged_need(request)
+    weights = {sku: request.products[sku].weight_g if sku in request.products else 0 for sku in need}
+    stock = stock_by_location(request, need)
+    excluded = excluded_ids(request)
+    ctx = Context(request=request, need=need, weights=weights, sites=[])
+    for location in request.locations:
+        raw = stock.get(location.location_id, {})
+        usable = _usable(request, location, raw)
+        reason = ""
+        if location.location_id in excluded:
+            reason = "excluded"
+        elif not location.can(Capability.SHIP):
+            reason = "lacks_capability"
+        elif not any(raw.values()):
+            reason = "no_stock"
+        elif not usable:
+            reason = "store_protection"
+        else:
+            site = _site(request, location, usable, raw)
+            if site is None:
+                reason = "no_lane"
+            else:
+                ctx.sites.append(site)
+        if reason:
+            ctx.rejected.setdefault(reason, []).append(location.location_id)
+    for sku, qty in need.items():
+        short = qty - sum(site.avail.get(sku, 0) for site in ctx.sites)
+        if short > 0:
+            ctx.shortages[sku] = short
+    return ctx

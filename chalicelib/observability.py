@@ -1,0 +1,46 @@
+"""Powertools logging and metrics for every handler, through Chalice middleware: the Powertools
+decorators expect ``(event, context)``, which Chalice views do not have."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice import Chalice
+from chalice.app import CloudWatchEvent, Request, SQSEvent
+
+logger = Logger(service="dirigent")
+metrics = Metrics(namespace="Dirigent", service="dirigent")
+
+
+def _correlation_id(event: Any) -> str | None:
+    if isinstance(event, Request):
+        headers: Mapping[str, str] = event.headers or {}
+        return headers.get("x-correlation-id") or (event.context or {}).get("requestId")
+    if isinstance(event, SQSEvent):
+        ids = [record.to_dict().get("messageId") for record in event]
+        return ids[0] if len(ids) == 1 else None
+    if isinstance(event, CloudWatchEvent):
+        return event.event_id
+    return None
+
+
+def instrument(app: Chalice) -> None:
+    @app.middleware("all")
+    def observe(event: Any, get_response: Any) -> Any:
+        ctx = app.lambda_context
+        logger.structure_logs(append=False, cold_start=False)
+        if ctx is not None and hasattr(ctx, "function_name"):
+            logger.append_keys(function_name=ctx.function_name)
+        logger.set_correlation_id(_correlation_id(event))
+        try:
+            response = get_response(event)
+            if isinstance(event, Request):
+                status = getattr(response, "status_code", 200)
+                metrics.add_metric(name=f"Http{status // 100}xx", unit=MetricUnit.Count, value=1)
+                logger.info("request", path=event.path, method=event.method, status=status)
+            return response
+        finally:
+            metrics.flush_metrics()

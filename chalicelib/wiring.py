@@ -1,0 +1,72 @@
+"""The one place that builds boto3 clients and adapters, lazily, so that moto and tests can set
+the endpoint first. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) is what points at moto."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.adapters.dynamo_catalog import DynamoCatalog, Kind
+from chalicelib.config import settings
+from chalicelib.services.access import KeyService
+
+_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
+
+
+@cache
+def session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@cache
+def client(service: str) -> Any:
+    return session().client(service, config=_BOTO_CONFIG)
+
+
+@cache
+def dynamodb() -> Any:
+    return session().resource("dynamodb", config=_BOTO_CONFIG)
+
+
+def table(name: str) -> Any:
+    return dynamodb().Table(name)
+
+
+def reset() -> None:
+    """Forget every cached client, adapter and setting (tests, and the local stack on start)."""
+    for fn in (session, client, dynamodb, settings):
+        fn.cache_clear()
+    for hook in _RESET_HOOKS:
+        hook()
+
+
+_RESET_HOOKS: list[Any] = []
+
+
+def on_reset(hook: Any) -> Any:
+    """Register a cached factory (or any callable) to clear on ``reset()``."""
+    _RESET_HOOKS.append(getattr(hook, "cache_clear", hook))
+    return hook
+
+
+# --- adapters and services -------------------------------------------------------------------
+# Each factory is cached, so a warm Lambda builds it once; ``reset()`` forgets them all.
+
+
+@on_reset
+@cache
+def catalog() -> DynamoCatalog:
+    return DynamoCatalog(
+        table(settings().catalog_table),
+        ttl=settings().cache_ttl_seconds,
+        cached_kinds=(Kind.CHANNEL, Kind.LOCATION, Kind.CARRIER, Kind.RULES, Kind.ALERT_GROUP),
+    )
+
+
+@on_reset
+@cache
+def keys() -> KeyService:
+    return KeyService(catalog())

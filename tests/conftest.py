@@ -1,0 +1,55 @@
+"""Shared fixtures: AWS faked in-process by moto, resources created from infrastructure/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+os.environ.update(
+    AWS_DEFAULT_REGION="eu-central-1",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    POWERTOOLS_METRICS_NAMESPACE="Dirigent",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    POWERTOOLS_TRACE_DISABLED="true",
+    DIRIGENT_STAGE="test",
+)
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    """A fresh moto account with every resource of infrastructure/resources.json."""
+    from moto import mock_aws
+
+    from chalicelib import wiring
+    from infrastructure.create import create_all
+
+    with mock_aws():
+        wiring.reset()
+        create_all(boto3.session.Session())
+        yield boto3.session.Session()
+        wiring.reset()
+
+
+@pytest.fixture
+def admin_key(aws: Any) -> str:
+    from chalicelib import wiring
+    from chalicelib.domain.access import Role
+
+    return wiring.keys().create(Role.ADMIN)["api_key"]
+
+
+@pytest.fixture
+def client(aws: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local") as test_client:
+        yield test_client
