@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import system
+from chalicelib.api import catalog, orders, system
 from chalicelib.observability import instrument
 
 app = Chalice(app_name="dirigent")
@@ -15,6 +15,8 @@ app.experimental_feature_flags.update(["BLUEPRINTS"])
 instrument(app)
 
 app.register_blueprint(system.bp)
+app.register_blueprint(catalog.bp)
+app.register_blueprint(orders.bp)
 
 
 def _register(*modules: Any) -> None:

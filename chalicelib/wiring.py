@@ -10,8 +10,14 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.adapters.dynamo_catalog import DynamoCatalog, Kind
+from chalicelib.adapters.dynamo_orders import DynamoOrders
+from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
+from chalicelib.adapters.sqs import OrderEventsPublisher, SqsQueues
 from chalicelib.config import settings
 from chalicelib.services.access import KeyService
+from chalicelib.services.catalog import CatalogService
+from chalicelib.services.order_desk import OrderDesk
+from chalicelib.services.ordering import OrderService
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
 
@@ -70,3 +76,52 @@ def catalog() -> DynamoCatalog:
 @cache
 def keys() -> KeyService:
     return KeyService(catalog())
+
+
+@on_reset
+@cache
+def catalog_service() -> CatalogService:
+    return CatalogService(catalog())
+
+
+@on_reset
+@cache
+def queues() -> SqsQueues:
+    return SqsQueues(client("sqs"))
+
+
+@on_reset
+@cache
+def order_events() -> OrderEventsPublisher:
+    return OrderEventsPublisher(queues(), settings().order_events_queue)
+
+
+@on_reset
+@cache
+def orders() -> DynamoOrders:
+    return DynamoOrders(table(settings().orders_table), settings().stock_table)
+
+
+@on_reset
+@cache
+def ordering() -> OrderService:
+    s = settings()
+    return OrderService(
+        network=catalog_service(),
+        snapshots=DynamoSnapshots(
+            client("dynamodb"),
+            stock_table=s.stock_table,
+            catalog_table=s.catalog_table,
+            orders_table=s.orders_table,
+        ),
+        orders=orders(),
+        events=order_events(),
+        token_secret=s.token_secret.encode(),
+        quote_ttl_seconds=s.quote_ttl_seconds,
+    )
+
+
+@on_reset
+@cache
+def order_desk() -> OrderDesk:
+    return OrderDesk(orders=orders(), search=orders(), events=order_events())

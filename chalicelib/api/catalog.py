@@ -1,0 +1,213 @@
+"""Master data routes: channels, sourcing rules, locations, products and carrier services."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from chalice import Blueprint
+from pydantic import BaseModel, TypeAdapter
+
+from chalicelib import wiring
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.schemas import (
+    CarrierServiceIn,
+    ChannelIn,
+    LocationIn,
+    ProductIn,
+    RulesOut,
+    check_path_id,
+    same_id,
+)
+from chalicelib.domain.access import Role
+from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+from chalicelib.domain.rules import SourcingRules
+from chalicelib.services.catalog import Kind
+
+bp = Blueprint(__name__)
+
+STAFF = [Role.ADMIN, Role.SERVICE]
+RULES = TypeAdapter(SourcingRules)
+_RULE_FIELDS = {f.name for f in fields(SourcingRules)}
+
+
+class ChannelList(BaseModel):
+    channels: list[ChannelIn]
+
+
+class LocationList(BaseModel):
+    locations: list[LocationIn]
+
+
+class CarrierServiceList(BaseModel):
+    carrier_services: list[CarrierServiceIn]
+
+
+def _found(doc: dict[str, Any] | None, what: str, name: str, value: str) -> dict[str, Any]:
+    if doc is None:
+        raise NotFound(f"no {what} {value!r}", fields=[FieldError(name, "unknown")])
+    return doc
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+@endpoint(
+    bp,
+    "/channels/{channel}",
+    method="PUT",
+    roles=[Role.ADMIN],
+    request=ChannelIn,
+    response=ChannelIn,
+)
+def put_channel(ctx: Ctx, channel: str) -> dict[str, Any]:
+    """Create or replace a sales channel."""
+    check_path_id("channel", channel)
+    req = ctx.body(ChannelIn)
+    same_id("channel", channel, req.channel)
+    return wiring.catalog_service().put(Kind.CHANNEL, channel, req.doc(channel))
+
+
+@endpoint(bp, "/channels/{channel}", roles=[*STAFF, Role.CHANNEL], response=ChannelIn)
+def get_channel(ctx: Ctx, channel: str) -> dict[str, Any]:
+    """One channel (a channel key sees only its own)."""
+    if not ctx.principal.sees_channel(channel):
+        raise NotFound(f"no channel {channel!r}", fields=[FieldError("channel", "unknown")])
+    return _found(
+        wiring.catalog_service().doc(Kind.CHANNEL, channel), "channel", "channel", channel
+    )
+
+
+@endpoint(bp, "/channels", roles=STAFF, response=ChannelList)
+def list_channels(ctx: Ctx) -> dict[str, Any]:
+    """Every channel."""
+    return {"channels": wiring.catalog_service().docs(Kind.CHANNEL)}
+
+
+# --- sourcing rules ----------------------------------------------------------------------------
+
+
+def _validate_rules(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "the rules must be an object", fields=[FieldError("body", "not an object")]
+        )
+    unknown = sorted(set(raw) - _RULE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            "unknown rule fields", fields=[FieldError(name, "unknown field") for name in unknown]
+        )
+    values = RULES.dump_python(RULES.validate_python(raw), mode="json")
+    problems = [
+        FieldError(name, "must be >= 0")
+        for name, value in values.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+    ]
+    if values["max_parcels"] < 1:
+        problems.append(FieldError("max_parcels", "must be >= 1"))
+    for currency in values["free_shipping_threshold"]:
+        if len(currency) != 3 or not currency.isupper():
+            problems.append(FieldError(f"free_shipping_threshold.{currency}", "not a currency"))
+    if problems:
+        raise InvalidInput("the rules are invalid", fields=problems)
+    values.pop("version", None)  # the server numbers versions
+    return values
+
+
+@endpoint(
+    bp,
+    "/sourcing-rules",
+    method="PUT",
+    roles=[Role.ADMIN],
+    request=RULES,
+    response=RulesOut,
+)
+def put_rules(ctx: Ctx) -> dict[str, Any]:
+    """Store a new version of the sourcing rules; the answer carries its ``version``."""
+    return wiring.catalog_service().put_rules(_validate_rules(ctx.json()))
+
+
+@endpoint(bp, "/sourcing-rules", roles=STAFF, response=RulesOut)
+def get_rules(ctx: Ctx) -> dict[str, Any]:
+    """The current sourcing rules (the defaults, version 0, until some are stored)."""
+    doc = wiring.catalog_service().rules_doc()
+    if doc is None:
+        return {**RULES.dump_python(SourcingRules(), mode="json"), "version": 0}
+    return doc
+
+
+# --- locations ---------------------------------------------------------------------------------
+
+
+@endpoint(
+    bp,
+    "/locations/{location_id}",
+    method="PUT",
+    roles=[Role.ADMIN],
+    request=LocationIn,
+    response=LocationIn,
+)
+def put_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
+    """Create or replace a warehouse, store or 3PL."""
+    check_path_id("location_id", location_id)
+    req = ctx.body(LocationIn)
+    same_id("location_id", location_id, req.location_id)
+    return wiring.catalog_service().put(Kind.LOCATION, location_id, req.doc(location_id))
+
+
+@endpoint(bp, "/locations", roles=STAFF, response=LocationList)
+def list_locations(ctx: Ctx) -> dict[str, Any]:
+    """Every location."""
+    return {"locations": wiring.catalog_service().docs(Kind.LOCATION)}
+
+
+@endpoint(bp, "/locations/{location_id}", roles=STAFF, response=LocationIn)
+def get_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
+    """One location."""
+    doc = wiring.catalog_service().doc(Kind.LOCATION, location_id)
+    return _found(doc, "location", "location_id", location_id)
+
+
+# --- products ----------------------------------------------------------------------------------
+
+
+@endpoint(
+    bp, "/products/{sku}", method="PUT", roles=[Role.ADMIN], request=ProductIn, response=ProductIn
+)
+def put_product(ctx: Ctx, sku: str) -> dict[str, Any]:
+    """Create or replace a product."""
+    check_path_id("sku", sku)
+    req = ctx.body(ProductIn)
+    same_id("sku", sku, req.sku)
+    return wiring.catalog_service().put(Kind.PRODUCT, sku, req.doc(sku))
+
+
+@endpoint(bp, "/products/{sku}", roles=[*STAFF, Role.CHANNEL], response=ProductIn)
+def get_product(ctx: Ctx, sku: str) -> dict[str, Any]:
+    """One product."""
+    return _found(wiring.catalog_service().doc(Kind.PRODUCT, sku), "product", "sku", sku)
+
+
+# --- carrier services --------------------------------------------------------------------------
+
+
+@endpoint(
+    bp,
+    "/carrier-services/{service_id}",
+    method="PUT",
+    roles=[Role.ADMIN],
+    request=CarrierServiceIn,
+    response=CarrierServiceIn,
+)
+def put_carrier_service(ctx: Ctx, service_id: str) -> dict[str, Any]:
+    """Create or replace a carrier service with its lanes and rate card."""
+    check_path_id("service_id", service_id)
+    req = ctx.body(CarrierServiceIn)
+    same_id("service_id", service_id, req.service_id)
+    return wiring.catalog_service().put(Kind.CARRIER, service_id, req.doc(service_id))
+
+
+@endpoint(bp, "/carrier-services", roles=STAFF, response=CarrierServiceList)
+def list_carrier_services(ctx: Ctx) -> dict[str, Any]:
+    """Every carrier service."""
+    return {"carrier_services": wiring.catalog_service().docs(Kind.CARRIER)}

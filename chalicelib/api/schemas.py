@@ -1,0 +1,319 @@
+"""Request and response models of master data and stock: pydantic at the edge only.
+
+Every request model forbids unknown fields and validates codes against the real lists (ISO 3166
+countries and ISO 4217 currencies from ``pycountry``, IANA time zones from ``zoneinfo``).
+``doc(item_id)`` gives the stored document and ``to_domain()`` the frozen dataclass of
+``chalicelib.domain`` that sourcing works on. The field names of ``shared/data/network-eu.json``
+are accepted as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.api.http import field_errors
+from chalicelib.config import queue_name
+from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
+from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.domain.network import (
+    Capability,
+    CarrierService,
+    Location,
+    LocationType,
+    Product,
+    Speed,
+)
+from chalicelib.services.catalog import (
+    carrier_service_from_doc,
+    channel_from_doc,
+    location_from_doc,
+    product_from_doc,
+)
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
+MAX_QUANTITY = 10_000_000
+
+
+def _country(code: str) -> str:
+    if len(code) != 2 or not code.isupper() or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"unknown country {code!r}: use an ISO 3166-1 alpha-2 code like 'DE'")
+    return code
+
+
+def _currency(code: str) -> str:
+    if len(code) != 3 or not code.isupper() or pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"unknown currency {code!r}: use an ISO 4217 code like 'EUR'")
+    return code
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name like 'Europe/Berlin'"
+        ) from exc
+    return name
+
+
+def _non_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("must not be 0")
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError("values must not repeat")
+    return values
+
+
+CountryCode = Annotated[str, AfterValidator(_country)]
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
+Id = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits, . _ : -; max 64")]
+Money = Annotated[int, Field(ge=0, le=100_000_000, description="minor units")]
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local HH:MM")]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def check_path_id(name: str, value: str) -> str:
+    """A path id is valid and names ``name`` when it is not."""
+    if not _ID_RE.match(value):
+        raise InvalidInput(
+            f"{name} is not a valid id",
+            fields=[FieldError(name, "letters, digits, . _ : - only, at most 64 characters")],
+        )
+    return value
+
+
+def same_id(name: str, path_value: str, body_value: str | None) -> str:
+    if body_value is not None and body_value != path_value:
+        raise InvalidInput(
+            f"{name} in the body differs from the path",
+            fields=[FieldError(name, f"must equal the path value {path_value!r}")],
+        )
+    return path_value
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+class ChannelIn(Request):
+    channel: Id | None = Field(default=None, description="must equal the path if given")
+    name: Text = ""
+    kind: ChannelKind
+    currencies: Annotated[list[CurrencyCode], AfterValidator(_unique)] = Field(min_length=1)
+    countries: Annotated[list[CountryCode], AfterValidator(_unique)] = Field(min_length=1)
+    backorder_policy: BackorderPolicy = BackorderPolicy.REJECT
+    strict: bool = Field(default=False, description="promised dates are binding")
+    return_window_days: int = Field(default=30, ge=0, le=365)
+    pickup_window_days: int = Field(default=7, ge=1, le=60)
+    excluded_locations: list[Id] = Field(default_factory=list, max_length=500)
+
+    def doc(self, channel: str) -> dict[str, Any]:
+        return {**self.model_dump(mode="json"), "channel": channel}
+
+    def to_domain(self, channel: str | None = None) -> Channel:
+        return channel_from_doc(self.doc(channel or self.channel or ""))
+
+
+# --- locations ---------------------------------------------------------------------------------
+
+
+class AddressIn(Request):
+    line1: Text = ""
+    city: Text = ""
+    postal_code: str = Field(min_length=1, max_length=16)
+    country: CountryCode
+
+
+class LocationIn(Request):
+    location_id: Id | None = Field(default=None, description="must equal the path if given")
+    type: LocationType
+    name: Text = ""
+    address: AddressIn
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    timezone: TimeZone
+    capabilities: Annotated[list[Capability], AfterValidator(_unique)] = Field(min_length=1)
+    cutoff_time: HHMM
+    processing_days: int = Field(default=0, ge=0, le=30)
+    closed_weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], AfterValidator(_unique)] = (
+        Field(default_factory=lambda: [5, 6], description="Monday = 0")
+    )
+    holidays_country: CountryCode | None = Field(
+        default=None, description="whose public holidays the location observes"
+    )
+    handling_cost_per_order: Money = 0
+    handling_cost_per_unit: Money = 0
+    holding_cost_per_unit_day: Money = 0
+    fulfilment_queue: str = Field(
+        default_factory=lambda: queue_name("fulfilment"),
+        pattern=r"^[A-Za-z0-9_-]{1,80}$",
+    )
+
+    def doc(self, location_id: str) -> dict[str, Any]:
+        return {**self.model_dump(mode="json"), "location_id": location_id}
+
+    def to_domain(self, location_id: str | None = None) -> Location:
+        return location_from_doc(self.doc(location_id or self.location_id or ""))
+
+
+# --- products ----------------------------------------------------------------------------------
+
+
+class ProductIn(Request):
+    sku: Id | None = Field(default=None, description="must equal the path if given")
+    name: Text = ""
+    weight_g: int = Field(gt=0, le=1_000_000)
+    prices: dict[CurrencyCode, Money] = Field(default_factory=dict, description="unit prices")
+    returnable: bool = True
+    reorder_point: Quantity = Field(default=0, description="default for new stock items")
+
+    def doc(self, sku: str) -> dict[str, Any]:
+        return {**self.model_dump(mode="json"), "sku": sku}
+
+    def to_domain(self, sku: str | None = None) -> Product:
+        return product_from_doc(self.doc(sku or self.sku or ""))
+
+
+# --- carrier services --------------------------------------------------------------------------
+
+
+class WeightBandIn(Request):
+    max_weight_g: int = Field(gt=0, le=1_000_000)
+    price: dict[CurrencyCode, Money] = Field(min_length=1, description="per parcel")
+
+
+class LaneIn(Request):
+    from_country: CountryCode
+    to_country: CountryCode
+    transit_days: int = Field(ge=0, le=60, description="business days")
+    bands: list[WeightBandIn] = Field(min_length=1, max_length=50)
+
+
+class CarrierServiceIn(Request):
+    service_id: Id | None = Field(default=None, description="must equal the path if given")
+    carrier: Text = Field(min_length=1)
+    speed: Speed
+    lanes: list[LaneIn] = Field(min_length=1, max_length=2_000)
+    remote_postal_prefixes: dict[CountryCode, list[Annotated[str, Field(max_length=16)]]] = Field(
+        default_factory=dict, description="country -> postal prefixes that take longer"
+    )
+    remote_extra_days: int = Field(default=0, ge=0, le=30)
+    order_cutoff_shift_hours: int = Field(default=0, ge=-24, le=24)
+    note: Annotated[str, Field(max_length=500)] = ""
+
+    def doc(self, service_id: str) -> dict[str, Any]:
+        return {**self.model_dump(mode="json"), "service_id": service_id}
+
+    def to_domain(self, service_id: str | None = None) -> CarrierService:
+        return carrier_service_from_doc(self.doc(service_id or self.service_id or ""))
+
+
+# --- stock -------------------------------------------------------------------------------------
+
+
+class StockLevelIn(Request):
+    on_hand: Quantity
+    safety_stock: Quantity = 0
+    reorder_point: Quantity | None = Field(default=None, description="default: the product's")
+
+
+class StockRowIn(StockLevelIn):
+    sku: Id
+    location_id: Id
+
+
+class AdjustmentIn(Request):
+    sku: Id
+    location_id: Id
+    delta: Annotated[int, AfterValidator(_non_zero)] = Field(
+        ge=-MAX_QUANTITY, le=MAX_QUANTITY, description="signed, never 0"
+    )
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class StockLocationOut(BaseModel):
+    location_id: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+    reorder_point: int
+
+
+class StockTotal(BaseModel):
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class StockOut(BaseModel):
+    sku: str
+    total: StockTotal
+    locations: list[StockLocationOut]
+
+
+class AdjustmentOut(StockLocationOut):
+    sku: str
+    delta: int
+    reason: str
+
+
+class RulesOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: int
+
+
+# --- rows of a bulk import ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based: the first data row is 1
+    field: str
+    reason: str
+
+
+class RowErrorOut(BaseModel):
+    row: int
+    field: str
+    reason: str
+
+
+class ImportReport(BaseModel):
+    kind: str
+    received: int
+    imported: int
+    errors: list[RowErrorOut]
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def validate_rows(model: type[R], rows: list[Any]) -> tuple[list[tuple[int, R]], list[RowError]]:
+    """Each row validated on its own: the good ones (with their row number) and the errors."""
+    good: list[tuple[int, R]] = []
+    errors: list[RowError] = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            good.append((number, model.model_validate(row)))
+        except ValidationError as exc:
+            errors.extend(RowError(number, f.path, f.reason) for f in field_errors(exc))
+        except InvalidInput as exc:
+            errors.extend(RowError(number, f.path, f.reason) for f in exc.fields)
+    return good, errors
