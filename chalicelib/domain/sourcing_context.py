@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
 from chalicelib.domain.geo import haversine_km
@@ -51,6 +52,7 @@ class Site:
     overstock_reward: dict[str, int]  # reward per unit per SKU (0 when not overstocked)
     routes: tuple[Route, ...]  # by promise date, then price
     distance_km: float
+    memo: dict[tuple[int, date], tuple[Route, int, int] | None] = field(default_factory=dict)
 
     @property
     def location_id(self) -> str:
@@ -62,6 +64,12 @@ class Site:
 
     def best_route(self, weight_g: int, deadline: date) -> tuple[Route, int, int] | None:
         """The cheapest route promising by ``deadline``: (route, parcels, price)."""
+        key = (weight_g, deadline)
+        if key not in self.memo:
+            self.memo[key] = self._best_route(weight_g, deadline)
+        return self.memo[key]
+
+    def _best_route(self, weight_g: int, deadline: date) -> tuple[Route, int, int] | None:
         best: tuple[Route, int, int] | None = None
         for route in self.routes:
             if route.promise > deadline:
@@ -78,8 +86,10 @@ class Context:
     need: dict[str, int]
     weights: dict[str, int]
     sites: list[Site]
+    stock: dict[str, dict[str, int]]  # available (before store protection) per location, SKU
     rejected: dict[str, list[str]] = field(default_factory=dict)  # reason -> location ids
     shortages: dict[str, int] = field(default_factory=dict)
+    memo: dict[tuple[tuple[str, int], ...], Any] = field(default_factory=dict)  # solver's cache
 
     def shipment(
         self, site: Site, lines: dict[str, int], deadline: date
@@ -141,7 +151,24 @@ def distance_km(request: SourcingRequest, location: Location) -> float:
     return haversine_km(to.lat, to.lon, location.lat, location.lon)
 
 
-def _routes(request: SourcingRequest, location: Location) -> tuple[Route, ...]:
+def _routes(
+    request: SourcingRequest, location: Location, memo: dict[tuple[object, ...], tuple[Route, ...]]
+) -> tuple[Route, ...]:
+    """The location's routes; locations with the same country and calendar share them."""
+    key = (
+        location.country,
+        location.timezone,
+        location.cutoff_time,
+        location.processing_days,
+        location.closed_weekdays,
+        location.holidays_country,
+    )
+    if key not in memo:
+        memo[key] = _compute_routes(request, location)
+    return memo[key]
+
+
+def _compute_routes(request: SourcingRequest, location: Location) -> tuple[Route, ...]:
     to = request.ship_to
     routes: list[Route] = []
     for service in request.carrier_services:
@@ -175,9 +202,13 @@ def _usable(request: SourcingRequest, location: Location, at: dict[str, int]) ->
 
 
 def _site(
-    request: SourcingRequest, location: Location, usable: dict[str, int], raw: dict[str, int]
+    request: SourcingRequest,
+    location: Location,
+    usable: dict[str, int],
+    raw: dict[str, int],
+    memo: dict[tuple[object, ...], tuple[Route, ...]],
 ) -> Site | None:
-    routes = _routes(request, location)
+    routes = _routes(request, location, memo)
     if not routes:
         return None
     rules = request.rules
@@ -193,10 +224,13 @@ def _site(
 def build_context(request: SourcingRequest) -> Context:
     """Sites that may ship, rejected locations by reason, and shortages of the whole network."""
     need = merged_need(request)
-    weights = {sku: request.products[sku].weight_g if sku in request.products else 0 for sku in need}
+    weights = {
+        sku: request.products[sku].weight_g if sku in request.products else 0 for sku in need
+    }
     stock = stock_by_location(request, need)
     excluded = excluded_ids(request)
-    ctx = Context(request=request, need=need, weights=weights, sites=[])
+    ctx = Context(request=request, need=need, weights=weights, sites=[], stock=stock)
+    memo: dict[tuple[object, ...], tuple[Route, ...]] = {}
     for location in request.locations:
         raw = stock.get(location.location_id, {})
         usable = _usable(request, location, raw)
@@ -210,7 +244,7 @@ def build_context(request: SourcingRequest) -> Context:
         elif not usable:
             reason = "store_protection"
         else:
-            site = _site(request, location, usable, raw)
+            site = _site(request, location, usable, raw, memo)
             if site is None:
                 reason = "no_lane"
             else:

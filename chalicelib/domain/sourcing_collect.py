@@ -1,0 +1,171 @@
+"""Click & collect: pick-up at a store near the customer.
+
+A store qualifies when it has the ``click_collect`` capability, is not excluded for the channel,
+and is near the ship-to address (within ``rules.click_collect_radius_km`` of its coordinates; or,
+without coordinates, in the same country with the same postal-code prefix). The store may use
+all of its available stock, including the units store protection keeps from shipping: the
+customer picking up is the walk-in customer protection is for. What the store lacks comes from
+one warehouse (or 3PL) of the same country by a ``transfer`` carrier service; the order is then
+ready when the transfer arrives (and the store is open). Pick-up is free for the customer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from chalicelib.domain.calendar import first_open_day, promised_date, ship_date
+from chalicelib.domain.geo import haversine_km
+from chalicelib.domain.network import Address, Capability, Location, LocationType, Speed
+from chalicelib.domain.sourcing_context import Context, excluded_ids
+from chalicelib.domain.sourcing_model import (
+    CostBreakdown,
+    OptionKind,
+    Plan,
+    Shipment,
+    option_id_for,
+)
+
+_SOURCES = frozenset({LocationType.WAREHOUSE, LocationType.THREE_PL})
+Part = tuple[Shipment, CostBreakdown]
+
+
+def _distance(ctx: Context, store: Location) -> float | None:
+    """km to the customer, 0 for a postal-prefix match without coordinates, None if too far."""
+    to, rules = ctx.request.ship_to, ctx.request.rules
+    if to.lat is not None and to.lon is not None:
+        km = haversine_km(to.lat, to.lon, store.lat, store.lon)
+        return km if km <= rules.click_collect_radius_km else None
+    n = rules.click_collect_postal_prefix_len
+    same = store.country == to.country and store.postal_code[:n] == to.postal_code[:n]
+    return 0.0 if same else None
+
+
+def _counter_cost(ctx: Context, location: Location, lines: dict[str, int], raw: dict[str, int]):
+    rules = ctx.request.rules
+    units = sum(lines.values())
+    overstock = sum(
+        rules.overstock_reward_per_unit * q
+        for sku, q in lines.items()
+        if raw.get(sku, 0) > rules.overstock_units
+    )
+    return CostBreakdown(
+        handling=location.handling_cost_per_order + location.handling_cost_per_unit * units,
+        holding_saved=location.holding_cost_per_unit_day * rules.holding_horizon_days * units,
+        rule_rewards=overstock,
+    )
+
+
+def _transfer(
+    ctx: Context, store: Location, missing: dict[str, int], stock: dict[str, dict[str, int]]
+) -> Part | None:
+    """The earliest (then cheapest) single-warehouse transfer of ``missing`` to ``store``."""
+    request, best = ctx.request, None
+    excluded = excluded_ids(request)
+    to = Address(country=store.country, postal_code=store.postal_code)
+    weight = sum(ctx.weights[sku] * q for sku, q in missing.items())
+    for source in request.locations:
+        raw = stock.get(source.location_id, {})
+        if (
+            source.type not in _SOURCES
+            or source.country != store.country
+            or source.location_id in excluded
+            or any(raw.get(sku, 0) < q for sku, q in missing.items())
+        ):
+            continue
+        for service in request.carrier_services:
+            if service.speed is not Speed.TRANSFER:
+                continue
+            for lane in service.lanes:
+                if lane.from_country != source.country or lane.to_country != store.country:
+                    continue
+                bands = [
+                    b.price[request.currency] for b in lane.bands if request.currency in b.price
+                ]
+                if not bands:
+                    continue
+                arrives = promised_date(source, service, lane, to, request.now)
+                cost = _counter_cost(ctx, source, missing, raw).plus(
+                    CostBreakdown(shipping=bands[-1])
+                )
+                shipment = Shipment(
+                    location_id=source.location_id,
+                    lines=tuple(sorted(missing.items())),
+                    carrier_service=service.service_id,
+                    ship_date=ship_date(source, request.now),
+                    promised_date=arrives,
+                    parcels=1,
+                    parcel_price=bands[-1],
+                    weight_g=weight,
+                )
+                if best is None or (arrives, cost.total) < (best[0].promised_date, best[1].total):
+                    best = (shipment, cost)
+    return best
+
+
+def _store_plan(
+    ctx: Context, store: Location, km: float, stock: dict[str, dict[str, int]], fastest: date
+) -> Plan | None:
+    request = ctx.request
+    raw = stock.get(store.location_id, {})
+    own = {sku: min(q, raw.get(sku, 0)) for sku, q in ctx.need.items() if raw.get(sku, 0) > 0}
+    missing = {sku: q - own.get(sku, 0) for sku, q in ctx.need.items() if q > own.get(sku, 0)}
+    ready = ship_date(store, request.now)
+    shipments: list[Shipment] = []
+    cost = CostBreakdown()
+    explanation: list[dict[str, object]] = [
+        {"kind": OptionKind.CLICK_COLLECT.value, "pickup_location_id": store.location_id},
+        {"location_id": store.location_id, "outcome": "pickup", "distance_km": round(km, 1)},
+    ]
+    if missing:
+        transfer = _transfer(ctx, store, missing, stock)
+        if transfer is None:
+            return None
+        ready = first_open_day(
+            max(ready, transfer[0].promised_date), store.closed_weekdays, store.holidays_country
+        )
+        shipments.append(transfer[0])
+        cost = cost.plus(transfer[1])
+        explanation.append({"location_id": transfer[0].location_id, "outcome": "transfer"})
+    if own:
+        weight = sum(ctx.weights[sku] * q for sku, q in own.items())
+        lines = tuple(sorted(own.items()))
+        shipments.insert(0, Shipment(store.location_id, lines, None, ready, ready, 0, 0, weight))
+    cost = cost.plus(_counter_cost(ctx, store, own, raw)) if own else cost
+    rules = request.rules
+    late = max(0, (ready - fastest).days)
+    return Plan(
+        kind=OptionKind.CLICK_COLLECT,
+        option_id=option_id_for(shipments, store.location_id),
+        shipments=tuple(shipments),
+        cost=cost,
+        price=0,
+        currency=request.currency,
+        promised_date=ready,
+        parcels=0,
+        explanation=tuple(explanation),
+        kinds=(OptionKind.CLICK_COLLECT,),
+        pickup_location_id=store.location_id,
+        ready_at=ready,
+        score=rules.cost_weight * cost.total + rules.speed_weight_per_day * late,
+    )
+
+
+def click_collect_plans(ctx: Context, *, fastest: date | None) -> list[Plan]:
+    """Pick-up options at nearby stores, by ready date then distance (best first)."""
+    request = ctx.request
+    if not ctx.need:
+        return []
+    stock = ctx.stock
+    excluded = excluded_ids(request)
+    found: list[tuple[date, float, Plan]] = []
+    for store in request.locations:
+        if not store.can(Capability.CLICK_COLLECT) or store.location_id in excluded:
+            continue
+        km = _distance(ctx, store)
+        if km is None:
+            continue
+        plan = _store_plan(ctx, store, km, stock, fastest or ship_date(store, request.now))
+        if plan is not None:
+            found.append((plan.promised_date, km, plan))
+    found.sort(key=lambda item: (item[0], item[1], item[2].option_id))
+    return [plan for _, _, plan in found[: request.rules.click_collect_max_options]]

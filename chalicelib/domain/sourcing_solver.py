@@ -1,0 +1,416 @@
+"""Minimum-cost split of a cart over locations, under a promise deadline and a parcel limit.
+
+The problem is a small capacitated facility-location problem: opening a location costs its
+handling per order, its parcel price (a step function of the weight it sends) and the split
+penalty; every unit then costs the location's net unit cost. It is solved heuristically:
+
+1. *Open set evaluation.* Given a set of open locations, each SKU is taken from the open
+   locations by ascending unit cost up to their usable stock; locations that receive nothing are
+   closed again. The cost is then exact (real weights, real parcel prices).
+2. *Starting points.* The cheapest single location that covers the whole cart, and a greedy
+   set cover that repeatedly opens the location with the lowest cost per newly covered unit.
+3. *Local search.* From each start: drop a location, swap one for another, or add one, taking
+   the best improving move until none improves (a bounded number of rounds).
+
+Large networks are pruned to a pool of the locations with the lowest stand-alone cost per unit
+(plus whatever is needed to cover every SKU) before steps 2 and 3; singles are always scanned
+in full. The benchmark (``bench/sourcing.py``) compares the result with the exact optimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from chalicelib.domain.sourcing_context import Context, Site
+
+POOL_SIZE = 8
+MAX_ROUNDS = 6
+STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
+SEEDS = 4  # greedy covers started from each of the best sites of the pool
+NEIGHBOURS_REBALANCED = 3  # best neighbours (by quick estimate) costed exactly per round
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A feasible split: per site, the lines it sends; ``cost`` includes the split penalty."""
+
+    cost: int
+    parcels: int
+    promise: date
+    parts: tuple[tuple[Site, dict[str, int]], ...]
+    deadline: date  # the routes were chosen as the cheapest promising by this date
+
+    @property
+    def key(self) -> tuple[int, date, int]:
+        return (self.cost, self.promise, self.parcels)
+
+
+def _better(a: Candidate | None, b: Candidate | None) -> Candidate | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b.key < a.key else a
+
+
+def _allocate(
+    sites: Sequence[Site], need: dict[str, int], by_cost: bool
+) -> list[dict[str, int]] | None:
+    """Lines per site (same order as ``sites``), cheapest unit cost first (or in the order of
+    ``sites``); None if they can't cover ``need``."""
+    alloc: list[dict[str, int]] = [{} for _ in sites]
+    for sku, qty in need.items():
+        holders = [i for i, s in enumerate(sites) if sku in s.avail]
+        if by_cost and len(holders) > 1:
+            holders.sort(key=lambda i: sites[i].unit_cost[sku])
+        for i in holders:
+            take = min(qty, sites[i].avail[sku])
+            alloc[i][sku] = take
+            qty -= take
+            if qty == 0:
+                break
+        if qty:
+            return None
+    return alloc
+
+
+def _site_cost(
+    ctx: Context, site: Site, lines: dict[str, int], deadline: date
+) -> tuple[int, int, date] | None:
+    """(cost without split penalty, parcels, promise) of ``site`` sending ``lines``."""
+    if not lines:
+        return (0, 0, date.min)
+    weights, unit = ctx.weights, site.unit_cost
+    best = site.best_route(sum(weights[sku] * q for sku, q in lines.items()), deadline)
+    if best is None:
+        return None
+    route, parcels, price = best
+    cost = site.location.handling_cost_per_order + price
+    return cost + sum(unit[sku] * q for sku, q in lines.items()), parcels, route.promise
+
+
+class _Rebalancer:
+    """Moves a line, or one unit of it, between open sites while that saves money.
+
+    The allocation by unit cost ignores parcel prices: heavy units may push a parcel into a
+    dearer weight band (or add a parcel) that a neighbouring site's parcel would have absorbed.
+    Per-site weight, unit cost and units are kept incrementally; prices are memoised by weight.
+    """
+
+    def __init__(self, ctx: Context, parts: list[tuple[Site, dict[str, int]]], deadline: date):
+        self.ctx, self.deadline = ctx, deadline
+        self.penalty = ctx.request.rules.split_penalty
+        self.sites = [site for site, _ in parts]
+        self.lines = [dict(lines) for _, lines in parts]
+        w = ctx.weights
+        self.weight = [sum(w[k] * q for k, q in lines.items()) for lines in self.lines]
+        self.unit = [
+            sum(site.unit_cost[k] * q for k, q in lines.items())
+            for site, lines in zip(self.sites, self.lines, strict=True)
+        ]
+        self.units = [sum(lines.values()) for lines in self.lines]
+        self.memo: dict[tuple[int, int], float] = {}
+        self.cost = [
+            self.part_cost(i, self.weight[i], self.unit[i], self.units[i])
+            for i in range(len(parts))
+        ]
+
+    def part_cost(self, i: int, weight: int, unit: int, units: int) -> float:
+        """Cost of site ``i`` sending ``units`` units, with the split penalty of its parcels."""
+        if units == 0:
+            return 0.0
+        key = (i, weight)
+        if key not in self.memo:
+            best = self.sites[i].best_route(weight, self.deadline)
+            handling = self.sites[i].location.handling_cost_per_order
+            self.memo[key] = (
+                float("inf") if best is None else handling + best[2] + self.penalty * best[1]
+            )
+        return self.memo[key] + unit
+
+    def try_move(self, a: int, b: int, sku: str, qty: int) -> bool:
+        site_a, site_b = self.sites[a], self.sites[b]
+        if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
+            return False
+        dw = self.ctx.weights[sku] * qty
+        new_a = (
+            self.weight[a] - dw,
+            self.unit[a] - site_a.unit_cost[sku] * qty,
+            self.units[a] - qty,
+        )
+        new_b = (
+            self.weight[b] + dw,
+            self.unit[b] + site_b.unit_cost[sku] * qty,
+            self.units[b] + qty,
+        )
+        cost_a, cost_b = self.part_cost(a, *new_a), self.part_cost(b, *new_b)
+        if cost_a + cost_b >= self.cost[a] + self.cost[b]:
+            return False
+        self.weight[a], self.unit[a], self.units[a] = new_a
+        self.weight[b], self.unit[b], self.units[b] = new_b
+        self.cost[a], self.cost[b] = cost_a, cost_b
+        left = self.lines[a][sku] - qty
+        if left:
+            self.lines[a][sku] = left
+        else:
+            del self.lines[a][sku]
+        self.lines[b][sku] = self.lines[b].get(sku, 0) + qty
+        return True
+
+    def run(self) -> list[tuple[Site, dict[str, int]]]:
+        n = len(self.sites)
+        for _ in range(3 * len(self.ctx.need)):
+            moved = False
+            for a in range(n):
+                for sku, have in list(self.lines[a].items()):
+                    moved = (
+                        any(
+                            self.try_move(a, b, sku, qty)
+                            for qty in {1, have}
+                            for b in range(n)
+                            if b != a and sku in self.lines[a] and self.lines[a][sku] >= qty
+                        )
+                        or moved
+                    )
+            if not moved:
+                break
+        return list(zip(self.sites, self.lines, strict=True))
+
+
+def evaluate(
+    ctx: Context,
+    sites: Sequence[Site],
+    need: dict[str, int],
+    deadline: date,
+    limit: int,
+    *,
+    by_cost: bool = True,
+    rebalance: bool = True,
+) -> Candidate | None:
+    """The cost of opening ``sites`` (see the module doc), or None if infeasible.
+
+    Without ``rebalance`` the allocation by unit cost is costed as it is: a quick estimate.
+    """
+    alloc = _allocate(sites, need, by_cost)
+    if alloc is None:
+        return None
+    parts = list(zip(sites, alloc, strict=True))
+    if rebalance and len(parts) > 1:
+        parts = _Rebalancer(ctx, parts, deadline).run()
+    parts = [(site, lines) for site, lines in parts if lines]
+    cost = parcels = 0
+    promise = date.min
+    for site, lines in parts:
+        found = _site_cost(ctx, site, lines, deadline)
+        if found is None:
+            return None
+        cost, parcels, promise = cost + found[0], parcels + found[1], max(promise, found[2])
+    if parcels > limit:
+        return None
+    cost += ctx.request.rules.split_penalty * (parcels - 1)
+    return Candidate(cost, parcels, promise, tuple(parts), deadline)
+
+
+def _unit_ratio(ctx: Context, site: Site, need: dict[str, int], deadline: date) -> float:
+    """Stand-alone cost per unit of what ``site`` can cover of ``need``."""
+    take = {sku: min(q, site.avail[sku]) for sku, q in need.items() if q and sku in site.avail}
+    units = sum(take.values())
+    if not units:
+        return float("inf")
+    weight = sum(ctx.weights[sku] * qty for sku, qty in take.items())
+    best = site.best_route(weight, deadline)
+    if best is None:
+        return float("inf")
+    fixed = site.location.handling_cost_per_order + best[2]
+    return (fixed + sum(site.unit_cost[sku] * q for sku, q in take.items())) / units
+
+
+def _pool(ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date) -> list[Site]:
+    """The ``POOL_SIZE`` best sites by unit ratio, plus enough others to cover every SKU."""
+    if len(eligible) <= POOL_SIZE:
+        return eligible
+    ranked = sorted(eligible, key=lambda s: _unit_ratio(ctx, s, need, deadline))
+    pool = ranked[:POOL_SIZE]
+    for sku, qty in need.items():
+        have = sum(s.avail.get(sku, 0) for s in pool)
+        for site in ranked[POOL_SIZE:]:
+            if have >= qty:
+                break
+            if sku in site.avail and site not in pool:
+                pool.append(site)
+                have += site.avail[sku]
+    return pool
+
+
+def _greedy(
+    ctx: Context, pool: list[Site], need: dict[str, int], deadline: date, seed: Site | None
+) -> list[Site] | None:
+    """Open the site with the lowest cost per newly covered unit until all is covered."""
+    remaining = dict(need)
+    chosen: list[Site] = []
+    if seed is not None:
+        chosen.append(seed)
+        for sku in remaining:
+            remaining[sku] -= min(remaining[sku], seed.avail.get(sku, 0))
+    while any(remaining.values()):
+        options = [s for s in pool if s not in chosen]
+        if not options:
+            return None
+        site = min(options, key=lambda s: _unit_ratio(ctx, s, remaining, deadline))
+        if _unit_ratio(ctx, site, remaining, deadline) == float("inf"):
+            return None
+        chosen.append(site)
+        for sku in remaining:
+            remaining[sku] -= min(remaining[sku], site.avail.get(sku, 0))
+    return chosen
+
+
+def _neighbours(used: list[Site], others: list[Site], limit: int) -> list[list[Site]]:
+    moves: list[list[Site]] = []
+    if len(used) > 1:
+        moves += [used[:i] + used[i + 1 :] for i in range(len(used))]
+    for i in range(len(used)):
+        moves += [[*used[:i], other, *used[i + 1 :]] for other in others]
+    if len(used) < limit:
+        moves += [[*used, other] for other in others]
+    return moves
+
+
+def _improve(
+    ctx: Context,
+    start: Candidate,
+    pool: list[Site],
+    need: dict[str, int],
+    deadline: date,
+    limit: int,
+) -> Candidate:
+    current = start
+    for _ in range(MAX_ROUNDS):
+        used = [site for site, _ in current.parts]
+        others = [s for s in pool if s not in used]
+        quick = [
+            (found.key, i, sites)
+            for i, sites in enumerate(_neighbours(used, others, limit))
+            if (found := evaluate(ctx, sites, need, deadline, limit, rebalance=False))
+        ]
+        quick.sort(key=lambda item: (item[0], item[1]))
+        best: Candidate | None = None
+        for _, _, sites in quick[:NEIGHBOURS_REBALANCED]:
+            best = _better(best, evaluate(ctx, sites, need, deadline, limit))
+        if best is None or best.key >= current.key:
+            return current
+        current = best
+    return current
+
+
+def covers(sites: Sequence[Site], need: dict[str, int]) -> bool:
+    return all(sum(s.avail.get(sku, 0) for s in sites) >= qty for sku, qty in need.items())
+
+
+def _split_lower_bound(
+    ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date
+) -> int:
+    """No split over two or more sites can cost less than this."""
+    fixed = sorted(
+        site.location.handling_cost_per_order
+        + min(r.bands[0][1] for r in site.routes if r.promise <= deadline)
+        for site in eligible
+    )
+    units = sum(
+        qty * min(s.unit_cost[sku] for s in eligible if sku in s.avail) for sku, qty in need.items()
+    )
+    return fixed[0] + fixed[1] + ctx.request.rules.split_penalty + units
+
+
+def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:
+    """Every (site, route) that sends the whole of ``need`` in one shipment, cheapest first.
+
+    Computed once per request and need; ``Candidate.deadline`` is the route's promise date.
+    """
+    key = tuple(sorted(need.items()))
+    if key not in ctx.memo:
+        found: list[Candidate] = []
+        penalty = ctx.request.rules.split_penalty
+        for site in ctx.sites:
+            if any(site.avail.get(sku, 0) < qty for sku, qty in need.items()):
+                continue
+            weight = sum(ctx.weights[sku] * qty for sku, qty in need.items())
+            unit = sum(site.unit_cost[sku] * qty for sku, qty in need.items())
+            fixed = site.location.handling_cost_per_order + unit
+            for route in site.routes:
+                parcels, price = route.price(weight)
+                cost = fixed + price + penalty * (parcels - 1)
+                found.append(
+                    Candidate(cost, parcels, route.promise, ((site, need),), route.promise)
+                )
+        found.sort(key=lambda c: c.key)
+        ctx.memo[key] = found
+    return ctx.memo[key]
+
+
+def best_single(
+    ctx: Context, need: dict[str, int], *, deadline: date, limit: int
+) -> Candidate | None:
+    """The cheapest one-location plan promising by ``deadline``."""
+    return next(
+        (c for c in singles(ctx, need) if c.promise <= deadline and c.parcels <= limit), None
+    )
+
+
+def solve(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> Candidate | None:
+    """The cheapest split found promising by ``deadline`` in at most ``limit`` parcels."""
+    eligible = [s for s in ctx.sites if s.earliest <= deadline]
+    if not covers(eligible, need):
+        return None
+    best = best_single(ctx, need, deadline=deadline, limit=limit)
+    if limit < 2 or len(eligible) < 2:
+        return best
+    if best is not None and best.cost <= _split_lower_bound(ctx, eligible, need, deadline):
+        return best
+    pool = _pool(ctx, eligible, need, deadline)
+    starts = [best] if best is not None else []
+    for seed in [None, *pool[:SEEDS]]:
+        sites = _greedy(ctx, pool, need, deadline, seed)
+        if sites:
+            for by_cost in (True, False):
+                found = evaluate(ctx, sites, need, deadline, limit, by_cost=by_cost)
+                if found is not None:
+                    starts.append(found)
+    starts.sort(key=lambda c: c.key)
+    for start in starts[:STARTS_IMPROVED]:
+        best = _better(best, _improve(ctx, start, pool, need, deadline, limit))
+    return best
+
+
+def fastest(ctx: Context, need: dict[str, int], *, limit: int) -> Candidate | None:
+    """The cheapest split among those with the earliest feasible promise date."""
+    for deadline in sorted({route.promise for site in ctx.sites for route in site.routes}):
+        eligible = [s for s in ctx.sites if s.earliest <= deadline]
+        if covers(eligible, need):
+            found = solve(ctx, need, deadline=deadline, limit=limit)
+            if found is not None:
+                return found
+    return None
+
+
+def fewest_parcels(ctx: Context, need: dict[str, int], *, limit: int) -> Candidate | None:
+    """A split with as few locations as the greedy max-coverage cover needs, cheapest found."""
+    remaining = dict(need)
+    chosen: list[Site] = []
+    while any(remaining.values()):
+        site = max(
+            (s for s in ctx.sites if s not in chosen),
+            key=lambda s: sum(min(q, s.avail.get(sku, 0)) for sku, q in remaining.items()),
+            default=None,
+        )
+        if site is None or not any(site.avail.get(sku, 0) for sku in remaining if remaining[sku]):
+            return None
+        chosen.append(site)
+        for sku in remaining:
+            remaining[sku] -= min(remaining[sku], site.avail.get(sku, 0))
+    cover = evaluate(ctx, chosen, need, date.max, limit)
+    if cover is None:
+        return None
+    return _better(cover, solve(ctx, need, deadline=date.max, limit=cover.parcels))
