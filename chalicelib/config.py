@@ -22,6 +22,7 @@ class Settings:
     mail_sender: str
     quote_ttl_seconds: int
     cache_ttl_seconds: float
+    token_secret: str
 
 
 def _env(name: str, default: str) -> str:
@@ -44,6 +45,8 @@ def settings() -> Settings:
         mail_sender=_env("MAIL_SENDER", "orders@dirigent.example"),
         quote_ttl_seconds=int(_env("QUOTE_TTL_SECONDS", "1800")),
         cache_ttl_seconds=float(_env("CACHE_TTL_SECONDS", "30")),
+        # Derives customers' tracking tokens; set a long random value per deployment.
+        token_secret=_env("DIRIGENT_TOKEN_SECRET", "local-only-not-secret"),
     )
 
 

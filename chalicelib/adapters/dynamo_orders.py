@@ -1,0 +1,298 @@
+"""Orders, quotes and backorder queues in the orders table.
+
+An order is one item (``ORDER#<id>``) holding the order document as JSON, a ``version`` for
+optimistic concurrency, and the keys of the listing indexes:
+gsi1 channel / created, gsi2 day / created, gsi3 e-mail / created, gsi4 channel order id.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from chalicelib.adapters.dynamo_stock import movement_update
+from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
+from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.order import Order, order_from_doc, order_to_doc
+
+Reservation = tuple[str, str, int]  # sku, location_id, quantity
+
+
+class OrderExists(Conflict):
+    code = "order_exists"
+
+
+class StockRace(Conflict):
+    """A reservation's condition failed: someone took the stock since we read it."""
+
+    code = "out_of_stock"
+
+    def __init__(self, skus: Sequence[str]) -> None:
+        self.skus = sorted(set(skus))
+        super().__init__(f"stock changed for {', '.join(self.skus)}")
+
+
+class StaleOrder(Conflict):
+    """The order changed since it was read (optimistic concurrency): read again and retry."""
+
+    code = "concurrent_update"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    cursor: str | None
+
+
+def _order_key(order_id: str) -> dict[str, str]:
+    return {"pk": f"ORDER#{order_id}", "sk": "ORDER"}
+
+
+def _backorder_key(sku: str, created_at: str, order_id: str) -> dict[str, str]:
+    return {"pk": f"BACKORDER#{sku}", "sk": f"{created_at}#{order_id}"}
+
+
+OUTBOX_SHARDS = 4
+
+
+def outbox_key(order: Order) -> dict[str, str]:
+    """The outbox mark written with the order: the dispatcher deletes it once every request
+    is sent; a sweeper finds what is left (``OUTBOX#<shard>``, oldest first)."""
+    shard = int(order.order_id[-2:], 16) % OUTBOX_SHARDS
+    return {"pk": f"OUTBOX#{shard}", "sk": f"{order.created_at}#{order.order_id}"}
+
+
+class DynamoOrders:
+    def __init__(self, table: Any, stock_table: str, *, client: Any) -> None:
+        """``client`` is a low-level DynamoDB client: transaction items arrive serialized."""
+        self._table = table
+        self._client = client
+        self._stock_table = stock_table
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def _order_item(self, order: Order) -> dict[str, Any]:
+        doc = order_to_doc(order)
+        created = f"{order.created_at}#{order.order_id}"
+        email = str(order.customer.get("email", "")).lower()
+        return {
+            **_order_key(order.order_id),
+            "doc": json.dumps(doc, separators=(",", ":"), default=str),
+            "version": order.version,
+            "status": doc["status"],
+            "channel": order.channel,
+            "created_at": order.created_at,
+            "gsi1pk": f"CH#{order.channel}",
+            "gsi1sk": created,
+            "gsi2pk": f"DAY#{order.created_at[:10]}",
+            "gsi2sk": created,
+            "gsi3pk": f"EM#{email}",
+            "gsi3sk": created,
+            "gsi4pk": f"COID#{order.channel_order_id}",
+            "gsi4sk": order.channel,
+        }
+
+    def _stock_ops(
+        self, moves: Sequence[tuple[Movement, Reservation]], now: str
+    ) -> list[dict[str, Any]]:
+        return [
+            movement_update(self._stock_table, sku, loc, movement, qty, now)
+            for movement, (sku, loc, qty) in moves
+        ]
+
+    def _backorder_ops(self, order: Order, *, delete: Sequence[str] = ()) -> list[dict[str, Any]]:
+        ops: list[dict[str, Any]] = []
+        for sku, quantity in order.backorders.items():
+            item = {
+                **_backorder_key(sku, order.created_at, order.order_id),
+                "order_id": order.order_id,
+                "sku": sku,
+                "quantity": quantity,
+                "channel": order.channel,
+            }
+            ops.append({"Put": {"TableName": self._table.name, "Item": serialize(item)}})
+        for sku in delete:
+            key = _backorder_key(sku, order.created_at, order.order_id)
+            ops.append({"Delete": {"TableName": self._table.name, "Key": serialize(key)}})
+        return ops
+
+    def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None:
+        """The order, its reservations and its backorder entries in one transaction.
+        Raises OrderExists (same key already stored) or StockRace (a reservation lost)."""
+        ops = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": serialize(self._order_item(order)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            *self._stock_ops([(Movement.RESERVE, r) for r in reservations], now),
+            {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}},
+            *self._backorder_ops(order),
+        ]
+        self._run(ops, reservations)
+
+    def update(
+        self,
+        order: Order,
+        *,
+        moves: Sequence[tuple[Movement, Reservation]] = (),
+        extra: Sequence[dict[str, Any]] = (),
+        drop_backorders: Sequence[str] = (),
+        now: str,
+    ) -> None:
+        """Save ``order`` if nobody changed it since it was read (its ``version``), together with
+        stock movements and other transaction items (event markers). Bumps ``order.version``."""
+        expected = order.version
+        order.version = expected + 1
+        ops = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": serialize(self._order_item(order)),
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": serialize({":v": expected}),
+                }
+            },
+            *self._stock_ops(moves, now),
+            *self._backorder_ops(order, delete=drop_backorders),
+            *extra,
+        ]
+        try:
+            self._run(ops, [r for _, r in moves])
+        except Exception:
+            order.version = expected
+            raise
+
+    def _run(self, ops: list[dict[str, Any]], reservations: Sequence[Reservation]) -> None:
+        if len(ops) > 100:
+            raise InvalidInput(
+                "the order needs more stock movements than one transaction can hold",
+                fields=[FieldError("lines", f"{len(ops)} items > 100")],
+            )
+        try:
+            transact_write(self._client, ops)
+        except TransactionFailed as exc:
+            if 0 in exc.failed:
+                raise (
+                    OrderExists
+                    if "ConditionExpression" in ops[0]["Put"]
+                    and "attribute_not_exists" in ops[0]["Put"]["ConditionExpression"]
+                    else StaleOrder
+                )("the order was written meanwhile") from exc
+            lost = [reservations[i - 1][0] for i in exc.failed if 0 < i <= len(reservations)]
+            if lost:
+                raise StockRace(lost) from exc
+            if exc.conflict:
+                raise StaleOrder("a concurrent transaction held an item") from exc
+            raise
+
+    def put_quote(self, quote_id: str, channel: str, doc: dict[str, Any], ttl_seconds: int) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"QUOTE#{quote_id}",
+                "sk": "QUOTE",
+                "channel": channel,
+                "doc": json.dumps(doc, separators=(",", ":"), default=str),
+                "expires_at": int(time.time()) + ttl_seconds,
+            }
+        )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order | None:
+        item = self._table.get_item(Key=_order_key(order_id), ConsistentRead=True).get("Item")
+        return self._load(item) if item else None
+
+    @staticmethod
+    def _load(item: dict[str, Any]) -> Order:
+        order = order_from_doc(json.loads(item["doc"]))
+        order.version = int(item["version"])
+        return order
+
+    @staticmethod
+    def quote_from_item(item: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
+        """A stored quote, or None when missing or expired (TTL deletes late: check here)."""
+        if not item or int(item["expires_at"]) < now:
+            return None
+        return {**json.loads(item["doc"]), "channel": item["channel"]}
+
+    def quote_key(self, quote_id: str) -> dict[str, str]:
+        return {"pk": f"QUOTE#{quote_id}", "sk": "QUOTE"}
+
+    def backorders(self, sku: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Waiting backorder entries for ``sku``, first come first served."""
+        resp = self._table.query(
+            KeyConditionExpression=Key("pk").eq(f"BACKORDER#{sku}"),
+            Limit=limit,
+            ConsistentRead=True,
+        )
+        return list(resp["Items"])
+
+    def search(
+        self,
+        *,
+        index: str,
+        partition: str,
+        start: str,
+        end: str,
+        status: str | None,
+        channel: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """One page of orders from a listing index, newest first, created in [start, end]."""
+        pk, sk = f"{index}pk", f"{index}sk"
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": Key(pk).eq(partition) & Key(sk).between(start, end + "~"),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        filters = []
+        if status:
+            filters.append(Attr("status").eq(status))
+        if channel:
+            filters.append(Attr("channel").eq(channel))
+        if filters:
+            cond = filters[0]
+            for extra_filter in filters[1:]:
+                cond = cond & extra_filter
+            kwargs["FilterExpression"] = cond
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor)
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self._table.query(**kwargs)
+            items.extend(resp["Items"])
+            last = resp.get("LastEvaluatedKey")
+            if not last or len(items) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = last
+            kwargs["Limit"] = limit - len(items)
+        orders = [order_to_doc(self._load(item)) for item in items[:limit]]
+        return Page(orders, encode_cursor(last) if last else None)
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:
+        raise InvalidInput(
+            "the cursor is not valid", fields=[FieldError("cursor", "malformed")]
+        ) from exc
+    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
+        raise InvalidInput("the cursor is not valid", fields=[FieldError("cursor", "malformed")])
+    return key

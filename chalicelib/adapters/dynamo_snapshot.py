@@ -1,0 +1,90 @@
+"""Everything the order path reads, in one BatchGetItem across tables: the cart's stock at every
+candidate location, the cart's products, the quote it names and the order it might replay."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.domain.network import StockLevel
+
+BATCH_GET_MAX = 100
+
+
+@dataclass
+class Snapshot:
+    stock: list[StockLevel] = field(default_factory=list)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quote: dict[str, Any] | None = None  # the raw item
+    order: dict[str, Any] | None = None  # the raw item
+
+
+def level_from_item(item: dict[str, Any]) -> StockLevel:
+    return StockLevel(
+        sku=item["sku"],
+        location_id=item["location_id"],
+        on_hand=int(item.get("on_hand", 0)),
+        reserved=int(item.get("reserved", 0)),
+        safety_stock=int(item.get("safety_stock", 0)),
+        reorder_point=int(item.get("reorder_point", 0)),
+        quarantine=int(item.get("quarantine", 0)),
+    )
+
+
+class DynamoSnapshots:
+    def __init__(self, client: Any, *, stock_table: str, catalog_table: str, orders_table: str):
+        self._client = client
+        self._stock, self._catalog, self._orders = stock_table, catalog_table, orders_table
+
+    def read(
+        self,
+        *,
+        skus: Iterable[str],
+        location_ids: Iterable[str],
+        quote_id: str | None = None,
+        order_id: str | None = None,
+    ) -> Snapshot:
+        """Strongly consistent, so a retry after a lost race sees the winner's write."""
+        skus, locations = sorted(set(skus)), sorted(set(location_ids))
+        keys: list[tuple[str, dict[str, Any]]] = [
+            (self._stock, {"sku": s, "location_id": loc}) for s in skus for loc in locations
+        ]
+        keys += [(self._catalog, {"pk": "PRODUCT", "sk": s}) for s in skus]
+        if quote_id:
+            keys.append((self._orders, {"pk": f"QUOTE#{quote_id}", "sk": "QUOTE"}))
+        if order_id:
+            keys.append((self._orders, {"pk": f"ORDER#{order_id}", "sk": "ORDER"}))
+        snap = Snapshot()
+        for item_table, item in self._batch_get(keys):
+            if item_table == self._stock:
+                snap.stock.append(level_from_item(item))
+            elif item_table == self._catalog:
+                snap.products[item["sk"]] = json.loads(item["doc"])
+            elif item["pk"].startswith("QUOTE#"):
+                snap.quote = item
+            else:
+                snap.order = item
+        return snap
+
+    def _batch_get(
+        self, keys: list[tuple[str, dict[str, Any]]]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        out: list[tuple[str, dict[str, Any]]] = []
+        for start in range(0, len(keys), BATCH_GET_MAX):
+            request: dict[str, Any] = {}
+            for name, key in keys[start : start + BATCH_GET_MAX]:
+                request.setdefault(name, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            for attempt in range(8):
+                resp = self._client.batch_get_item(RequestItems=request)
+                for name, items in resp["Responses"].items():
+                    out.extend((name, item) for item in items)
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.02 * 2**attempt)
+            else:
+                raise RuntimeError("BatchGetItem kept keys unprocessed")
+        return out

@@ -1,0 +1,55 @@
+"""SQS senders. Queue URLs are resolved once per container and cached."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+SEND_BATCH_MAX = 10
+
+
+class SqsQueues:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def url(self, queue_name: str) -> str:
+        with self._lock:
+            if queue_name not in self._urls:
+                self._urls[queue_name] = self._client.get_queue_url(QueueName=queue_name)[
+                    "QueueUrl"
+                ]
+            return self._urls[queue_name]
+
+    def send(self, queue_name: str, body: dict[str, Any]) -> None:
+        self._client.send_message(QueueUrl=self.url(queue_name), MessageBody=_dump(body))
+
+    def send_batch(self, queue_name: str, bodies: Sequence[dict[str, Any]]) -> None:
+        """Send every body, 10 per call; raise if any entry failed (the caller's outbox
+        retries, and receivers drop duplicates by ``message_id``)."""
+        for start in range(0, len(bodies), SEND_BATCH_MAX):
+            chunk = bodies[start : start + SEND_BATCH_MAX]
+            resp = self._client.send_message_batch(
+                QueueUrl=self.url(queue_name),
+                Entries=[{"Id": str(i), "MessageBody": _dump(b)} for i, b in enumerate(chunk)],
+            )
+            if resp.get("Failed"):
+                raise RuntimeError(f"SQS refused {len(resp['Failed'])} messages: {resp['Failed']}")
+
+
+class OrderEventsPublisher:
+    """Internal order events (``order_placed``, ...) for the asynchronous side."""
+
+    def __init__(self, queues: SqsQueues, queue_name: str) -> None:
+        self._queues, self._queue = queues, queue_name
+
+    def publish(self, event_type: str, order_id: str, **detail: Any) -> None:
+        body = {"message_id": f"{event_type}:{order_id}", "type": event_type, "order_id": order_id}
+        self._queues.send(self._queue, {**body, **detail})
+
+
+def _dump(body: dict[str, Any]) -> str:
+    return json.dumps(body, separators=(",", ":"), default=str)

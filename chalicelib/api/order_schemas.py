@@ -1,0 +1,147 @@
+"""Request and response models of quotes and orders (the v1 contract in shared/API.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShipTo(Strict):
+    country: Country
+    postal_code: Annotated[
+        str, StringConstraints(min_length=1, max_length=16, strip_whitespace=True)
+    ]
+    city: str | None = Field(default=None, max_length=100)
+    line1: str | None = Field(default=None, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class QuoteLine(Strict):
+    sku: Sku
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class OrderLineIn(QuoteLine):
+    unit_price: int = Field(ge=0, description="minor units of the order's currency")
+
+
+def _no_duplicates(lines: list[Any]) -> None:
+    seen: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        if line.sku in seen:
+            raise ValueError(
+                f"lines[{i}].sku repeats lines[{seen[line.sku]}]: merge the quantities"
+            )
+        seen[line.sku] = i
+
+
+class DeliveryOptionsRequest(Strict):
+    currency: Currency
+    ship_to: ShipTo
+    lines: list[QuoteLine] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_skus(self) -> DeliveryOptionsRequest:
+        _no_duplicates(self.lines)
+        return self
+
+
+class Customer(Strict):
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class Delivery(Strict):
+    option_id: str | None = Field(default=None, max_length=80)
+    kind: Literal["fastest", "consolidated", "cheapest", "click_collect"] | None = None
+    pickup_location_id: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Delivery:
+        if bool(self.option_id) == bool(self.kind):
+            raise ValueError("give either option_id (from a quote) or kind")
+        if self.pickup_location_id and self.kind not in (None, "click_collect"):
+            raise ValueError("pickup_location_id goes with kind click_collect")
+        return self
+
+
+class OrderRequest(Strict):
+    channel_order_id: str = Field(min_length=1, max_length=100)
+    currency: Currency
+    customer: Customer
+    ship_to: ShipTo
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=50)
+    delivery: Delivery = Field(default_factory=lambda: Delivery(kind="fastest"))
+
+    @model_validator(mode="after")
+    def _unique_skus(self) -> OrderRequest:
+        _no_duplicates(self.lines)
+        return self
+
+
+class ShipmentView(BaseModel):
+    shipment_id: str | None = None
+    location_id: str
+    carrier_service: str | None = None
+    lines: list[dict[str, Any]]
+    promised_date: str
+    status: str | None = None
+
+
+class OptionView(BaseModel):
+    option_id: str
+    kind: str
+    kinds: list[str] = []
+    price: int
+    currency: str
+    promised_date: str
+    parcels: int
+    shipments: list[dict[str, Any]]
+    pickup_location_id: str | None = None
+    ready_at: str | None = None
+    explanation: list[dict[str, Any]] = []
+
+
+class DeliveryOptions(BaseModel):
+    quote_id: str
+    expires_at: str
+    currency: str
+    options: list[OptionView]
+    backordered: list[dict[str, Any]] = []
+
+
+class OrderView(BaseModel):
+    order_id: str
+    channel: str
+    channel_order_id: str
+    status: str
+    currency: str
+    tracking_token: str | None = Field(default=None, description="given to the channel only")
+    promise_changed: bool | None = None
+    lines: list[dict[str, Any]]
+    shipments: list[dict[str, Any]]
+    backorders: dict[str, int] = {}
+    delivery: dict[str, Any]
+    created_at: str
+    history: list[dict[str, Any]] = []
+    explanation: list[dict[str, Any]] = []
+    customer: dict[str, Any] = {}
+    ship_to: dict[str, Any] = {}
+
+
+class OrderList(BaseModel):
+    orders: list[OrderView]
+    cursor: str | None = None

@@ -1,0 +1,179 @@
+"""Finding, reading and cancelling orders: what channels and customer service do after capture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.adapters.dynamo_orders import Page, StaleOrder
+from chalicelib.domain.access import Principal, Role
+from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.order import Order
+from chalicelib.services.ports import OrderEvents, OrderStore
+
+MAX_DAYS = 366
+
+
+class OrderSearch(Protocol):
+    def search(
+        self,
+        *,
+        index: str,
+        partition: str,
+        start: str,
+        end: str,
+        status: str | None,
+        channel: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page: ...
+
+
+class OrderDesk:
+    def __init__(
+        self,
+        *,
+        orders: OrderStore,
+        search: OrderSearch,
+        events: OrderEvents,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._orders, self._search, self._events, self._clock = orders, search, events, clock
+
+    def get(self, order_id: str, principal: Principal) -> Order:
+        """The order, if it exists and the caller may see it (else 404, never 403: a channel
+        must not learn that another channel's order id exists)."""
+        order = self._orders.get(order_id)
+        if order is None or not principal.sees_channel(order.channel):
+            raise NotFound(
+                f"order {order_id} not found", fields=[FieldError("order_id", "unknown")]
+            )
+        return order
+
+    def cancel(self, order_id: str, principal: Principal, reason: str = "") -> Order:
+        """Cancel what isn't shipped and release its reservations, in one transaction with the
+        order. Idempotent; retried when the order changed meanwhile."""
+        for _ in range(5):
+            order = self.get(order_id, principal)
+            now = _now(self._clock)
+            backordered = list(order.backorders)
+            releases = order.cancel(at=now, source=_source(principal), reason=reason)
+            if not releases and not backordered:
+                return order
+            try:
+                self._orders.update(
+                    order,
+                    moves=[(Movement.RELEASE, r) for r in releases],
+                    drop_backorders=backordered,
+                    now=now,
+                )
+            except StaleOrder:
+                continue
+            self._events.publish("order_cancelled", order.order_id)
+            return order
+        raise StaleOrder("the order keeps changing; try again")
+
+    def list(self, principal: Principal, params: dict[str, str]) -> Page:
+        """Orders by channel, e-mail, channel order id or day range, newest first."""
+        limit = _int(params.get("limit", "50"), "limit", 1, 200)
+        start, end = _range(params.get("from"), params.get("to"), self._clock)
+        status, cursor = params.get("status"), params.get("cursor")
+        channel = principal.channel if principal.role == Role.CHANNEL else params.get("channel")
+        common: dict[str, Any] = {
+            "status": status,
+            "limit": limit,
+            "cursor": cursor,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        }
+        if params.get("channel_order_id"):
+            return self._search.search(
+                index="gsi4",
+                partition=f"COID#{params['channel_order_id']}",
+                channel=channel,
+                **{**common, "start": "!", "end": "~"},
+            )
+        if params.get("email"):
+            return self._search.search(
+                index="gsi3", partition=f"EM#{params['email'].lower()}", channel=channel, **common
+            )
+        if channel:
+            return self._search.search(
+                index="gsi1", partition=f"CH#{channel}", channel=None, **common
+            )
+        return self._by_days(start, end, common)
+
+    def _by_days(self, start: date, end: date, common: dict[str, Any]) -> Page:
+        """All channels: one index partition per day, walked newest first. The cursor carries
+        the day it stopped in."""
+        cursor = common.pop("cursor")
+        day = end
+        if cursor:
+            day_text, _, cursor = cursor.partition(":")
+            day = _date(day_text, "cursor")
+        items: list[dict[str, Any]] = []
+        limit = common.pop("limit")
+        while day >= start and len(items) < limit:
+            page = self._search.search(
+                index="gsi2",
+                partition=f"DAY#{day.isoformat()}",
+                channel=None,
+                limit=limit - len(items),
+                cursor=cursor or None,
+                **common,
+            )
+            items.extend(page.items)
+            if page.cursor:
+                return Page(items, f"{day.isoformat()}:{page.cursor}")
+            day, cursor = day - timedelta(days=1), ""
+        return Page(items, f"{day.isoformat()}:" if day >= start and items else None)
+
+
+def _source(principal: Principal) -> str:
+    return (
+        f"channel:{principal.channel}"
+        if principal.channel
+        else f"{principal.role.value}:{principal.key_id}"
+    )
+
+
+def _now(clock: Callable[[], datetime]) -> str:
+    return clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _int(text: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be a whole number", fields=[FieldError(name, "not an integer")]
+        ) from None
+    if not low <= value <= high:
+        raise InvalidInput(
+            f"{name} must be {low}..{high}", fields=[FieldError(name, "out of range")]
+        )
+    return value
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be a date", fields=[FieldError(name, "not YYYY-MM-DD")]
+        ) from None
+
+
+def _range(start: str | None, end: str | None, clock: Callable[[], datetime]) -> tuple[date, date]:
+    last = _date(end, "to") if end else clock().date()
+    first = _date(start, "from") if start else last - timedelta(days=30)
+    if first > last:
+        raise InvalidInput("from is after to", fields=[FieldError("from", "after to")])
+    if (last - first).days > MAX_DAYS:
+        raise InvalidInput(
+            "the range is too long",
+            fields=[FieldError("from", f"more than {MAX_DAYS} days before to")],
+        )
+    return first, last
