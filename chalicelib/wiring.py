@@ -99,7 +99,9 @@ def order_events() -> OrderEventsPublisher:
 @on_reset
 @cache
 def orders() -> DynamoOrders:
-    return DynamoOrders(table(settings().orders_table), settings().stock_table)
+    return DynamoOrders(
+        table(settings().orders_table), settings().stock_table, client=client("dynamodb")
+    )
 
 
 @on_reset
@@ -109,7 +111,7 @@ def ordering() -> OrderService:
     return OrderService(
         network=catalog_service(),
         snapshots=DynamoSnapshots(
-            client("dynamodb"),
+            dynamodb().meta.client,
             stock_table=s.stock_table,
             catalog_table=s.catalog_table,
             orders_table=s.orders_table,

@@ -202,5 +202,5 @@ def test_cancel_releases_every_reservation_once(client, shop, aws):
 
 
 def test_admin_keys_cannot_place_orders_without_a_channel(client, shop):
-    status, err = post(client, shop["admin"], "/orders", order_body("X-1", [("SKU-1", 1)]))
+    status, _ = post(client, shop["admin"], "/orders", order_body("X-1", [("SKU-1", 1)]))
     assert status == 403
