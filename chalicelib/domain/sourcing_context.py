@@ -89,7 +89,7 @@ class Context:
     stock: dict[str, dict[str, int]]  # available (before store protection) per location, SKU
     rejected: dict[str, list[str]] = field(default_factory=dict)  # reason -> location ids
     shortages: dict[str, int] = field(default_factory=dict)
-    memo: dict[tuple[tuple[str, int], ...], Any] = field(default_factory=dict)  # solver's cache
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # the solver's cache
 
     def shipment(
         self, site: Site, lines: dict[str, int], deadline: date

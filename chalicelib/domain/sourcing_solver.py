@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from chalicelib.domain.sourcing_context import Context, Site
+from chalicelib.domain.sourcing_rebalance import Rebalancer
 
 POOL_SIZE = 8
-MAX_ROUNDS = 6
-STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
-SEEDS = 4  # greedy covers started from each of the best sites of the pool
+MAX_ROUNDS = 4
+STARTS_IMPROVED = 1  # local search runs from this many of the best starting points
+SEEDS = 2  # greedy covers started from each of the best sites of the pool
 NEIGHBOURS_REBALANCED = 3  # best neighbours (by quick estimate) costed exactly per round
 
 
@@ -91,94 +92,6 @@ def _site_cost(
     return cost + sum(unit[sku] * q for sku, q in lines.items()), parcels, route.promise
 
 
-class _Rebalancer:
-    """Moves a line, or one unit of it, between open sites while that saves money.
-
-    The allocation by unit cost ignores parcel prices: heavy units may push a parcel into a
-    dearer weight band (or add a parcel) that a neighbouring site's parcel would have absorbed.
-    Per-site weight, unit cost and units are kept incrementally; prices are memoised by weight.
-    """
-
-    def __init__(self, ctx: Context, parts: list[tuple[Site, dict[str, int]]], deadline: date):
-        self.ctx, self.deadline = ctx, deadline
-        self.penalty = ctx.request.rules.split_penalty
-        self.sites = [site for site, _ in parts]
-        self.lines = [dict(lines) for _, lines in parts]
-        w = ctx.weights
-        self.weight = [sum(w[k] * q for k, q in lines.items()) for lines in self.lines]
-        self.unit = [
-            sum(site.unit_cost[k] * q for k, q in lines.items())
-            for site, lines in zip(self.sites, self.lines, strict=True)
-        ]
-        self.units = [sum(lines.values()) for lines in self.lines]
-        self.memo: dict[tuple[int, int], float] = {}
-        self.cost = [
-            self.part_cost(i, self.weight[i], self.unit[i], self.units[i])
-            for i in range(len(parts))
-        ]
-
-    def part_cost(self, i: int, weight: int, unit: int, units: int) -> float:
-        """Cost of site ``i`` sending ``units`` units, with the split penalty of its parcels."""
-        if units == 0:
-            return 0.0
-        key = (i, weight)
-        if key not in self.memo:
-            best = self.sites[i].best_route(weight, self.deadline)
-            handling = self.sites[i].location.handling_cost_per_order
-            self.memo[key] = (
-                float("inf") if best is None else handling + best[2] + self.penalty * best[1]
-            )
-        return self.memo[key] + unit
-
-    def try_move(self, a: int, b: int, sku: str, qty: int) -> bool:
-        site_a, site_b = self.sites[a], self.sites[b]
-        if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
-            return False
-        dw = self.ctx.weights[sku] * qty
-        new_a = (
-            self.weight[a] - dw,
-            self.unit[a] - site_a.unit_cost[sku] * qty,
-            self.units[a] - qty,
-        )
-        new_b = (
-            self.weight[b] + dw,
-            self.unit[b] + site_b.unit_cost[sku] * qty,
-            self.units[b] + qty,
-        )
-        cost_a, cost_b = self.part_cost(a, *new_a), self.part_cost(b, *new_b)
-        if cost_a + cost_b >= self.cost[a] + self.cost[b]:
-            return False
-        self.weight[a], self.unit[a], self.units[a] = new_a
-        self.weight[b], self.unit[b], self.units[b] = new_b
-        self.cost[a], self.cost[b] = cost_a, cost_b
-        left = self.lines[a][sku] - qty
-        if left:
-            self.lines[a][sku] = left
-        else:
-            del self.lines[a][sku]
-        self.lines[b][sku] = self.lines[b].get(sku, 0) + qty
-        return True
-
-    def run(self) -> list[tuple[Site, dict[str, int]]]:
-        n = len(self.sites)
-        for _ in range(3 * len(self.ctx.need)):
-            moved = False
-            for a in range(n):
-                for sku, have in list(self.lines[a].items()):
-                    moved = (
-                        any(
-                            self.try_move(a, b, sku, qty)
-                            for qty in {1, have}
-                            for b in range(n)
-                            if b != a and sku in self.lines[a] and self.lines[a][sku] >= qty
-                        )
-                        or moved
-                    )
-            if not moved:
-                break
-        return list(zip(self.sites, self.lines, strict=True))
-
-
 def evaluate(
     ctx: Context,
     sites: Sequence[Site],
@@ -198,7 +111,7 @@ def evaluate(
         return None
     parts = list(zip(sites, alloc, strict=True))
     if rebalance and len(parts) > 1:
-        parts = _Rebalancer(ctx, parts, deadline).run()
+        parts = Rebalancer(ctx, parts, deadline).run()
     parts = [(site, lines) for site, lines in parts if lines]
     cost = parcels = 0
     promise = date.min
@@ -231,7 +144,11 @@ def _pool(ctx: Context, eligible: list[Site], need: dict[str, int], deadline: da
     """The ``POOL_SIZE`` best sites by unit ratio, plus enough others to cover every SKU."""
     if len(eligible) <= POOL_SIZE:
         return eligible
-    ranked = sorted(eligible, key=lambda s: _unit_ratio(ctx, s, need, deadline))
+    key = ("ratio", *sorted(need.items()))
+    if key not in ctx.memo:  # ranked once per request, against the loosest deadline
+        ctx.memo[key] = {id(s): _unit_ratio(ctx, s, need, date.max) for s in ctx.sites}
+    ratio = ctx.memo[key]
+    ranked = sorted(eligible, key=lambda s: ratio[id(s)])
     pool = ranked[:POOL_SIZE]
     for sku, qty in need.items():
         have = sum(s.avail.get(sku, 0) for s in pool)
@@ -360,7 +277,19 @@ def best_single(
 
 
 def solve(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> Candidate | None:
-    """The cheapest split found promising by ``deadline`` in at most ``limit`` parcels."""
+    """The cheapest split found promising by ``deadline`` in at most ``limit`` parcels.
+
+    Deadlines that admit the same routes give the same answer, which is memoised.
+    """
+    routes = tuple(sum(r.promise <= deadline for r in s.routes) for s in ctx.sites)
+    key = ("solve", limit, routes, *sorted(need.items()))
+    if key not in ctx.memo:
+        ctx.memo[key] = _search(ctx, need, deadline=deadline, limit=limit)
+    found: Candidate | None = ctx.memo[key]
+    return found
+
+
+def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> Candidate | None:
     eligible = [s for s in ctx.sites if s.earliest <= deadline]
     if not covers(eligible, need):
         return None
