@@ -11,11 +11,20 @@ ready when the transfer arrives (and the store is open). Pick-up is free for the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 from chalicelib.domain.calendar import first_open_day, promised_date, ship_date
 from chalicelib.domain.geo import haversine_km
-from chalicelib.domain.network import Address, Capability, Location, LocationType, Speed
+from chalicelib.domain.network import (
+    Address,
+    Capability,
+    CarrierService,
+    Lane,
+    Location,
+    LocationType,
+    Speed,
+)
 from chalicelib.domain.sourcing_context import Context, excluded_ids
 from chalicelib.domain.sourcing_model import (
     CostBreakdown,
@@ -40,7 +49,9 @@ def _distance(ctx: Context, store: Location) -> float | None:
     return 0.0 if same else None
 
 
-def _counter_cost(ctx: Context, location: Location, lines: dict[str, int], raw: dict[str, int]):
+def _counter_cost(
+    ctx: Context, location: Location, lines: dict[str, int], raw: dict[str, int]
+) -> CostBreakdown:
     rules = ctx.request.rules
     units = sum(lines.values())
     overstock = sum(
@@ -53,6 +64,21 @@ def _counter_cost(ctx: Context, location: Location, lines: dict[str, int], raw: 
         holding_saved=location.holding_cost_per_unit_day * rules.holding_horizon_days * units,
         rule_rewards=overstock,
     )
+
+
+def _transfer_lanes(
+    ctx: Context, source: Location, store: Location
+) -> Iterator[tuple[CarrierService, Lane, int]]:
+    """Transfer services and lanes from ``source`` to ``store``, with the price of one load."""
+    currency = ctx.request.currency
+    for service in ctx.request.carrier_services:
+        if service.speed is not Speed.TRANSFER:
+            continue
+        for lane in service.lanes:
+            if lane.from_country == source.country and lane.to_country == store.country:
+                prices = [b.price[currency] for b in lane.bands if currency in b.price]
+                if prices:
+                    yield service, lane, prices[-1]
 
 
 def _transfer(
@@ -72,33 +98,21 @@ def _transfer(
             or any(raw.get(sku, 0) < q for sku, q in missing.items())
         ):
             continue
-        for service in request.carrier_services:
-            if service.speed is not Speed.TRANSFER:
-                continue
-            for lane in service.lanes:
-                if lane.from_country != source.country or lane.to_country != store.country:
-                    continue
-                bands = [
-                    b.price[request.currency] for b in lane.bands if request.currency in b.price
-                ]
-                if not bands:
-                    continue
-                arrives = promised_date(source, service, lane, to, request.now)
-                cost = _counter_cost(ctx, source, missing, raw).plus(
-                    CostBreakdown(shipping=bands[-1])
-                )
-                shipment = Shipment(
-                    location_id=source.location_id,
-                    lines=tuple(sorted(missing.items())),
-                    carrier_service=service.service_id,
-                    ship_date=ship_date(source, request.now),
-                    promised_date=arrives,
-                    parcels=1,
-                    parcel_price=bands[-1],
-                    weight_g=weight,
-                )
-                if best is None or (arrives, cost.total) < (best[0].promised_date, best[1].total):
-                    best = (shipment, cost)
+        for service, lane, price in _transfer_lanes(ctx, source, store):
+            arrives = promised_date(source, service, lane, to, request.now)
+            cost = _counter_cost(ctx, source, missing, raw).plus(CostBreakdown(shipping=price))
+            shipment = Shipment(
+                location_id=source.location_id,
+                lines=tuple(sorted(missing.items())),
+                carrier_service=service.service_id,
+                ship_date=ship_date(source, request.now),
+                promised_date=arrives,
+                parcels=1,
+                parcel_price=price,
+                weight_g=weight,
+            )
+            if best is None or (arrives, cost.total) < (best[0].promised_date, best[1].total):
+                best = (shipment, cost)
     return best
 
 
