@@ -147,10 +147,12 @@ class DynamoOrders:
         moves: Sequence[tuple[Movement, Reservation]] = (),
         extra: Sequence[dict[str, Any]] = (),
         drop_backorders: Sequence[str] = (),
+        outbox: bool = False,
         now: str,
     ) -> None:
         """Save ``order`` if nobody changed it since it was read (its ``version``), together with
-        stock movements and other transaction items (event markers). Bumps ``order.version``."""
+        stock movements and other transaction items (event markers). ``outbox`` marks it for
+        dispatch (new shipments to send). Bumps ``order.version``."""
         expected = order.version
         order.version = expected + 1
         ops = [
@@ -166,6 +168,10 @@ class DynamoOrders:
             *self._backorder_ops(order, delete=drop_backorders),
             *extra,
         ]
+        if outbox:
+            ops.append(
+                {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}}
+            )
         try:
             self._run(ops, [r for _, r in moves])
         except Exception:

@@ -50,6 +50,12 @@ class OrderEventsPublisher:
         body = {"message_id": f"{event_type}:{order_id}", "type": event_type, "order_id": order_id}
         self._queues.send(self._queue, {**body, **detail})
 
+    def stock_arrived(self, sku: str, location_id: str) -> None:
+        """Backorders of ``sku`` may now be served from ``location_id`` (handled async, so a
+        failure is retried by SQS instead of lost)."""
+        body = {"type": "stock_arrived", "sku": sku, "location_id": location_id}
+        self._queues.send(self._queue, {"message_id": f"stock_arrived:{sku}:{location_id}", **body})
+
 
 def _dump(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), default=str)

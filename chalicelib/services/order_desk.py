@@ -38,9 +38,13 @@ class OrderDesk:
         orders: OrderStore,
         search: OrderSearch,
         events: OrderEvents,
+        stock_freed: Callable[[str, str], Any] = lambda sku, location_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``stock_freed(sku, location_id)`` runs for every released reservation: backorders
+        waiting for that SKU may take the units."""
         self._orders, self._search, self._events, self._clock = orders, search, events, clock
+        self._stock_freed = stock_freed
 
     def get(self, order_id: str, principal: Principal) -> Order:
         """The order, if it exists and the caller may see it (else 404, never 403: a channel
@@ -72,6 +76,8 @@ class OrderDesk:
             except StaleOrder:
                 continue
             self._events.publish("order_cancelled", order.order_id)
+            for sku, location_id, _ in releases:
+                self._stock_freed(sku, location_id)
             return order
         raise StaleOrder("the order keeps changing; try again")
 

@@ -43,6 +43,7 @@ class OrderStore(Protocol):
         moves: Sequence[tuple[Movement, Reservation]] = (),
         extra: Sequence[dict[str, Any]] = (),
         drop_backorders: Sequence[str] = (),
+        outbox: bool = False,
         now: str,
     ) -> None: ...
     def get(self, order_id: str) -> Order | None: ...
