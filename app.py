@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import catalog, orders, system
+from chalicelib.api import catalog, orders, stock, system
 from chalicelib.observability import instrument
 
 app = Chalice(app_name="dirigent")
@@ -16,6 +16,7 @@ instrument(app)
 
 app.register_blueprint(system.bp)
 app.register_blueprint(catalog.bp)
+app.register_blueprint(stock.bp)
 app.register_blueprint(orders.bp)
 
 

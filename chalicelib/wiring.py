@@ -10,12 +10,14 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.adapters.dynamo_catalog import DynamoCatalog, Kind
+from chalicelib.adapters.dynamo_stock import DynamoStock
 from chalicelib.adapters.dynamo_orders import DynamoOrders
 from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
 from chalicelib.adapters.sqs import OrderEventsPublisher, SqsQueues
 from chalicelib.config import settings
 from chalicelib.services.access import KeyService
 from chalicelib.services.catalog import CatalogService
+from chalicelib.services.inventory import InventoryService
 from chalicelib.services.order_desk import OrderDesk
 from chalicelib.services.ordering import OrderService
 
@@ -127,3 +129,29 @@ def ordering() -> OrderService:
 @cache
 def order_desk() -> OrderDesk:
     return OrderDesk(orders=orders(), search=orders(), events=order_events())
+
+
+@on_reset
+@cache
+def stock_store() -> DynamoStock:
+    s = settings()
+    return DynamoStock(table(s.stock_table), client=client("dynamodb"), events_table=s.orders_table)
+
+
+@on_reset
+@cache
+def inventory() -> InventoryService:
+    return InventoryService(stock_store(), catalog_service())
+
+
+@on_reset
+@cache
+def idempotency_store() -> Any:
+    """The Powertools persistence layer on the idempotency table; use it with an explicit
+    ``key_prefix`` per use case and ``output_serializer=PydanticSerializer(Model)``."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
+    )
+

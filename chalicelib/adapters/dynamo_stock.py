@@ -9,10 +9,19 @@ order or an event marker in one transaction.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo_tx import serialize
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters.dynamo_catalog import BATCH_GET_MAX, batch_get
+from chalicelib.adapters.dynamo_tx import TransactionFailed, put_new, serialize, transact_write
+from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock, NotFound
 from chalicelib.domain.inventory import Movement
+from chalicelib.domain.network import StockLevel
 
 # One update per movement: (expression, condition). ``:q`` is the quantity, ``:now`` a timestamp.
 _UPDATES: dict[Movement, tuple[str, str | None]] = {
@@ -60,3 +69,371 @@ def movement_update(
     if condition:
         update["ConditionExpression"] = condition
     return {"Update": update}
+
+
+# --- the stock store ---------------------------------------------------------------------------
+
+EVENT_MARKER_TTL_SECONDS = 14 * 24 * 3600
+_ATTEMPTS = 6
+_KEY = ("sku", "location_id")
+_NUMBERS = ("on_hand", "reserved", "safety_stock", "available", "reorder_point", "quarantine")
+
+
+def now_iso() -> str:
+    """UTC, fixed width, so that ISO strings compare in time order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def level_from_item(item: dict[str, Any]) -> StockLevel:
+    return StockLevel(
+        sku=item["sku"],
+        location_id=item["location_id"],
+        on_hand=int(item.get("on_hand", 0)),
+        reserved=int(item.get("reserved", 0)),
+        safety_stock=int(item.get("safety_stock", 0)),
+        reorder_point=int(item.get("reorder_point", 0)),
+        quarantine=int(item.get("quarantine", 0)),
+    )
+
+
+def new_item(
+    sku: str, location_id: str, *, on_hand: int, safety_stock: int = 0, reorder_point: int = 0
+) -> dict[str, Any]:
+    """A complete stock item with nothing reserved."""
+    return {
+        "sku": sku,
+        "location_id": location_id,
+        "on_hand": on_hand,
+        "reserved": 0,
+        "safety_stock": safety_stock,
+        "available": on_hand - safety_stock,
+        "reorder_point": reorder_point,
+        "quarantine": 0,
+        "updated_at": now_iso(),
+    }
+
+
+def stock_violations(items: Iterable[dict[str, Any]]) -> list[str]:
+    """Items breaking ``available = on_hand - reserved - safety_stock`` or ``reserved >= 0``."""
+    out = []
+    for item in items:
+        on_hand, reserved, safety, available = (
+            int(item.get(k, 0)) for k in ("on_hand", "reserved", "safety_stock", "available")
+        )
+        where = f"{item['sku']}@{item['location_id']}"
+        if available != on_hand - reserved - safety:
+            out.append(f"{where}: available {available} != {on_hand} - {reserved} - {safety}")
+        if reserved < 0:
+            out.append(f"{where}: reserved {reserved} < 0")
+    return out
+
+
+def event_marker(table: str, event_id: str) -> dict[str, Any]:
+    """A Put that fails when the event was applied before (kept 14 days)."""
+    return put_new(
+        table,
+        {
+            "pk": f"EVENT#{event_id}",
+            "sk": "EVENT",
+            "applied_at": now_iso(),
+            "expires_at": int(time.time()) + EVENT_MARKER_TTL_SECONDS,
+        },
+    )
+
+
+class DynamoStock:
+    """The stock table. Every write keeps ``available`` equal to
+    ``on_hand - reserved - safety_stock``; writes that need the current ``reserved`` read it and
+    write with a condition on the value read (optimistic), retrying a few times. Writes that
+    name an ``event_id`` put an event marker in the same transaction: applied exactly once."""
+
+    def __init__(self, table: Any, *, client: Any, events_table: str) -> None:
+        # ``client`` is a low-level DynamoDB client: the resource's own client serialises
+        # plain Python values itself and would mangle the pre-serialised entries.
+        self._table = table
+        self._client = client
+        self._name = table.name
+        self._events = events_table
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, sku: str, location_id: str) -> StockLevel | None:
+        item = self._item(sku, location_id)
+        return level_from_item(item) if item else None
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StockLevel]:
+        """Levels by ``(sku, location_id)``; missing items are absent (BatchGetItem, 100/call)."""
+        wanted = sorted(set(keys))
+        out: dict[tuple[str, str], StockLevel] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            chunk = [{"sku": s, "location_id": loc} for s, loc in wanted[start : start + 100]]
+            for item in batch_get(self._table, chunk):
+                out[(item["sku"], item["location_id"])] = level_from_item(item)
+        return out
+
+    def for_sku(self, sku: str) -> list[StockLevel]:
+        return [level_from_item(i) for i in self._query(KeyConditionExpression=Key("sku").eq(sku))]
+
+    def by_location(self, location_id: str) -> list[StockLevel]:
+        items = self._query(
+            IndexName="by-location", KeyConditionExpression=Key("location_id").eq(location_id)
+        )
+        return [level_from_item(i) for i in items]
+
+    def violations(self) -> list[str]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._table.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return stock_violations(items)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def set_levels(
+        self, sku: str, location_id: str, *, on_hand: int, safety_stock: int, reorder_point: int
+    ) -> StockLevel:
+        """Absolute ``on_hand``/``safety_stock``/``reorder_point`` (an import); reserved stays."""
+        for _ in range(_ATTEMPTS):
+            item = self._item(sku, location_id)
+            if item is None:
+                fresh = new_item(
+                    sku,
+                    location_id,
+                    on_hand=on_hand,
+                    safety_stock=safety_stock,
+                    reorder_point=reorder_point,
+                )
+                entry = put_new(self._name, fresh, key="sku")
+            else:
+                reserved = int(item["reserved"])
+                entry = self._update(
+                    sku,
+                    location_id,
+                    "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
+                    "available = :av, updated_at = :now",
+                    "reserved = :r",
+                    {
+                        ":oh": on_hand,
+                        ":ss": safety_stock,
+                        ":rp": reorder_point,
+                        ":av": on_hand - reserved - safety_stock,
+                        ":r": reserved,
+                    },
+                )
+            try:
+                self._write([entry])
+            except TransactionFailed:
+                continue
+            return self._level_after(sku, location_id)
+        raise Conflict(f"stock of {sku} at {location_id} kept changing; try again")
+
+    def put_new_many(self, levels: Iterable[StockLevel]) -> int:
+        """Batch-put items that are known not to exist yet (bulk import of new items)."""
+        written = 0
+        with self._table.batch_writer(overwrite_by_pkeys=list(_KEY)) as batch:
+            for level in levels:
+                batch.put_item(
+                    Item=new_item(
+                        level.sku,
+                        level.location_id,
+                        on_hand=level.on_hand,
+                        safety_stock=level.safety_stock,
+                        reorder_point=level.reorder_point,
+                    )
+                )
+                written += 1
+        return written
+
+    def apply(self, sku: str, location_id: str, movement: Movement, quantity: int) -> StockLevel:
+        """One movement as a conditional update, or ``InsufficientStock`` and nothing written."""
+        if not self.apply_once(None, sku, location_id, movement, quantity):
+            raise AssertionError("unreachable: no event id, so never a duplicate")
+        return self._level_after(sku, location_id)
+
+    def apply_once(
+        self,
+        event_id: str | None,
+        sku: str,
+        location_id: str,
+        movement: Movement,
+        quantity: int,
+        *,
+        reorder_point: int = 0,
+    ) -> bool:
+        """Apply a movement once per ``event_id``: False when the event was applied before.
+        Receiving at a location without an item creates it (``reorder_point`` for it)."""
+        if quantity < 1:
+            raise ValueError("quantity must be positive")
+        entry = movement_update(self._name, sku, location_id, movement, quantity, now_iso())
+        created = put_new(
+            self._name,
+            new_item(sku, location_id, on_hand=quantity, reorder_point=reorder_point),
+            key="sku",
+        )
+        for _ in range(_ATTEMPTS):
+            try:
+                self._write([*self._marker(event_id), entry])
+                return True
+            except TransactionFailed as exc:
+                if event_id is not None and 0 in exc.failed:
+                    return False
+            if movement != Movement.RECEIVE:
+                raise self._insufficient(sku, location_id, movement, quantity)
+            try:  # nothing to receive into yet: create the item (unless someone just did)
+                self._write([*self._marker(event_id), created])
+                return True
+            except TransactionFailed as exc:
+                if event_id is not None and 0 in exc.failed:
+                    return False
+        raise Conflict(f"stock of {sku} at {location_id} kept changing; try again")
+
+    def adjust(
+        self, sku: str, location_id: str, delta: int, *, reorder_point: int = 0
+    ) -> StockLevel:
+        """A manual correction: a positive delta is a receipt, a negative one may only take
+        what is available (never reserved or safety stock)."""
+        if delta > 0:
+            self.apply_once(
+                None, sku, location_id, Movement.RECEIVE, delta, reorder_point=reorder_point
+            )
+            return self._level_after(sku, location_id)
+        if delta == 0:
+            raise ValueError("delta must not be 0")
+        entry = self._update(
+            sku,
+            location_id,
+            "SET on_hand = on_hand + :d, available = available + :d, updated_at = :now",
+            "available >= :minus",
+            {":d": delta, ":minus": -delta},
+        )
+        try:
+            self._write([entry])
+        except TransactionFailed:
+            raise self._insufficient(sku, location_id, Movement.ADJUST, -delta) from None
+        return self._level_after(sku, location_id)
+
+    def count(
+        self,
+        sku: str,
+        location_id: str,
+        counted_on_hand: int,
+        counted_at: str,
+        *,
+        event_id: str | None = None,
+        reorder_point: int = 0,
+    ) -> bool:
+        """An absolute, time-stamped count: sets ``on_hand`` unless a count at or after
+        ``counted_at`` (ISO UTC, see ``now_iso``) was applied; False when it is ignored (older,
+        or a duplicate event). ``reserved`` is never touched."""
+        if counted_on_hand < 0:
+            raise ValueError("a count cannot be negative")
+        for _ in range(_ATTEMPTS):
+            item = self._item(sku, location_id)
+            if item is not None and str(item.get("counted_at", "")) >= counted_at:
+                return False
+            entry = self._count_entry(
+                item, sku, location_id, counted_on_hand, counted_at, reorder_point
+            )
+            try:
+                self._write([*self._marker(event_id), entry])
+                return True
+            except TransactionFailed as exc:
+                if event_id is not None and 0 in exc.failed:
+                    return False
+        raise Conflict(f"stock of {sku} at {location_id} kept changing; try again")
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _count_entry(
+        self,
+        item: dict[str, Any] | None,
+        sku: str,
+        location_id: str,
+        counted: int,
+        counted_at: str,
+        reorder_point: int,
+    ) -> dict[str, Any]:
+        if item is None:
+            fresh = new_item(sku, location_id, on_hand=counted, reorder_point=reorder_point)
+            return put_new(self._name, {**fresh, "counted_at": counted_at}, key="sku")
+        reserved, safety = int(item["reserved"]), int(item["safety_stock"])
+        return self._update(
+            sku,
+            location_id,
+            "SET on_hand = :c, available = :av, counted_at = :t, updated_at = :now",
+            "(attribute_not_exists(counted_at) OR counted_at < :t) "
+            "AND reserved = :r AND safety_stock = :ss",
+            {
+                ":c": counted,
+                ":av": counted - reserved - safety,
+                ":t": counted_at,
+                ":r": reserved,
+                ":ss": safety,
+            },
+        )
+
+    def _update(
+        self, sku: str, location_id: str, expression: str, condition: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._name,
+                "Key": serialize({"sku": sku, "location_id": location_id}),
+                "UpdateExpression": expression,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": serialize({**values, ":now": now_iso()}),
+            }
+        }
+
+    def _marker(self, event_id: str | None) -> list[dict[str, Any]]:
+        return [event_marker(self._events, event_id)] if event_id is not None else []
+
+    def _write(self, entries: list[dict[str, Any]]) -> None:
+        """One entry as a plain conditional write (half the cost), several as a transaction;
+        a failed condition raises ``TransactionFailed`` either way."""
+        if len(entries) > 1:
+            transact_write(self._client, entries)
+            return
+        ((op, params),) = entries[0].items()
+        call = self._client.update_item if op == "Update" else self._client.put_item
+        try:
+            call(**params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise TransactionFailed(["ConditionalCheckFailed"]) from exc
+
+    def _insufficient(
+        self, sku: str, location_id: str, movement: Movement, quantity: int
+    ) -> InsufficientStock:
+        level = self.get(sku, location_id)
+        have = (
+            f"{level.available} available, {level.reserved} reserved" if level else "no stock item"
+        )
+        return InsufficientStock(
+            f"{movement.value} {quantity} of {sku} at {location_id} refused: {have}",
+            fields=[FieldError("quantity", have)],
+        )
+
+    def _item(self, sku: str, location_id: str) -> dict[str, Any] | None:
+        key = {"sku": sku, "location_id": location_id}
+        item: dict[str, Any] | None = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return item
+
+    def _level_after(self, sku: str, location_id: str) -> StockLevel:
+        level = self.get(sku, location_id)
+        if level is None:
+            raise NotFound(f"no stock of {sku} at {location_id}")
+        return level
+
+    def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,188 @@
+"""In-memory fakes of the catalog, stock and pending-event stores, for fast unit tests.
+
+They follow the same contracts as the DynamoDB adapters (``tests/adapters/test_stock_contract.py``
+runs one suite against both), using the pure rules of ``chalicelib.domain.inventory``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.adapters.dynamo_stock import now_iso, stock_violations
+from chalicelib.domain import inventory
+from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.network import StockLevel
+
+
+class MemoryCatalog:
+    """Documents by ``(kind, id)``, like ``DynamoCatalog``."""
+
+    def __init__(self) -> None:
+        self._docs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, kind: str, item_id: str, doc: dict[str, Any], *, only_new: bool = False) -> None:
+        with self._lock:
+            if only_new and (kind, item_id) in self._docs:
+                raise Conflict(f"{kind} {item_id} exists")
+            self._docs[(kind, item_id)] = copy.deepcopy(doc)
+
+    def put_many(self, kind: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for item_id, doc in docs:
+            self.put(kind, item_id, doc)
+
+    def get(self, kind: str, item_id: str) -> dict[str, Any] | None:
+        doc = self._docs.get((kind, item_id))
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(d) for (k, _), d in sorted(self._docs.items()) if k == kind]
+
+    def get_many(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {i: doc for i in set(ids) if (doc := self.get(kind, i)) is not None}
+
+    def invalidate(self, kind: str | None = None) -> None:
+        """Nothing is cached."""
+
+
+class MemoryStock:
+    """The stock store in a dict, one lock around every write."""
+
+    def __init__(self) -> None:
+        self._levels: dict[tuple[str, str], StockLevel] = {}
+        self._counted_at: dict[tuple[str, str], str] = {}
+        self.applied_events: set[str] = set()
+        self._lock = threading.RLock()
+
+    def get(self, sku: str, location_id: str) -> StockLevel | None:
+        return self._levels.get((sku, location_id))
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StockLevel]:
+        return {k: self._levels[k] for k in set(keys) if k in self._levels}
+
+    def for_sku(self, sku: str) -> list[StockLevel]:
+        return [v for (s, _), v in sorted(self._levels.items()) if s == sku]
+
+    def by_location(self, location_id: str) -> list[StockLevel]:
+        return [v for (_, loc), v in sorted(self._levels.items()) if loc == location_id]
+
+    def violations(self) -> list[str]:
+        return stock_violations(
+            {
+                "sku": v.sku,
+                "location_id": v.location_id,
+                "on_hand": v.on_hand,
+                "reserved": v.reserved,
+                "safety_stock": v.safety_stock,
+                "available": v.available,
+            }
+            for v in self._levels.values()
+        )
+
+    def set_levels(
+        self, sku: str, location_id: str, *, on_hand: int, safety_stock: int, reorder_point: int
+    ) -> StockLevel:
+        with self._lock:
+            old = self._levels.get((sku, location_id)) or StockLevel(sku, location_id, 0)
+            level = replace(
+                old, on_hand=on_hand, safety_stock=safety_stock, reorder_point=reorder_point
+            )
+            self._levels[(sku, location_id)] = level
+            return level
+
+    def put_new_many(self, levels: Iterable[StockLevel]) -> int:
+        written = 0
+        with self._lock:
+            for level in levels:
+                self._levels[(level.sku, level.location_id)] = replace(level, reserved=0)
+                written += 1
+        return written
+
+    def apply(self, sku: str, location_id: str, movement: Movement, quantity: int) -> StockLevel:
+        self.apply_once(None, sku, location_id, movement, quantity)
+        return self._levels[(sku, location_id)]
+
+    def apply_once(
+        self,
+        event_id: str | None,
+        sku: str,
+        location_id: str,
+        movement: Movement,
+        quantity: int,
+        *,
+        reorder_point: int = 0,
+    ) -> bool:
+        if quantity < 1:
+            raise ValueError("quantity must be positive")
+        with self._lock:
+            if event_id is not None and event_id in self.applied_events:
+                return False
+            level = self._levels.get((sku, location_id))
+            if level is None and movement == Movement.RECEIVE:
+                level = StockLevel(sku, location_id, 0, reorder_point=reorder_point)
+            if level is None:
+                raise InsufficientStock(
+                    f"{movement.value} {quantity} of {sku} at {location_id} refused: no stock item",
+                    fields=[FieldError("quantity", "no stock item")],
+                )
+            self._levels[(sku, location_id)] = inventory.apply(level, movement, quantity)
+            if event_id is not None:
+                self.applied_events.add(event_id)
+            return True
+
+    def adjust(
+        self, sku: str, location_id: str, delta: int, *, reorder_point: int = 0
+    ) -> StockLevel:
+        if delta > 0:
+            self.apply_once(
+                None, sku, location_id, Movement.RECEIVE, delta, reorder_point=reorder_point
+            )
+            return self._levels[(sku, location_id)]
+        if delta == 0:
+            raise ValueError("delta must not be 0")
+        with self._lock:
+            level = self._levels.get((sku, location_id)) or StockLevel(sku, location_id, 0)
+            new = inventory.apply(level, Movement.ADJUST, delta)
+            self._levels[(sku, location_id)] = new
+            return new
+
+    def count(
+        self,
+        sku: str,
+        location_id: str,
+        counted_on_hand: int,
+        counted_at: str,
+        *,
+        event_id: str | None = None,
+        reorder_point: int = 0,
+    ) -> bool:
+        if counted_on_hand < 0:
+            raise ValueError("a count cannot be negative")
+        with self._lock:
+            if event_id is not None and event_id in self.applied_events:
+                return False
+            if self._counted_at.get((sku, location_id), "") >= counted_at:
+                return False
+            level = self._levels.get((sku, location_id)) or StockLevel(
+                sku, location_id, 0, reorder_point=reorder_point
+            )
+            self._levels[(sku, location_id)] = inventory.count(level, counted_on_hand)
+            self._counted_at[(sku, location_id)] = counted_at
+            if event_id is not None:
+                self.applied_events.add(event_id)
+            return True
+
+
+class MemoryPendingEvents:
+    """Events kept for a handler that does not exist yet."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[str, Any]] = {}
+
+    def keep(self, event_id: str, event_type: str, body: dict[str, Any]) -> None:
+        self.events[event_id] = {"type": event_type, "body": body, "received_at": now_iso()}

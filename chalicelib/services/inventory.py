@@ -1,0 +1,199 @@
+"""Stock use cases: absolute levels (import), manual adjustments, receipts and counts from the
+warehouses, and the stock of a SKU across locations.
+
+``STOCK_ARRIVED_HOOKS`` is the extension point for whatever must react when units arrive
+(receipts and positive adjustments), e.g. allocating backorders: register a callable with
+``on_stock_arrived``. By default the list is empty, so arrival notifies nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.domain.errors import FieldError, NotFound
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.network import Location, Product, StockLevel
+
+logger = Logger(service="dirigent")
+
+StockArrivedHook = Callable[[str, str], None]  # (sku, location_id)
+
+# Called after units of a SKU arrived at a location (stock_received events, positive manual
+# adjustments). The write is done when they run: a hook that fails is logged, never undoes it,
+# so hooks should only hand work on (e.g. send a message) and tolerate being called twice.
+STOCK_ARRIVED_HOOKS: list[StockArrivedHook] = []
+
+
+def on_stock_arrived(hook: StockArrivedHook) -> StockArrivedHook:
+    """Register ``hook(sku, location_id)`` to run whenever stock arrives (usable as decorator)."""
+    STOCK_ARRIVED_HOOKS.append(hook)
+    return hook
+
+
+def notify_stock_arrived(sku: str, location_id: str) -> None:
+    for hook in list(STOCK_ARRIVED_HOOKS):
+        try:
+            hook(sku, location_id)
+        except Exception:  # the stock is written: a failing hook must not undo that
+            logger.exception("stock-arrived hook failed", sku=sku, location_id=location_id)
+
+
+class StockStore(Protocol):
+    """Stock per SKU per location: ``DynamoStock`` and ``MemoryStock`` (same contract)."""
+
+    def get(self, sku: str, location_id: str) -> StockLevel | None: ...
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StockLevel]: ...
+    def for_sku(self, sku: str) -> list[StockLevel]: ...
+    def by_location(self, location_id: str) -> list[StockLevel]: ...
+    def set_levels(
+        self, sku: str, location_id: str, *, on_hand: int, safety_stock: int, reorder_point: int
+    ) -> StockLevel: ...
+    def put_new_many(self, levels: Iterable[StockLevel]) -> int: ...
+    def apply(
+        self, sku: str, location_id: str, movement: Movement, quantity: int
+    ) -> StockLevel: ...
+    def apply_once(
+        self,
+        event_id: str | None,
+        sku: str,
+        location_id: str,
+        movement: Movement,
+        quantity: int,
+        *,
+        reorder_point: int = 0,
+    ) -> bool: ...
+    def adjust(
+        self, sku: str, location_id: str, delta: int, *, reorder_point: int = 0
+    ) -> StockLevel: ...
+    def count(
+        self,
+        sku: str,
+        location_id: str,
+        counted_on_hand: int,
+        counted_at: str,
+        *,
+        event_id: str | None = None,
+        reorder_point: int = 0,
+    ) -> bool: ...
+
+
+class MasterData(Protocol):
+    """What inventory needs of the catalog (``services.catalog.CatalogService``)."""
+
+    def location(self, location_id: str) -> Location | None: ...
+    def product(self, sku: str) -> Product | None: ...
+    def products(self, skus: Iterable[str]) -> dict[str, Product]: ...
+    def locations(self) -> list[Location]: ...
+
+
+@dataclass(frozen=True)
+class SkuStock:
+    sku: str
+    levels: list[StockLevel]
+
+    @property
+    def on_hand(self) -> int:
+        return sum(level.on_hand for level in self.levels)
+
+    @property
+    def reserved(self) -> int:
+        return sum(level.reserved for level in self.levels)
+
+    @property
+    def available(self) -> int:
+        """What can still be sold: negative levels (after a short count) count as 0."""
+        return sum(max(level.available, 0) for level in self.levels)
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A fixed-width UTC ISO string, so stored stamps compare in time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class InventoryService:
+    def __init__(self, stock: StockStore, catalog: MasterData) -> None:
+        self.stock = stock
+        self._catalog = catalog
+
+    def set_levels(
+        self,
+        sku: str,
+        location_id: str,
+        *,
+        on_hand: int,
+        safety_stock: int = 0,
+        reorder_point: int | None = None,
+    ) -> StockLevel:
+        """Absolute levels; ``reorder_point`` defaults to the product's."""
+        product = self._known(sku, location_id)
+        point = product.reorder_point if reorder_point is None else reorder_point
+        return self.stock.set_levels(
+            sku, location_id, on_hand=on_hand, safety_stock=safety_stock, reorder_point=point
+        )
+
+    def adjust(self, sku: str, location_id: str, delta: int, *, reason: str) -> StockLevel:
+        """A manual correction by ``delta`` units (``InsufficientStock`` if it would take more
+        than is available)."""
+        product = self._known(sku, location_id)
+        level = self.stock.adjust(sku, location_id, delta, reorder_point=product.reorder_point)
+        logger.info("stock adjusted", sku=sku, location_id=location_id, delta=delta, reason=reason)
+        if delta > 0:
+            notify_stock_arrived(sku, location_id)
+        return level
+
+    def receive(self, sku: str, location_id: str, quantity: int, *, event_id: str) -> bool:
+        """Units arrived (once per event): False for a duplicate."""
+        product = self._known(sku, location_id)
+        applied = self.stock.apply_once(
+            event_id,
+            sku,
+            location_id,
+            Movement.RECEIVE,
+            quantity,
+            reorder_point=product.reorder_point,
+        )
+        if applied:
+            notify_stock_arrived(sku, location_id)
+        return applied
+
+    def count(
+        self,
+        sku: str,
+        location_id: str,
+        counted_on_hand: int,
+        counted_at: datetime,
+        *,
+        event_id: str,
+    ) -> bool:
+        """An absolute count (once per event); False when a later count was applied already."""
+        product = self._known(sku, location_id)
+        return self.stock.count(
+            sku,
+            location_id,
+            counted_on_hand,
+            utc_stamp(counted_at),
+            event_id=event_id,
+            reorder_point=product.reorder_point,
+        )
+
+    def stock_of(self, sku: str) -> SkuStock:
+        if self._catalog.product(sku) is None:
+            raise NotFound(f"no product {sku!r}", fields=[FieldError("sku", "unknown")])
+        return SkuStock(sku, sorted(self.stock.for_sku(sku), key=lambda lvl: lvl.location_id))
+
+    def _known(self, sku: str, location_id: str) -> Product:
+        if self._catalog.location(location_id) is None:
+            raise NotFound(
+                f"no location {location_id!r}", fields=[FieldError("location_id", "unknown")]
+            )
+        product = self._catalog.product(sku)
+        if product is None:
+            raise NotFound(f"no product {sku!r}", fields=[FieldError("sku", "unknown")])
+        return product
