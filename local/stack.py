@@ -1,0 +1,194 @@
+"""The whole system in one process: moto, every resource, the HTTP API, SQS pollers and
+schedules, all in threads, so Ctrl-C stops everything and leaves no process behind.
+
+``AWS_ENDPOINT_URL`` is the only thing that differs from a deployment: the app, its handlers and
+its resources (infrastructure/resources.json) are the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalice.config import Config
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    ThreadedHTTPServer,
+)
+
+from local.mails import mails_page
+from local.moto_server import MotoServer
+
+ROOT = Path(__file__).resolve().parents[1]
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
+REGION = "eu-central-1"
+MAILS_PATH = "/_local/mails"
+log = logging.getLogger("local.stack")
+
+
+def configure_env(*, moto_port: int, stage: str = "local") -> None:
+    """The stage's environment from .chalice/config.json, pointed at moto with dummy
+    credentials. Must run before anything builds a boto3 client or imports app.py (the SQS
+    decorators read queue names at import)."""
+    disk = json.loads(CHALICE_CONFIG.read_text())
+    os.environ.update(disk.get("environment_variables", {}))
+    os.environ.update(disk["stages"][stage].get("environment_variables", {}))
+    os.environ["POWERTOOLS_LOG_LEVEL"] = os.environ.get("DIRIGENT_LOG_LEVEL", "WARNING")
+    # Metrics are EMF lines on stdout: only when asked for more logs.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = str("DIRIGENT_LOG_LEVEL" not in os.environ).lower()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{moto_port}",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto takes any credentials
+    )
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from chalicelib import wiring
+
+    wiring.reset()
+
+
+class _HttpServer(ThreadedHTTPServer):
+    # The order race tests open a couple of hundred connections at once.
+    request_queue_size = 512
+
+
+class _QuietHandler(ChaliceRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            super().log_message(format, *args)
+
+
+def http_server(app: Any, *, port: int) -> LocalDevServer:
+    """chalice local's server for ``app`` (thread per request, thread-local current_request)."""
+    # What chalice.local.create_local_server does, with our server and handler classes.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    config = Config(
+        chalice_stage="local",
+        user_provided_params={"chalice_app": app, "project_dir": str(ROOT)},
+        config_from_disk=json.loads(CHALICE_CONFIG.read_text()),
+    )
+    return LocalDevServer(
+        app, config, "127.0.0.1", port, handler_cls=_QuietHandler, server_cls=_HttpServer
+    )
+
+
+@dataclass
+class Stack:
+    port: int
+    moto_port: int
+    admin_key: str
+    demo: bool = True
+    keys: dict[str, str] = field(default_factory=dict)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _moto: MotoServer | None = None
+    _http: LocalDevServer | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._moto = MotoServer(port=self.moto_port, pages={MAILS_PATH: mails_page}).start()
+        self.moto_port = self._moto.port
+        configure_env(moto_port=self.moto_port)
+        self._create_resources()
+        from app import app  # only now: queue names and clients come from the environment
+
+        self.app = app
+        self._start_workers(app)
+        self._http = http_server(app, port=self.port)
+        self.port = self._http.server.server_address[1]
+        self._spawn("http", self._http.server.serve_forever)
+        if self.demo:
+            self.keys = _load_demo(self.api_url, self.admin_key)
+
+    def _create_resources(self) -> None:
+        from chalicelib import wiring
+        from chalicelib.config import settings
+        from chalicelib.domain.access import Role
+        from infrastructure.create import create_all
+
+        create_all(
+            wiring.session(),
+            prefix=os.environ["DIRIGENT_PREFIX"],
+            mail_sender=settings().mail_sender,
+        )
+        wiring.keys().create(Role.ADMIN, api_key=self.admin_key)
+
+    def _start_workers(self, app: Any) -> None:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        from local.pollers import Poller, sqs_handlers
+        from local.scheduler import Scheduler, schedules
+
+        sqs = boto3.client("sqs", config=BotoConfig(read_timeout=30, max_pool_connections=16))
+        self.queue_handlers = sqs_handlers(app)
+        self.schedules = schedules(app)
+        workers: list[threading.Thread] = [
+            Poller(target, sqs=sqs, stop=self.stop_event) for target in self.queue_handlers
+        ]
+        workers += [Scheduler(s, region=REGION, stop=self.stop_event) for s in self.schedules]
+        for worker in workers:
+            worker.start()
+            self._threads.append(worker)
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop pollers and schedules, then the HTTP server, then moto."""
+        self.stop_event.set()
+        if self._http is not None:
+            self._http.server.shutdown()
+            self._http.server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=3)
+        if self._moto is not None:
+            self._moto.stop()
+
+    def state(self) -> dict[str, Any]:
+        """What a test or a script needs to talk to this stack."""
+        return {
+            "api_url": self.api_url,
+            "moto_url": f"http://127.0.0.1:{self.moto_port}",
+            "mails_url": f"http://127.0.0.1:{self.moto_port}{MAILS_PATH}",
+            "admin_key": self.admin_key,
+            "keys": self.keys,
+            "region": REGION,
+            "queues": {q.name: q.queue for q in self.queue_handlers},
+            "schedules": {s.name: s.expression for s in self.schedules},
+        }
+
+
+def _load_demo(base_url: str, admin_key: str) -> dict[str, str]:
+    try:
+        from local import demo
+
+        load = getattr(demo, "load_demo", None)
+    except ModuleNotFoundError as exc:
+        if exc.name != "local.demo":
+            raise
+        load = None
+    if load is None:  # local/demo.py is being written; drop this once load_demo exists
+        print("warning: local.demo.load_demo is missing: no demo data", file=sys.stderr)
+        return {}
+    return dict(load(base_url, admin_key))
