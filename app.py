@@ -7,7 +7,8 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import catalog, orders, stock, system
+from chalicelib.api import catalog, events, orders, stock, system
+from chalicelib.config import queue_name
 from chalicelib.observability import instrument
 
 app = Chalice(app_name="dirigent")
@@ -23,3 +24,9 @@ app.register_blueprint(orders.bp)
 def _register(*modules: Any) -> None:
     for module in modules:
         app.register_blueprint(module.bp)
+
+
+@app.on_sqs_message(queue=queue_name("warehouse-events"), batch_size=10)
+def on_warehouse_event(event: Any) -> dict[str, Any]:
+    """Warehouse events: each record applied on its own; failures reported per message."""
+    return events.handle_batch(event.to_dict(), event.context)

@@ -30,7 +30,7 @@ def _correlation_id(event: Any) -> str | None:
 def instrument(app: Chalice) -> None:
     @app.middleware("all")
     def observe(event: Any, get_response: Any) -> Any:
-        ctx = app.lambda_context
+        ctx = getattr(app, "lambda_context", None)  # only set by HTTP requests
         logger.structure_logs(append=False, cold_start=False)
         if ctx is not None and hasattr(ctx, "function_name"):
             logger.append_keys(function_name=ctx.function_name)

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.adapters.dynamo_catalog import DynamoCatalog, Kind
+from chalicelib.adapters.dynamo_events import DynamoPendingEvents
 from chalicelib.adapters.dynamo_stock import DynamoStock
 from chalicelib.adapters.dynamo_orders import DynamoOrders
 from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
@@ -20,6 +21,7 @@ from chalicelib.services.catalog import CatalogService
 from chalicelib.services.inventory import InventoryService
 from chalicelib.services.order_desk import OrderDesk
 from chalicelib.services.ordering import OrderService
+from chalicelib.services.warehouse_events import WarehouseEventService
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
 
@@ -155,3 +157,16 @@ def idempotency_store() -> Any:
         table_name=settings().idempotency_table, boto3_client=client("dynamodb")
     )
 
+
+@on_reset
+@cache
+def pending_events() -> DynamoPendingEvents:
+    return DynamoPendingEvents(table(settings().orders_table))
+
+
+@on_reset
+@cache
+def warehouse_events() -> WarehouseEventService:
+    """Stock events are applied by inventory; pass ``handlers={"picked": fn, ...}`` here to
+    take order and return events off the pending list."""
+    return WarehouseEventService(inventory=inventory(), pending=pending_events())
