@@ -140,6 +140,7 @@ def _handle_record(record: SQSRecord) -> None:
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Apply every record; ``{"batchItemFailures": [...]}`` names the ones to retry."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=_handle_record, processor=processor, context=context
     )
+    return dict(response)
