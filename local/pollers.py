@@ -54,9 +54,17 @@ def sqs_handlers(app: Chalice) -> list[QueueHandler]:
 class Poller(threading.Thread):
     """Feeds one queue into one handler until ``stop`` is set."""
 
-    def __init__(self, target: QueueHandler, *, sqs: Any, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        target: QueueHandler,
+        *,
+        sqs: Any,
+        stop: threading.Event,
+        visibility_timeout: int = VISIBILITY_TIMEOUT_S,
+    ) -> None:
         super().__init__(name=f"poller-{target.name}", daemon=True)
         self.target = target
+        self._visibility_timeout = visibility_timeout
         self._sqs = sqs
         self._halt = stop
         self._url = sqs.get_queue_url(QueueName=target.queue)["QueueUrl"]
@@ -79,7 +87,7 @@ class Poller(threading.Thread):
             QueueUrl=self._url,
             MaxNumberOfMessages=min(self.target.batch_size, 10),
             WaitTimeSeconds=WAIT_TIME_S,
-            VisibilityTimeout=VISIBILITY_TIMEOUT_S,
+            VisibilityTimeout=self._visibility_timeout,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
