@@ -15,8 +15,15 @@ class Rebalancer:
     Per-site weight, unit cost and units are kept incrementally; prices are memoised by weight.
     """
 
-    def __init__(self, ctx: Context, parts: list[tuple[Site, dict[str, int]]], deadline: date):
-        self.ctx, self.deadline = ctx, deadline
+    def __init__(
+        self,
+        ctx: Context,
+        parts: list[tuple[Site, dict[str, int]]],
+        deadline: date,
+        *,
+        pairs: bool = False,
+    ):
+        self.ctx, self.deadline, self.pairs = ctx, deadline, pairs
         self.penalty = ctx.request.rules.split_penalty
         self.sites = [site for site, _ in parts]
         self.lines = [dict(lines) for _, lines in parts]
@@ -46,50 +53,60 @@ class Rebalancer:
             )
         return self.memo[key] + unit
 
-    def try_move(self, a: int, b: int, sku: str, qty: int) -> bool:
+    def try_move(self, a: int, b: int, moves: tuple[tuple[str, int], ...]) -> bool:
+        """Move every (sku, qty) of ``moves`` from site ``a`` to site ``b`` if that saves."""
         site_a, site_b = self.sites[a], self.sites[b]
-        if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
-            return False
-        dw = self.ctx.weights[sku] * qty
-        new_a = (
-            self.weight[a] - dw,
-            self.unit[a] - site_a.unit_cost[sku] * qty,
-            self.units[a] - qty,
-        )
-        new_b = (
-            self.weight[b] + dw,
-            self.unit[b] + site_b.unit_cost[sku] * qty,
-            self.units[b] + qty,
-        )
+        dw = du_a = du_b = dn = 0
+        for sku, qty in moves:
+            if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
+                return False
+            if self.lines[a].get(sku, 0) < qty:
+                return False
+            dw += self.ctx.weights[sku] * qty
+            du_a += site_a.unit_cost[sku] * qty
+            du_b += site_b.unit_cost[sku] * qty
+            dn += qty
+        new_a = (self.weight[a] - dw, self.unit[a] - du_a, self.units[a] - dn)
+        new_b = (self.weight[b] + dw, self.unit[b] + du_b, self.units[b] + dn)
         cost_a, cost_b = self.part_cost(a, *new_a), self.part_cost(b, *new_b)
         if cost_a + cost_b >= self.cost[a] + self.cost[b]:
             return False
         self.weight[a], self.unit[a], self.units[a] = new_a
         self.weight[b], self.unit[b], self.units[b] = new_b
         self.cost[a], self.cost[b] = cost_a, cost_b
-        left = self.lines[a][sku] - qty
-        if left:
-            self.lines[a][sku] = left
-        else:
-            del self.lines[a][sku]
-        self.lines[b][sku] = self.lines[b].get(sku, 0) + qty
+        for sku, qty in moves:
+            left = self.lines[a][sku] - qty
+            if left:
+                self.lines[a][sku] = left
+            else:
+                del self.lines[a][sku]
+            self.lines[b][sku] = self.lines[b].get(sku, 0) + qty
         return True
 
+    def _single_moves(self, a: int) -> list[tuple[tuple[str, int], ...]]:
+        return [((sku, qty),) for sku, have in self.lines[a].items() for qty in {1, have}]
+
+    def _pair_moves(self, a: int) -> list[tuple[tuple[str, int], ...]]:
+        """Two lines (or units) together: one alone may not cross a weight-band boundary."""
+        singles = [move[0] for move in self._single_moves(a)]
+        return [
+            (first, second)
+            for i, first in enumerate(singles)
+            for second in singles[i + 1 :]
+            if first[0] != second[0]
+        ]
+
+    def _sweep(self, pairs: bool) -> bool:
+        n, moved = len(self.sites), False
+        for a in range(n):
+            options = self._pair_moves(a) if pairs else self._single_moves(a)
+            for moves in options:
+                moved = any(self.try_move(a, b, moves) for b in range(n) if b != a) or moved
+        return moved
+
     def run(self) -> list[tuple[Site, dict[str, int]]]:
-        n = len(self.sites)
+        """Single moves until none saves, then pairs of moves, then singles again, bounded."""
         for _ in range(3 * len(self.ctx.need)):
-            moved = False
-            for a in range(n):
-                for sku, have in list(self.lines[a].items()):
-                    moved = (
-                        any(
-                            self.try_move(a, b, sku, qty)
-                            for qty in {1, have}
-                            for b in range(n)
-                            if b != a and sku in self.lines[a] and self.lines[a][sku] >= qty
-                        )
-                        or moved
-                    )
-            if not moved:
+            if not self._sweep(pairs=False) and not (self.pairs and self._sweep(pairs=True)):
                 break
         return list(zip(self.sites, self.lines, strict=True))

@@ -27,10 +27,11 @@ from chalicelib.domain.sourcing_context import Context, Site
 from chalicelib.domain.sourcing_rebalance import Rebalancer
 
 POOL_SIZE = 8
-MAX_ROUNDS = 4
-STARTS_IMPROVED = 1  # local search runs from this many of the best starting points
-SEEDS = 2  # greedy covers started from each of the best sites of the pool
+MAX_ROUNDS = 6
+STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
+SEEDS = 4  # greedy covers started from each of the best sites of the pool
 NEIGHBOURS_REBALANCED = 3  # best neighbours (by quick estimate) costed exactly per round
+POLISHED = 4  # best open sets rebalanced with pairs of moves at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ def evaluate(
     *,
     by_cost: bool = True,
     rebalance: bool = True,
+    deep: bool = False,
 ) -> Candidate | None:
     """The cost of opening ``sites`` (see the module doc), or None if infeasible.
 
@@ -111,7 +113,7 @@ def evaluate(
         return None
     parts = list(zip(sites, alloc, strict=True))
     if rebalance and len(parts) > 1:
-        parts = Rebalancer(ctx, parts, deadline).run()
+        parts = Rebalancer(ctx, parts, deadline, pairs=deep).run()
     parts = [(site, lines) for site, lines in parts if lines]
     cost = parcels = 0
     promise = date.min
@@ -202,7 +204,9 @@ def _improve(
     need: dict[str, int],
     deadline: date,
     limit: int,
+    seen: dict[tuple[int, ...], tuple[Candidate, list[Site]]],
 ) -> Candidate:
+    """Best-improvement local search; every open set costed exactly is recorded in ``seen``."""
     current = start
     for _ in range(MAX_ROUNDS):
         used = [site for site, _ in current.parts]
@@ -215,7 +219,10 @@ def _improve(
         quick.sort(key=lambda item: (item[0], item[1]))
         best: Candidate | None = None
         for _, _, sites in quick[:NEIGHBOURS_REBALANCED]:
-            best = _better(best, evaluate(ctx, sites, need, deadline, limit))
+            found = evaluate(ctx, sites, need, deadline, limit)
+            if found is not None:
+                seen[tuple(sorted(id(s) for s in sites))] = (found, sites)
+            best = _better(best, found)
         if best is None or best.key >= current.key:
             return current
         current = best
@@ -308,8 +315,15 @@ def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -
                 if found is not None:
                     starts.append(found)
     starts.sort(key=lambda c: c.key)
+    seen: dict[tuple[int, ...], tuple[Candidate, list[Site]]] = {}
     for start in starts[:STARTS_IMPROVED]:
-        best = _better(best, _improve(ctx, start, pool, need, deadline, limit))
+        best = _better(best, _improve(ctx, start, pool, need, deadline, limit, seen))
+    for start in starts:
+        sites = [site for site, _ in start.parts]
+        seen.setdefault(tuple(sorted(id(s) for s in sites)), (start, sites))
+    polish = sorted(seen.values(), key=lambda item: item[0].key)[:POLISHED]
+    for _, sites in polish:  # pairs of moves cross weight-band steps single moves can't
+        best = _better(best, evaluate(ctx, sites, need, deadline, limit, deep=True))
     return best
 
 
