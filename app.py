@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import catalog, events, orders, stock, system
+from chalicelib.api import catalog, events, imports, orders, stock, system
 from chalicelib.config import queue_name
 from chalicelib.observability import instrument
 
@@ -18,6 +18,7 @@ instrument(app)
 app.register_blueprint(system.bp)
 app.register_blueprint(catalog.bp)
 app.register_blueprint(stock.bp)
+app.register_blueprint(imports.bp)
 app.register_blueprint(orders.bp)
 
 

@@ -18,6 +18,7 @@ from chalicelib.adapters.sqs import OrderEventsPublisher, SqsQueues
 from chalicelib.config import settings
 from chalicelib.services.access import KeyService
 from chalicelib.services.catalog import CatalogService
+from chalicelib.services.importer import ImportService
 from chalicelib.services.inventory import InventoryService
 from chalicelib.services.order_desk import OrderDesk
 from chalicelib.services.ordering import OrderService
@@ -170,3 +171,9 @@ def warehouse_events() -> WarehouseEventService:
     """Stock events are applied by inventory; pass ``handlers={"picked": fn, ...}`` here to
     take order and return events off the pending list."""
     return WarehouseEventService(inventory=inventory(), pending=pending_events())
+
+
+@on_reset
+@cache
+def importer() -> ImportService:
+    return ImportService(catalog_service(), stock_store())

@@ -10,7 +10,6 @@ are accepted as they are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +34,7 @@ from chalicelib.services.catalog import (
     location_from_doc,
     product_from_doc,
 )
+from chalicelib.services.importer import RowError
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
@@ -190,6 +190,12 @@ class ProductIn(Request):
         return product_from_doc(self.doc(sku or self.sku or ""))
 
 
+class ProductRowIn(ProductIn):
+    """A product in a bulk import: the sku is required."""
+
+    sku: Id
+
+
 # --- carrier services --------------------------------------------------------------------------
 
 
@@ -280,13 +286,6 @@ class RulesOut(BaseModel):
 
 
 # --- rows of a bulk import ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # 1-based: the first data row is 1
-    field: str
-    reason: str
 
 
 class RowErrorOut(BaseModel):

@@ -1,0 +1,104 @@
+"""Bulk import of products and stock levels (rows already validated at the edge).
+
+Products go in with ``BatchWriteItem``. Stock rows are checked against the known locations
+and products; rows for items that don't exist yet are batch-put, existing items go through
+``set_levels`` (which keeps what is reserved). ``parse_csv`` turns a CSV file into the same
+row dicts as the JSON form: ``price_<CUR>`` columns become ``prices``, empty cells are omitted.
+
+The command line is ``python -m local.importer`` (see there).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.network import StockLevel
+from chalicelib.services.catalog import CatalogService, Kind
+from chalicelib.services.inventory import StockStore
+
+PRICE_PREFIX = "price_"
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based: the first data row is 1
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StockRow:
+    row: int
+    sku: str
+    location_id: str
+    on_hand: int
+    safety_stock: int = 0
+    reorder_point: int | None = None  # None: the product's
+
+
+def parse_csv(text: str) -> list[dict[str, Any]]:
+    """Rows of a CSV file with a header line, as dicts of the JSON form."""
+    rows = []
+    for raw in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))):
+        row: dict[str, Any] = {}
+        for column, value in raw.items():
+            if column is None or value is None or value.strip() == "":
+                continue
+            column, value = column.strip(), value.strip()
+            if column.startswith(PRICE_PREFIX):
+                row.setdefault("prices", {})[column[len(PRICE_PREFIX) :]] = value
+            else:
+                row[column] = value
+        rows.append(row)
+    return rows
+
+
+class ImportService:
+    def __init__(self, catalog: CatalogService, stock: StockStore) -> None:
+        self._catalog = catalog
+        self._stock = stock
+
+    def import_products(self, docs: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """Store product documents by sku (the last of repeated skus wins)."""
+        unique = dict(docs)
+        self._catalog.put_many(Kind.PRODUCT, list(unique.items()))
+        return len(unique)
+
+    def import_stock(self, rows: Sequence[StockRow]) -> tuple[int, list[RowError]]:
+        """Store absolute levels; rows naming an unknown location or product are errors."""
+        known_locations = {loc.location_id for loc in self._catalog.locations()}
+        products = self._catalog.products({r.sku for r in rows})
+        errors: list[RowError] = []
+        good: dict[tuple[str, str], StockLevel] = {}
+        for r in rows:
+            if r.location_id not in known_locations:
+                errors.append(RowError(r.row, "location_id", f"unknown location {r.location_id}"))
+            elif r.sku not in products:
+                errors.append(RowError(r.row, "sku", f"unknown product {r.sku}"))
+            else:
+                point = (
+                    products[r.sku].reorder_point if r.reorder_point is None else r.reorder_point
+                )
+                good[(r.sku, r.location_id)] = StockLevel(
+                    sku=r.sku,
+                    location_id=r.location_id,
+                    on_hand=r.on_hand,
+                    safety_stock=r.safety_stock,
+                    reorder_point=point,
+                )
+        existing = self._stock.get_many(good)
+        self._stock.put_new_many(v for k, v in good.items() if k not in existing)
+        for key in existing:
+            level = good[key]
+            self._stock.set_levels(
+                level.sku,
+                level.location_id,
+                on_hand=level.on_hand,
+                safety_stock=level.safety_stock,
+                reorder_point=level.reorder_point,
+            )
+        return len(good), errors
