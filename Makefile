@@ -33,10 +33,11 @@ bench: $(VENV)/.installed        ## figures: sourcing quality/latency, order thr
 	$(PY) bench/sourcing.py
 	$(PY) bench/orders.py
 
-package: $(VENV)/.installed      ## CloudFormation for STAGE into build/ (tables, queues, DLQs merged)
+package: $(VENV)/.installed      ## CloudFormation for STAGE into build/ (resources + per-function IAM merged)
+	$(PY) -m infrastructure.stage $(STAGE) merge-template build/$(STAGE)-merge.json
 	DIRIGENT_PREFIX=$$($(PY) -m infrastructure.stage $(STAGE) prefix) \
-	  $(VENV)/bin/chalice package --stage $(STAGE) \
-	  --merge-template infrastructure/resources.json build/$(STAGE)
+	  AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package --stage $(STAGE) \
+	  --merge-template build/$(STAGE)-merge.json build/$(STAGE)
 
 deploy: package                  ## package, then deploy STAGE with CloudFormation
 	aws cloudformation package --template-file build/$(STAGE)/sam.json \
