@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         "--moto-port", type=int, default=int(os.environ.get("DIRIGENT_MOTO_PORT", "5000"))
     )
     args = parser.parse_args(argv)
+    # Metrics are off locally; Powertools still warns on every empty flush.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     level = os.environ.get("DIRIGENT_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(max(logging.getLevelName(level), logging.WARNING))
@@ -71,21 +74,23 @@ def run(*, port: int, moto_port: int, demo: bool) -> int:
 
 
 def banner(state: dict[str, Any]) -> str:
-    lines = [
-        "",
-        "Dirigent local stack is up (Ctrl-C stops it)",
-        f"  API          {state['api_url']}   (OpenAPI: {state['api_url']}/openapi.json)",
-        f"  admin key    {state['admin_key']}",
+    api = state["api_url"]
+    keys = {"admin": state["admin_key"], **state["keys"]}
+    width = max(len(name) for name in keys)
+    key_lines = [f"{name:<{width}}  {key}" for name, key in keys.items()]
+    rows = [
+        ("API", f"{api}   (OpenAPI: {api}/openapi.json)"),
+        *([("dashboard", f"{api}/dashboard")] if state.get("dashboard") else []),
+        *[("keys" if i == 0 else "", line) for i, line in enumerate(key_lines)],
+        ("moto", f"{state['moto_url']}   (AWS_ENDPOINT_URL for boto3 / the aws CLI)"),
+        ("sent mails", state["mails_url"]),
+        *[("queue", f"{queue} -> {name}") for name, queue in state["queues"].items()],
+        *[("schedule", f"{name} {expr}") for name, expr in state["schedules"].items()],
+        ("make tick", "fires every schedule once"),
     ]
-    lines += [f"  {'key ' + name:<12} {key}" for name, key in state["keys"].items()]
-    lines += [
-        f"  moto         {state['moto_url']}   (AWS_ENDPOINT_URL for boto3 / aws CLI)",
-        f"  sent mails   {state['mails_url']}",
-    ]
-    lines += [f"  queue        {queue} -> {name}" for name, queue in state["queues"].items()]
-    lines += [f"  schedule     {name} {expr}" for name, expr in state["schedules"].items()]
-    lines += ["  make tick    fires every schedule once", ""]
-    return "\n".join(lines)
+    lines = ["", "Dirigent local stack is up (Ctrl-C stops it)"]
+    lines += [f"  {label:<11} {value}" for label, value in rows]
+    return "\n".join([*lines, ""])
 
 
 def tick(moto_port: int) -> int:

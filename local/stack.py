@@ -176,19 +176,12 @@ class Stack:
             "region": REGION,
             "queues": {q.name: q.queue for q in self.queue_handlers},
             "schedules": {s.name: s.expression for s in self.schedules},
+            "dashboard": "/dashboard" in self.app.routes,
         }
 
 
 def _load_demo(base_url: str, admin_key: str) -> dict[str, str]:
-    try:
-        from local import demo
+    from local.demo import load_demo
 
-        load = getattr(demo, "load_demo", None)
-    except ModuleNotFoundError as exc:
-        if exc.name != "local.demo":
-            raise
-        load = None
-    if load is None:  # local/demo.py is being written; drop this once load_demo exists
-        print("warning: local.demo.load_demo is missing: no demo data", file=sys.stderr)
-        return {}
-    return dict(load(base_url, admin_key))
+    print("loading demo data through the API…", flush=True)
+    return dict(load_demo(base_url, admin_key))
