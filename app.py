@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib.api import catalog, events, imports, orders, stock, system
+from chalicelib import wiring
+from chalicelib.api import catalog, events, imports, order_queue, orders, stock, system, tracking
 from chalicelib.config import queue_name
 from chalicelib.observability import instrument
 
@@ -20,6 +21,7 @@ app.register_blueprint(catalog.bp)
 app.register_blueprint(stock.bp)
 app.register_blueprint(imports.bp)
 app.register_blueprint(orders.bp)
+app.register_blueprint(tracking.bp)
 
 
 def _register(*modules: Any) -> None:
@@ -31,3 +33,21 @@ def _register(*modules: Any) -> None:
 def on_warehouse_event(event: Any) -> dict[str, Any]:
     """Warehouse events: each record applied on its own; failures reported per message."""
     return events.handle_batch(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=queue_name("order-events"), batch_size=10)
+def on_order_event(event: Any) -> dict[str, Any]:
+    """Internal order events: dispatch placed orders, serve backorders; partial failures."""
+    return order_queue.handle_order_events(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="outbox_sweeper")
+def outbox_sweeper(event: Any) -> None:
+    """Re-send fulfilment requests whose dispatch did not complete (the outbox)."""
+    wiring.dispatcher().sweep()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="pickup_expiry")
+def pickup_expiry(event: Any) -> None:
+    """Cancel click & collect shipments not collected within the channel's window."""
+    wiring.pickup_expiry().expire()

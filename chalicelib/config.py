@@ -23,6 +23,7 @@ class Settings:
     quote_ttl_seconds: int
     cache_ttl_seconds: float
     token_secret: str
+    track_url: str  # the public base of GET /track/{order_id}, for customer mails
 
 
 def _env(name: str, default: str) -> str:
@@ -47,6 +48,7 @@ def settings() -> Settings:
         cache_ttl_seconds=float(_env("CACHE_TTL_SECONDS", "30")),
         # Derives customers' tracking tokens; set a long random value per deployment.
         token_secret=_env("DIRIGENT_TOKEN_SECRET", "local-only-not-secret"),
+        track_url=_env("TRACK_URL", "http://127.0.0.1:8000/track"),
     )
 
 

@@ -131,7 +131,12 @@ def ordering() -> OrderService:
 @on_reset
 @cache
 def order_desk() -> OrderDesk:
-    return OrderDesk(orders=orders(), search=orders(), events=order_events())
+    return OrderDesk(
+        orders=orders(),
+        search=orders(),
+        events=order_events(),
+        by_tracking_number=lambda number: fulfilment_log().order_ids(number),
+    )
 
 
 @on_reset
@@ -170,10 +175,87 @@ def pending_events() -> DynamoPendingEvents:
 def warehouse_events() -> WarehouseEventService:
     """Stock events are applied by inventory; pass ``handlers={"picked": fn, ...}`` here to
     take order and return events off the pending list."""
-    return WarehouseEventService(inventory=inventory(), pending=pending_events())
+    from chalicelib.api.order_queue import shipment_event_handlers
+
+    return WarehouseEventService(
+        inventory=inventory(), pending=pending_events(), handlers=shipment_event_handlers()
+    )
 
 
 @on_reset
 @cache
 def importer() -> ImportService:
     return ImportService(catalog_service(), stock_store())
+
+
+# --- fulfilment: dispatch, shipment events, customer mails, pick-up expiry -------------------
+
+
+@on_reset
+@cache
+def fulfilment_log() -> Any:
+    from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
+
+    return DynamoFulfilmentLog(table(settings().orders_table))
+
+
+@on_reset
+@cache
+def notifier() -> Any:
+    from chalicelib.adapters.ses import SesMailer as CustomerMailer
+    from chalicelib.services.notifications import Notifier
+
+    s = settings()
+    return Notifier(
+        mailer=CustomerMailer(client("ses"), s.mail_sender),
+        token_for=ordering().tracking_token,
+        track_url=s.track_url,
+    )
+
+
+@on_reset
+@cache
+def dispatcher() -> Any:
+    from chalicelib.services.fulfilment import Dispatcher
+
+    return Dispatcher(
+        orders=orders(),
+        outbox=fulfilment_log(),
+        queues=queues(),
+        network=catalog_service(),
+        notifier=notifier(),
+        default_queue=settings().fulfilment_queue,
+    )
+
+
+@on_reset
+@cache
+def order_event_service() -> Any:
+    from chalicelib.services.order_events import OrderEventService
+    from chalicelib.services.short_picks import Resourcer
+
+    s = settings()
+    return OrderEventService(
+        orders=orders(),
+        log=fulfilment_log(),
+        network=catalog_service(),
+        resourcer=Resourcer(
+            network=catalog_service(),
+            snapshots=DynamoSnapshots(
+                dynamodb().meta.client,
+                stock_table=s.stock_table,
+                catalog_table=s.catalog_table,
+                orders_table=s.orders_table,
+            ),
+        ),
+        notifier=notifier(),
+        dispatcher=dispatcher(),
+    )
+
+
+@on_reset
+@cache
+def pickup_expiry() -> Any:
+    from chalicelib.services.pickups import PickupExpiry
+
+    return PickupExpiry(orders=orders(), log=fulfilment_log())

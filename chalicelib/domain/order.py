@@ -86,6 +86,8 @@ class OrderShipment:
     tracking_number: str | None = None
     dispatched: bool = False  # the fulfilment request was sent (the outbox mark)
     updated_at: str = ""
+    pickup_until: str | None = None  # ISO 8601 UTC: not collected by then, it is cancelled
+    resourced_from: str | None = None  # the shipment whose short pick this one replaces
 
     @property
     def path(self) -> tuple[ShipmentStatus, ...]:
@@ -146,6 +148,7 @@ class Order:
     history: list[HistoryEntry] = field(default_factory=list)
     explanation: list[dict[str, Any]] = field(default_factory=list)
     cancelled: dict[str, int] = field(default_factory=dict)  # sku -> units cancelled
+    notified: list[str] = field(default_factory=list)  # customer mails sent, e.g. "confirmation"
     version: int = 0
 
     @property
@@ -202,9 +205,25 @@ class Order:
         self.record(at=at, event="cancelled", source=source, reason=reason)
         return releases
 
+    def cancel_shipment(
+        self, shipment_id: str, *, at: str, source: str, reason: str
+    ) -> list[tuple[str, str, int]]:
+        """Cancel one shipment that is still at its location (an expired pick-up); return the
+        reservations to release. Nothing happens when it is gone or cancelled already."""
+        shipment = self.shipment(shipment_id)
+        if not shipment.open:
+            return []
+        releases = [(sku, shipment.location_id, q) for sku, q in shipment.lines.items()]
+        for sku, quantity in shipment.lines.items():
+            self.cancelled[sku] = self.cancelled.get(sku, 0) + quantity
+        shipment.status = ShipmentStatus.CANCELLED
+        self.record(at=at, event="cancelled", source=source, shipment_id=shipment_id, reason=reason)
+        return releases
+
 
 def derive_status(shipments: list[OrderShipment], backorders: dict[str, int]) -> OrderStatus:
-    live = [s for s in shipments if s.status != ShipmentStatus.CANCELLED]
+    # A shipment emptied by short picks has nothing left to move: it no longer counts.
+    live = [s for s in shipments if s.status != ShipmentStatus.CANCELLED and s.lines]
     waiting = any(q > 0 for q in backorders.values())
     if not live:
         return OrderStatus.BACKORDERED if waiting else OrderStatus.CANCELLED

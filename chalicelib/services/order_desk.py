@@ -10,7 +10,7 @@ from chalicelib.adapters.dynamo_orders import Page, StaleOrder
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order import Order
+from chalicelib.domain.order import Order, order_to_doc
 from chalicelib.services.ports import OrderEvents, OrderStore
 
 MAX_DAYS = 366
@@ -40,11 +40,14 @@ class OrderDesk:
         events: OrderEvents,
         stock_freed: Callable[[str, str], Any] = lambda sku, location_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        by_tracking_number: Callable[[str], list[str]] = lambda number: [],
     ) -> None:
         """``stock_freed(sku, location_id)`` runs for every released reservation: backorders
-        waiting for that SKU may take the units."""
+        waiting for that SKU may take the units. ``by_tracking_number`` gives the ids of the
+        orders a carrier's tracking number belongs to."""
         self._orders, self._search, self._events, self._clock = orders, search, events, clock
         self._stock_freed = stock_freed
+        self._by_tracking_number = by_tracking_number
 
     def get(self, order_id: str, principal: Principal) -> Order:
         """The order, if it exists and the caller may see it (else 404, never 403: a channel
@@ -94,6 +97,8 @@ class OrderDesk:
             "start": start.isoformat(),
             "end": end.isoformat(),
         }
+        if params.get("tracking_number"):
+            return self._tracked(params["tracking_number"], principal, status)
         if params.get("channel_order_id"):
             return self._search.search(
                 index="gsi4",
@@ -110,6 +115,20 @@ class OrderDesk:
                 index="gsi1", partition=f"CH#{channel}", channel=None, **common
             )
         return self._by_days(start, end, common)
+
+    def _tracked(self, number: str, principal: Principal, status: str | None) -> Page:
+        """The orders shipped under a carrier's tracking number (usually one)."""
+        found = [self._orders.get(order_id) for order_id in self._by_tracking_number(number)]
+        return Page(
+            [
+                order_to_doc(order)
+                for order in found
+                if order is not None
+                and principal.sees_channel(order.channel)
+                and status in (None, order.status.value)
+            ],
+            None,
+        )
 
     def _by_days(self, start: date, end: date, common: dict[str, Any]) -> Page:
         """All channels: one index partition per day, walked newest first. The cursor carries

@@ -227,6 +227,10 @@ class OrderService:
         digest = hashlib.sha256(token.encode()).hexdigest()
         return hmac.compare_digest(digest, order.token_hash)
 
+    def tracking_token(self, order_id: str) -> str:
+        """The customer's token for ``order_id`` (for the confirmation mail's link)."""
+        return self._token(order_id)
+
     def _token(self, order_id: str) -> str:
         """The customer's tracking token: 128 bits derived from a server secret, so a replayed
         request can hand it out again while only its hash is stored on the order."""

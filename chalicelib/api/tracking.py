@@ -1,0 +1,114 @@
+"""The customer's tracking page: ``GET /track/{order_id}?token=…``.
+
+No API key: the token from the confirmation is the credential. A wrong or missing token gets
+exactly the 404 of an unknown order (same code, message and body), and the token is compared
+in constant time, also when the order does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib import wiring
+from chalicelib.api.http import Ctx, endpoint
+from chalicelib.domain.errors import FieldError, NotFound
+from chalicelib.domain.order import Order
+
+bp = Blueprint(__name__)
+
+_NOBODY = hashlib.sha256(b"no such order").hexdigest()
+MAX_TOKEN_LENGTH = 128
+
+
+class TrackedLine(BaseModel):
+    sku: str
+    quantity: int
+
+
+class TrackedShipment(BaseModel):
+    shipment_id: str
+    status: str
+    mode: str = Field(description="ship or pickup")
+    lines: list[TrackedLine]
+    carrier_service: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    promised_date: str
+    pickup_location_id: str | None = None
+    pickup_until: str | None = Field(default=None, description="collect it before this time")
+
+
+class TimelineEntry(BaseModel):
+    at: str
+    event: str
+    status: str = Field(description="the order's status after the event")
+    shipment_id: str | None = None
+
+
+class Tracking(BaseModel):
+    order_id: str
+    channel_order_id: str
+    status: str
+    created_at: str
+    promised_date: str | None = None
+    shipments: list[TrackedShipment]
+    backorders: dict[str, int] = {}
+    cancelled: dict[str, int] = {}
+    timeline: list[TimelineEntry]
+
+
+def _not_found(order_id: str) -> NotFound:
+    return NotFound(f"order {order_id} not found", fields=[FieldError("order_id", "unknown")])
+
+
+@endpoint(bp, "/track/{order_id}", roles=None, response=Tracking)
+def track(ctx: Ctx, order_id: str) -> Tracking:
+    """The customer's view of an order: status timeline, shipments with carrier, tracking
+    number and promised date. Needs the order's tracking token."""
+    token = (ctx.query("token") or "")[:MAX_TOKEN_LENGTH]
+    order = wiring.orders().get(order_id) if len(order_id) <= 64 else None
+    if order is None:
+        # Same work as a real comparison, so timing does not tell unknown orders apart.
+        hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), _NOBODY)
+        raise _not_found(order_id)
+    if not wiring.ordering().token_matches(order, token):
+        raise _not_found(order_id)
+    return tracking_view(order)
+
+
+def tracking_view(order: Order) -> Tracking:
+    """What a customer may see: no prices of other parties, no sources, no key ids."""
+    timeline = sorted(order.history, key=lambda h: h.at)
+    return Tracking(
+        order_id=order.order_id,
+        channel_order_id=order.channel_order_id,
+        status=order.status.value,
+        created_at=order.created_at,
+        promised_date=order.delivery.get("promised_date"),
+        shipments=[
+            TrackedShipment(
+                shipment_id=s.shipment_id,
+                status=s.status.value,
+                mode=s.mode.value,
+                lines=[TrackedLine(sku=k, quantity=q) for k, q in sorted(s.lines.items())],
+                carrier_service=s.carrier_service,
+                carrier=s.carrier,
+                tracking_number=s.tracking_number,
+                promised_date=s.promised_date,
+                pickup_location_id=s.pickup_location_id,
+                pickup_until=s.pickup_until,
+            )
+            for s in order.shipments
+            if s.lines
+        ],
+        backorders=dict(order.backorders),
+        cancelled=dict(order.cancelled),
+        timeline=[
+            TimelineEntry(at=h.at, event=h.event, status=h.status, shipment_id=h.shipment_id)
+            for h in timeline
+        ],
+    )

@@ -1,0 +1,169 @@
+"""What a location's event does to an order: pure rules, no I/O.
+
+Events arrive at least once and in any order. Each one moves a shipment forward along its path
+(a later state arriving first is accepted, an older one arriving late changes nothing) and says
+which stock movements follow. Units leave ``on_hand`` exactly once per shipment: when the
+shipment first reaches a state past its location (``shipped``, or ``collected`` for a pick-up),
+whichever event brings it there. A short pick takes units off the shipment; while they are
+still reserved at the location it also says to write them off there (``Movement.SHORT``), and
+once the shipment has left, shipping already took them off ``on_hand``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.order import Order, OrderShipment, ShipmentStatus
+
+Move = tuple[Movement, tuple[str, str, int]]  # movement, (sku, location_id, quantity)
+
+
+class ShipmentEventType(StrEnum):
+    PICKED = "picked"  # the location picked and packed the shipment
+    SHIPPED = "shipped"  # handed to the carrier, with carrier and tracking number
+    DELIVERED = "delivered"  # the carrier delivered it
+    READY_FOR_PICKUP = "ready_for_pickup"  # it waits at the pick-up store's counter
+    COLLECTED = "collected"  # the customer took it at the store
+    SHORT_PICK = "short_pick"  # units of a line were not found on the shelf
+
+
+TARGETS = {
+    ShipmentEventType.PICKED: ShipmentStatus.PICKED,
+    ShipmentEventType.SHIPPED: ShipmentStatus.SHIPPED,
+    ShipmentEventType.DELIVERED: ShipmentStatus.DELIVERED,
+    ShipmentEventType.READY_FOR_PICKUP: ShipmentStatus.READY_FOR_PICKUP,
+    ShipmentEventType.COLLECTED: ShipmentStatus.COLLECTED,
+}
+
+
+@dataclass
+class Progress:
+    """The outcome of one event on one order."""
+
+    changed: bool = False  # the order must be saved
+    moves: list[Move] = field(default_factory=list)
+    ignored: str = ""  # why nothing happened (a cancelled shipment), for the log
+    left_now: bool = False  # this event took the shipment out of its location
+    entered: ShipmentStatus | None = None  # the state the shipment moved to, if it moved
+    short: int = 0  # units taken off the shipment by a short pick
+
+
+def shipment_for_event(order: Order, shipment_id: str, location_id: str) -> OrderShipment:
+    """The shipment an event names, checked against the location that sent it (a pick-up's
+    store may report too)."""
+    try:
+        shipment = order.shipment(shipment_id)
+    except KeyError:
+        raise NotFound(
+            f"order {order.order_id} has no shipment {shipment_id}",
+            fields=[FieldError("shipment_id", "unknown")],
+        ) from None
+    if location_id not in (shipment.location_id, shipment.pickup_location_id):
+        raise InvalidInput(
+            f"shipment {shipment_id} is not handled by {location_id}",
+            fields=[FieldError("location_id", f"expected {shipment.location_id}")],
+        )
+    return shipment
+
+
+def advance_shipment(
+    order: Order,
+    shipment: OrderShipment,
+    event_type: ShipmentEventType,
+    *,
+    at: str,
+    source: str,
+    carrier: str | None = None,
+    tracking_number: str | None = None,
+) -> Progress:
+    """Apply a progress event (everything but a short pick) to ``shipment`` of ``order``."""
+    if shipment.status == ShipmentStatus.CANCELLED:
+        return Progress(ignored=f"shipment {shipment.shipment_id} is cancelled")
+    was_open = shipment.open
+    moved = shipment.advance(TARGETS[event_type])  # InvalidTransition off its path
+    detail: dict[str, Any] = {}
+    if carrier and not shipment.carrier:
+        shipment.carrier = detail["carrier"] = carrier
+    if tracking_number and not shipment.tracking_number:
+        shipment.tracking_number = detail["tracking_number"] = tracking_number
+    progress = Progress(changed=moved or bool(detail))
+    if moved:
+        progress.entered = shipment.status
+        shipment.updated_at = at
+    if was_open and shipment.left_location:
+        progress.left_now = True
+        progress.moves = [
+            (Movement.SHIP, (sku, shipment.location_id, quantity))
+            for sku, quantity in sorted(shipment.lines.items())
+        ]
+    if progress.changed:
+        order.record(
+            at=at,
+            event=event_type.value,
+            source=source,
+            shipment_id=shipment.shipment_id,
+            **detail,
+            **({} if moved else {"late": True}),
+        )
+    return progress
+
+
+def take_short(
+    order: Order,
+    shipment: OrderShipment,
+    *,
+    sku: str,
+    missing: int,
+    at: str,
+    source: str,
+) -> Progress:
+    """Take ``missing`` units of ``sku`` off the shipment (at most what it holds). The caller
+    re-sources ``Progress.short`` units, or backorders or cancels them."""
+    if shipment.status == ShipmentStatus.CANCELLED:
+        return Progress(ignored=f"shipment {shipment.shipment_id} is cancelled")
+    have = shipment.lines.get(sku, 0)
+    if have == 0 and sku not in _ever_in(order, shipment):
+        raise InvalidInput(
+            f"shipment {shipment.shipment_id} holds no {sku}",
+            fields=[FieldError("sku", "not in this shipment")],
+        )
+    short = min(missing, have)
+    if short == 0:
+        return Progress(ignored=f"no {sku} left on shipment {shipment.shipment_id}")
+    if short == have:
+        del shipment.lines[sku]
+    else:
+        shipment.lines[sku] = have - short
+    moves: list[Move] = []
+    if shipment.open:
+        moves.append((Movement.SHORT, (sku, shipment.location_id, short)))
+    order.record(
+        at=at,
+        event="short_pick",
+        source=source,
+        shipment_id=shipment.shipment_id,
+        sku=sku,
+        missing_quantity=short,
+    )
+    return Progress(changed=True, moves=moves, short=short)
+
+
+def _ever_in(order: Order, shipment: OrderShipment) -> set[str]:
+    """SKUs the shipment held at some point (short picks may have emptied a line)."""
+    return {
+        h.detail.get("sku", "")
+        for h in order.history
+        if h.event == "short_pick" and h.shipment_id == shipment.shipment_id
+    }
+
+
+def resourced_shipment_id(shipment_id: str, event_id: str) -> str:
+    """The id of the shipment that replaces a short pick's units: derived from the event, so
+    the same event always yields the same shipment whatever arrived before it."""
+    digest = hashlib.blake2b(event_id.encode(), digest_size=3).hexdigest()
+    return f"{shipment_id}-r{digest}"

@@ -1,0 +1,168 @@
+"""Dispatch: one fulfilment request per shipment to its location's queue (a transactional outbox).
+
+The order is written with an outbox mark; the HTTP path then only publishes ``order_placed``.
+The order-events consumer calls ``dispatch``: it sends a request for every shipment not yet
+sent, sends the confirmation mail once, then marks the shipments sent (``released``) and
+deletes the outbox mark in one versioned order update. A crash anywhere leaves the mark, and
+the sweeper (every minute) dispatches what is older than a minute the same way. Requests may
+therefore go out more than once: ``message_id`` is the shipment id, stable, so locations drop
+duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.adapters.dynamo_orders import StaleOrder
+from chalicelib.domain.errors import FieldError, NotFound
+from chalicelib.domain.order import Order, OrderShipment, OrderStatus, ShipmentStatus
+from chalicelib.services.notifications import MailRejected, Notifier
+from chalicelib.services.ports import Network, OrderStore
+
+logger = Logger(service="dirigent")
+
+CONFIRMATION = "confirmation"
+SOURCE = "dispatcher"
+
+
+class Outbox(Protocol):
+    def outbox_delete_item(self, order: Order) -> dict[str, Any]: ...
+    def outbox_due(self, before: str, *, limit: int = 100) -> list[tuple[str, dict[str, str]]]: ...
+    def drop_mark(self, key: dict[str, str]) -> None: ...
+
+
+class Sender(Protocol):
+    def send_batch(self, queue_name: str, bodies: Sequence[dict[str, Any]]) -> None: ...
+
+
+def iso(moment: datetime) -> str:
+    """The orders' timestamp format: UTC, milliseconds, ``Z`` (sorts in time order)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        orders: OrderStore,
+        outbox: Outbox,
+        queues: Sender,
+        network: Network,
+        notifier: Notifier,
+        default_queue: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        attempts: int = 5,
+    ) -> None:
+        self._orders, self._outbox, self._queues = orders, outbox, queues
+        self._network, self._notifier = network, notifier
+        self._default_queue, self._clock, self._attempts = default_queue, clock, attempts
+
+    def dispatch(self, order_id: str) -> int:
+        """Send what is unsent, mail the confirmation once, record it; returns how many
+        requests went out. Safe to repeat."""
+        order = self._get(order_id)
+        sent: set[str] = set()
+        mailed = False
+        for _ in range(self._attempts):
+            pending = [s for s in order.shipments if _sendable(s) and s.shipment_id not in sent]
+            self._send(order, pending)
+            sent.update(s.shipment_id for s in pending)
+            if not mailed and CONFIRMATION not in order.notified:
+                mailed = self._confirm(order)
+            _mark(order, sent, mailed, at=iso(self._clock()))
+            try:
+                self._orders.update(
+                    order, extra=[self._outbox.outbox_delete_item(order)], now=iso(self._clock())
+                )
+            except StaleOrder:
+                order = self._get(order_id)
+                continue
+            return len(sent)
+        raise StaleOrder(f"order {order_id} kept changing while it was dispatched")
+
+    def sweep(self, *, min_age: timedelta = timedelta(minutes=1), limit: int = 100) -> int:
+        """Dispatch every order whose outbox mark is older than ``min_age`` (the request or
+        the order-events message was lost). One failing order does not stop the others."""
+        before = iso(self._clock() - min_age)
+        sent = 0
+        for order_id, key in self._outbox.outbox_due(before, limit=limit):
+            try:
+                sent += self.dispatch(order_id)
+            except NotFound:
+                logger.warning("outbox mark without its order: dropped", order_id=order_id)
+                self._outbox.drop_mark(key)
+            except Exception:
+                logger.exception("outbox sweep failed for an order", order_id=order_id)
+        if sent:
+            logger.info("outbox sweep re-sent fulfilment requests", sent=sent)
+        return sent
+
+    def _get(self, order_id: str) -> Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise NotFound(
+                f"order {order_id} not found", fields=[FieldError("order_id", "unknown")]
+            )
+        return order
+
+    def _send(self, order: Order, shipments: list[OrderShipment]) -> None:
+        queues = {loc.location_id: loc.fulfilment_queue for loc in self._network.locations()}
+        by_queue: dict[str, list[dict[str, Any]]] = {}
+        for shipment in shipments:
+            queue = queues.get(shipment.location_id) or self._default_queue
+            by_queue.setdefault(queue, []).append(fulfilment_request(order, shipment))
+        for queue, bodies in sorted(by_queue.items()):
+            self._queues.send_batch(queue, bodies)
+
+    def _confirm(self, order: Order) -> bool:
+        """Mail the confirmation; True once it is done with (sent, or refused for good)."""
+        if order.status == OrderStatus.CANCELLED:
+            return False
+        try:
+            self._notifier.confirmation(order)
+        except MailRejected:
+            logger.warning("confirmation mail refused", order_id=order.order_id, exc_info=True)
+        return True
+
+
+def _sendable(shipment: OrderShipment) -> bool:
+    return not shipment.dispatched and shipment.open and bool(shipment.lines)
+
+
+def _mark(order: Order, sent: set[str], mailed: bool, *, at: str) -> None:
+    for shipment in order.shipments:
+        if shipment.shipment_id not in sent or shipment.dispatched:
+            continue
+        if shipment.status == ShipmentStatus.CANCELLED:
+            continue  # cancelled meanwhile: the location drops the request when it asks
+        shipment.dispatched = True
+        if shipment.advance(ShipmentStatus.RELEASED):
+            shipment.updated_at = at
+        order.record(at=at, event="released", source=SOURCE, shipment_id=shipment.shipment_id)
+    if mailed and CONFIRMATION not in order.notified:
+        order.notified.append(CONFIRMATION)
+
+
+def fulfilment_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
+    """The message a location receives (shared/API.md, queues)."""
+    body: dict[str, Any] = {
+        "message_id": shipment.shipment_id,
+        "order_id": order.order_id,
+        "shipment_id": shipment.shipment_id,
+        "location_id": shipment.location_id,
+        "lines": [{"sku": sku, "quantity": q} for sku, q in sorted(shipment.lines.items())],
+        "carrier_service": shipment.carrier_service,
+        "promised_date": shipment.promised_date,
+        "ship_date": shipment.ship_date,
+        "mode": shipment.mode.value,
+        "customer_name": order.customer.get("name", ""),
+    }
+    if shipment.pickup_location_id:
+        body["pickup"] = {"location_id": shipment.pickup_location_id}
+    else:
+        body["ship_to"] = order.ship_to
+    return body

@@ -1,0 +1,74 @@
+"""Click & collect shipments not collected within the channel's pick-up window are cancelled
+and their stock goes back (a schedule). The window starts when the store reports
+``ready_for_pickup``; the event's transaction writes a ``PICKUP`` item keyed by its end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.adapters.dynamo_orders import StaleOrder
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.order import Order, OrderShipment, ShipmentStatus
+from chalicelib.services.fulfilment import iso
+from chalicelib.services.ports import OrderStore
+
+logger = Logger(service="dirigent")
+
+SOURCE = "schedule:pickup-expiry"
+
+
+class PickupLog(Protocol):
+    def pickups_due(self, before: str, *, limit: int = 100) -> list[tuple[str, str]]: ...
+    def pickup_delete_item(self, order: Order, shipment: OrderShipment) -> dict[str, Any]: ...
+
+
+class PickupExpiry:
+    def __init__(
+        self,
+        *,
+        orders: OrderStore,
+        log: PickupLog,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        attempts: int = 5,
+    ) -> None:
+        self._orders, self._log, self._clock, self._attempts = orders, log, clock, attempts
+
+    def expire(self, *, limit: int = 100) -> int:
+        """Cancel every pick-up whose window closed; returns how many were cancelled."""
+        now = iso(self._clock())
+        cancelled = 0
+        for order_id, shipment_id in self._log.pickups_due(now, limit=limit):
+            try:
+                cancelled += self._expire_one(order_id, shipment_id, now)
+            except Exception:
+                logger.exception("pick-up expiry failed", order_id=order_id)
+        return cancelled
+
+    def _expire_one(self, order_id: str, shipment_id: str, now: str) -> int:
+        for _ in range(self._attempts):
+            order = self._orders.get(order_id)
+            if order is None:
+                return 0
+            shipment = order.shipment(shipment_id)
+            releases: list[tuple[str, str, int]] = []
+            if shipment.status == ShipmentStatus.READY_FOR_PICKUP:
+                releases = order.cancel_shipment(
+                    shipment_id, at=now, source=SOURCE, reason="not collected in time"
+                )
+            try:
+                self._orders.update(
+                    order,
+                    moves=[(Movement.RELEASE, r) for r in releases],
+                    extra=[self._log.pickup_delete_item(order, shipment)],
+                    now=now,
+                )
+            except StaleOrder:
+                continue
+            if releases:
+                logger.info("pick-up expired", order_id=order_id, shipment_id=shipment_id)
+            return 1 if releases else 0
+        raise StaleOrder(f"order {order_id} kept changing")

@@ -1,0 +1,117 @@
+"""Helpers for the fulfilment and tracking tests: a shop with stock, SQS events with unique
+message ids, the fulfilment queue as a location sees it, and the mails moto kept."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from tests.api.seed import auth, order_body, seed_channel, seed_network, seed_product, set_stock
+
+REGION = "eu-central-1"
+
+
+def make_shop(client: Any, admin_key: str, aws: Any, **channel: Any) -> dict[str, str]:
+    seed_network(client, admin_key)
+    key = seed_channel(client, admin_key, "webshop", **channel)
+    service = json.loads(
+        client.http.post(
+            "/api-keys", body=json.dumps({"role": "service"}), headers=auth(admin_key)
+        ).body
+    )["api_key"]
+    for sku in ("SKU-1", "SKU-2"):
+        seed_product(client, admin_key, sku)
+    set_stock(aws, "SKU-1", "dc-kassel", 5)
+    set_stock(aws, "SKU-1", "dc-lyon", 5)
+    set_stock(aws, "SKU-2", "dc-kassel", 4)
+    return {"key": key, "service": service, "admin": admin_key}
+
+
+def place(client: Any, key: str, coid: str, lines: list[tuple[str, int]], **kw: Any) -> dict:
+    resp = client.http.post(
+        "/orders", body=json.dumps(order_body(coid, lines, **kw)), headers=auth(key)
+    )
+    assert resp.status_code == 201, resp.body
+    return dict(json.loads(resp.body))
+
+
+def sqs_records(client: Any, queue: str, bodies: list[Any]) -> dict[str, Any]:
+    event = client.events.generate_sqs_event(
+        message_bodies=[b if isinstance(b, str) else json.dumps(b) for b in bodies],
+        queue_name=queue,
+    )
+    for record in event["Records"]:
+        record["messageId"] = str(uuid.uuid4())  # the generator repeats one id
+    return dict(event)
+
+
+def deliver(client: Any, handler: str, queue: str, *bodies: Any) -> list[int]:
+    """Invoke ``handler`` with one record per body; the indexes of the failed records."""
+    event = sqs_records(client, queue, list(bodies))
+    ids = [r["messageId"] for r in event["Records"]]
+    failures = client.lambda_.invoke(handler, event).payload["batchItemFailures"]
+    return sorted(ids.index(f["itemIdentifier"]) for f in failures)
+
+
+def drain(aws: Any, queue: str) -> list[dict[str, Any]]:
+    """Receive and delete everything waiting in ``queue`` (bodies as dicts)."""
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    bodies = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return bodies
+        for m in msgs:
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def dispatch_placed(client: Any, aws: Any) -> list[dict[str, Any]]:
+    """Feed the order-events queue to its handler; return the fulfilment requests sent."""
+    placed = drain(aws, "dirigent-order-events")
+    if placed:
+        assert deliver(client, "on_order_event", "dirigent-order-events", *placed) == []
+    return drain(aws, "dirigent-fulfilment")
+
+
+def unique_by_message_id(requests: list[dict[str, Any]]) -> dict[str, int]:
+    return dict(Counter(r["message_id"] for r in requests))
+
+
+def event(kind: str, order: dict[str, Any], shipment: dict[str, Any], **extra: Any) -> dict:
+    return {
+        "event_id": f"ev-{uuid.uuid4()}",
+        "type": kind,
+        "location_id": shipment["location_id"],
+        "occurred_at": extra.pop("occurred_at", "2026-05-04T10:00:00Z"),
+        "order_id": order["order_id"],
+        "shipment_id": shipment["shipment_id"],
+        **extra,
+    }
+
+
+def shipped(order: dict[str, Any], shipment: dict[str, Any], number: str = "") -> dict:
+    return event(
+        "shipped",
+        order,
+        shipment,
+        carrier="DHL",
+        tracking_number=number or f"TN{uuid.uuid4().hex[:10].upper()}",
+        occurred_at="2026-05-04T12:00:00Z",
+    )
+
+
+def mails() -> list[Any]:
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+
+
+def get_order(client: Any, key: str, order_id: str) -> dict[str, Any]:
+    resp = client.http.get(f"/orders/{order_id}", headers=auth(key))
+    assert resp.status_code == 200, resp.body
+    return dict(json.loads(resp.body))
