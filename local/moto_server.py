@@ -85,7 +85,9 @@ class MotoServer:
             threaded=True,
             request_handler=MotoRequestHandler,
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="moto", daemon=True
+        )
 
     @property
     def port(self) -> int:

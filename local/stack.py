@@ -114,7 +114,7 @@ class Stack:
         self._start_workers(app)
         self._http = http_server(app, port=self.port)
         self.port = self._http.server.server_address[1]
-        self._spawn("http", self._http.server.serve_forever)
+        self._spawn("http", lambda: self._http and self._http.server.serve_forever(0.1))
         if self.demo:
             self.keys = _load_demo(self.api_url, self.admin_key)
 
