@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -89,11 +90,16 @@ def event(kind: str, order: dict[str, Any], shipment: dict[str, Any], **extra: A
         "event_id": f"ev-{uuid.uuid4()}",
         "type": kind,
         "location_id": shipment["location_id"],
-        "occurred_at": extra.pop("occurred_at", "2026-05-04T10:00:00Z"),
+        "occurred_at": extra.pop("occurred_at", None) or at(),
         "order_id": order["order_id"],
         "shipment_id": shipment["shipment_id"],
         **extra,
     }
+
+
+def at(*, minutes: int = 0) -> str:
+    """A timestamp ``minutes`` from now: events happen after the order was placed."""
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
 
 
 def shipped(order: dict[str, Any], shipment: dict[str, Any], number: str = "") -> dict:
@@ -103,7 +109,7 @@ def shipped(order: dict[str, Any], shipment: dict[str, Any], number: str = "") -
         shipment,
         carrier="DHL",
         tracking_number=number or f"TN{uuid.uuid4().hex[:10].upper()}",
-        occurred_at="2026-05-04T12:00:00Z",
+        occurred_at=at(minutes=5),
     )
 
 
