@@ -1,7 +1,8 @@
 """What a location's event does to an order: pure rules, no I/O.
 
 Events arrive at least once and in any order. Each one moves a shipment forward along its path
-(a later state arriving first is accepted, an older one arriving late changes nothing) and says
+(a later state arriving first is accepted, an older one arriving late changes no state; it
+only adds its line to the history) and says
 which stock movements follow. Units leave ``on_hand`` exactly once per shipment: when the
 shipment first reaches a state past its location (``shipped``, or ``collected`` for a pick-up),
 whichever event brings it there. A short pick takes units off the shipment; while they are
@@ -91,7 +92,9 @@ def advance_shipment(
         shipment.carrier = detail["carrier"] = carrier
     if tracking_number and not shipment.tracking_number:
         shipment.tracking_number = detail["tracking_number"] = tracking_number
-    progress = Progress(changed=moved or bool(detail))
+    # Recorded even when late: the timeline shows every step at the time it happened, and the
+    # same events give the same history whatever order they arrived in.
+    progress = Progress(changed=True)
     if moved:
         progress.entered = shipment.status
         shipment.updated_at = at
@@ -101,15 +104,14 @@ def advance_shipment(
             (Movement.SHIP, (sku, shipment.location_id, quantity))
             for sku, quantity in sorted(shipment.lines.items())
         ]
-    if progress.changed:
-        order.record(
-            at=at,
-            event=event_type.value,
-            source=source,
-            shipment_id=shipment.shipment_id,
-            **detail,
-            **({} if moved else {"late": True}),
-        )
+    order.record(
+        at=at,
+        event=event_type.value,
+        source=source,
+        shipment_id=shipment.shipment_id,
+        **detail,
+        **({} if moved else {"late": True}),
+    )
     return progress
 
 
