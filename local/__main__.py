@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(max(logging.getLevelName(level), logging.WARNING))
     if args.command == "tick":
         return tick(args.moto_port)
-    return run(port=args.port, moto_port=args.moto_port, demo=not args.no_demo)
+    return run(port=args.port, moto_port=args.moto_port, demo=not args.no_demo, sim=not args.no_sim)
 
 
-def run(*, port: int, moto_port: int, demo: bool) -> int:
+def run(*, port: int, moto_port: int, demo: bool, sim: bool = True) -> int:
     from chalicelib.domain.access import new_key
     from local.stack import Stack
 
@@ -50,7 +50,9 @@ def run(*, port: int, moto_port: int, demo: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     admin_key = os.environ.get("DIRIGENT_ADMIN_KEY") or new_key()[1]
-    stack = Stack(port=port, moto_port=moto_port, admin_key=admin_key, demo=demo, stop_event=stop)
+    stack = Stack(
+        port=port, moto_port=moto_port, admin_key=admin_key, demo=demo, sim=sim, stop_event=stop
+    )
     state_file = os.environ.get("DIRIGENT_STATE_FILE")
     try:
         stack.start()

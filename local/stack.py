@@ -93,6 +93,7 @@ class Stack:
     moto_port: int
     admin_key: str
     demo: bool = True
+    sim: bool = True  # run the simulated warehouse (local/simulator.py)
     keys: dict[str, str] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -112,6 +113,8 @@ class Stack:
 
         self.app = app
         self._start_workers(app)
+        if self.sim:
+            self._start_simulator()
         self._http = http_server(app, port=self.port)
         self.port = self._http.server.server_address[1]
         self._spawn("http", lambda: self._http and self._http.server.serve_forever(0.1))
@@ -148,6 +151,21 @@ class Stack:
         for worker in workers:
             worker.start()
             self._threads.append(worker)
+
+    def _start_simulator(self) -> None:
+        import boto3
+
+        from chalicelib.config import settings
+        from local.simulator import SimulatedWarehouse
+
+        sim = SimulatedWarehouse(
+            sqs=boto3.client("sqs"),
+            fulfilment_queue=settings().fulfilment_queue,
+            events_queue=settings().warehouse_events_queue,
+            stop=self.stop_event,
+        )
+        sim.start()
+        self._threads.append(sim)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
