@@ -120,42 +120,36 @@ def test_a_receipt_for_an_unknown_sku_fails_its_record(client, known):
     assert failures == ids
 
 
-def test_order_and_return_events_are_kept_as_pending(client, known):
-    base = {"location_id": "dc-kassel", "occurred_at": "2026-05-02T10:00:00Z"}
-    shipment = {"order_id": "o-1", "shipment_id": "s-1"}
-    bodies = [
-        {**base, **shipment, "event_id": "p-1", "type": "picked"},
-        {
-            **base,
-            **shipment,
-            "event_id": "p-2",
-            "type": "shipped",
-            "carrier": "ParcelCo",
-            "tracking_number": "T1",
-        },
-        {
-            **base,
-            **shipment,
-            "event_id": "p-3",
-            "type": "short_pick",
-            "sku": "MUG",
-            "missing_quantity": 1,
-        },
-        {
-            **base,
-            "event_id": "p-4",
-            "type": "return_received",
-            "rma_id": "r-1",
-            "lines": [{"sku": "MUG", "quantity": 1, "condition": "damaged"}],
-        },
-    ]
-    assert deliver(client, *bodies)[1] == []
-    assert deliver(client, bodies[0])[1] == []
+def test_return_events_are_kept_as_pending(client, known):
+    """Shipment events have their handlers now (tests/api/test_fulfilment.py); returns wait."""
+    body = {
+        "location_id": "dc-kassel",
+        "occurred_at": "2026-05-02T10:00:00Z",
+        "event_id": "p-4",
+        "type": "return_received",
+        "rma_id": "r-1",
+        "lines": [{"sku": "MUG", "quantity": 1, "condition": "damaged"}],
+    }
+    assert deliver(client, body)[1] == []
+    assert deliver(client, body)[1] == []
     pending = wiring.pending_events().pending()
-    assert sorted(p["event_id"] for p in pending) == ["p-1", "p-2", "p-3", "p-4"]
-    shipped = next(p for p in pending if p["type"] == "shipped")
-    assert shipped["body"]["tracking_number"] == "T1"
+    assert [p["event_id"] for p in pending] == ["p-4"]
+    assert pending[0]["body"]["rma_id"] == "r-1"
     assert on_hand() == 10
+
+
+def test_a_shipment_event_for_an_unknown_order_fails_its_record(client, known):
+    body = {
+        "location_id": "dc-kassel",
+        "occurred_at": "2026-05-02T10:00:00Z",
+        "event_id": "p-1",
+        "type": "picked",
+        "order_id": "o-1",
+        "shipment_id": "s-1",
+    }
+    ids, failures = deliver(client, body)
+    assert failures == ids
+    assert wiring.pending_events().pending() == []
 
 
 def test_a_handler_passed_in_takes_its_type_off_the_pending_list(known):
