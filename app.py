@@ -8,7 +8,17 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import wiring
-from chalicelib.api import catalog, events, imports, order_queue, orders, stock, system, tracking
+from chalicelib.api import (
+    alerts,
+    catalog,
+    events,
+    imports,
+    order_queue,
+    orders,
+    stock,
+    system,
+    tracking,
+)
 from chalicelib.config import queue_name
 from chalicelib.observability import instrument
 
@@ -21,6 +31,7 @@ app.register_blueprint(catalog.bp)
 app.register_blueprint(stock.bp)
 app.register_blueprint(imports.bp)
 app.register_blueprint(orders.bp)
+app.register_blueprint(alerts.bp)
 app.register_blueprint(tracking.bp)
 
 
@@ -33,6 +44,12 @@ def _register(*modules: Any) -> None:
 def on_warehouse_event(event: Any) -> dict[str, Any]:
     """Warehouse events: each record applied on its own; failures reported per message."""
     return events.handle_batch(event.to_dict(), event.context)
+
+
+@app.schedule(alerts.alert_rate(), name="low_stock_alerts")
+def low_stock_alerts(event: Any) -> None:
+    """Mail the low-stock digests; the rate is LOW_STOCK_ALERT_RATE_MINUTES at package time."""
+    alerts.run_schedule()
 
 
 @app.on_sqs_message(queue=queue_name("order-events"), batch_size=10)

@@ -259,3 +259,33 @@ def pickup_expiry() -> Any:
     from chalicelib.services.pickups import PickupExpiry
 
     return PickupExpiry(orders=orders(), log=fulfilment_log())
+
+
+# --- low-stock alerts (imports kept here: this block is the alerts' own wiring) ---------------
+
+
+@on_reset
+@cache
+def alert_groups() -> Any:
+    from chalicelib.services.alerts import AlertGroups
+
+    return AlertGroups(catalog())
+
+
+@on_reset
+@cache
+def low_stock_alerts() -> Any:
+    from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
+    from chalicelib.adapters.mailer import SesRawMailer
+    from chalicelib.services.alerts import LowStockAlerts
+
+    s = settings()
+    return LowStockAlerts(
+        groups=alert_groups(),
+        network=catalog_service(),
+        index=DynamoLowStock(table(s.stock_table)),
+        stock=stock_store(),
+        state=DynamoAlertState(table(s.orders_table)),
+        mailer=SesRawMailer(client("ses"), sender=s.mail_sender),
+        stage=s.stage,
+    )

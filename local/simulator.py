@@ -82,7 +82,7 @@ class SimulatedWarehouse(threading.Thread):
         seed: int | None = None,
     ) -> None:
         super().__init__(name="simulated-warehouse", daemon=True)
-        self._sqs, self._stop = sqs, stop
+        self._sqs, self._halt = sqs, stop
         self._in = sqs.get_queue_url(QueueName=fulfilment_queue)["QueueUrl"]
         self._out = sqs.get_queue_url(QueueName=events_queue)["QueueUrl"]
         env = os.environ
@@ -98,14 +98,14 @@ class SimulatedWarehouse(threading.Thread):
         self._tie = itertools.count()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self._receive()
                 self._send_due()
             except Exception:
-                if not self._stop.is_set():
+                if not self._halt.is_set():
                     log.exception("simulated warehouse failed; retrying")
-                    self._stop.wait(1)
+                    self._halt.wait(1)
 
     def _receive(self) -> None:
         wait = WAIT_TIME_S if not self._due else 0
@@ -116,7 +116,7 @@ class SimulatedWarehouse(threading.Thread):
             self.accept(json.loads(message["Body"]))
             self._sqs.delete_message(QueueUrl=self._in, ReceiptHandle=message["ReceiptHandle"])
         if not messages and self._due:
-            self._stop.wait(min(0.2, max(0.0, self._due[0][0] - time.monotonic())))
+            self._halt.wait(min(0.2, max(0.0, self._due[0][0] - time.monotonic())))
 
     def accept(self, request: dict[str, Any]) -> bool:
         """Schedule the events for a request; False for a duplicate (same ``message_id``)."""

@@ -5,6 +5,12 @@ keeps ``available = on_hand - reserved - safety_stock``. Movements are condition
 refuse to make ``reserved`` negative or take more than is available. The ``*_item`` builders give
 the same updates as TransactWriteItems entries, so a use case can write them together with an
 order or an event marker in one transaction.
+
+Every write also keeps ``headroom = available - reorder_point``: the ``low-stock`` index on
+``(location_id, headroom)`` finds the items at or below their reorder point (``headroom <= 0``)
+without a scan (low-stock alerts). Relative movements use ``ADD headroom``, which never fails,
+even on an item written around this adapter without ``headroom``; absolute writes (levels,
+counts) set it outright, which also repairs such an item.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from chalicelib.domain.network import StockLevel
 # One update per movement: (expression, condition). ``:q`` is the quantity, ``:now`` a timestamp.
 _UPDATES: dict[Movement, tuple[str, str | None]] = {
     Movement.RESERVE: (
-        "SET reserved = reserved + :q, available = available - :q, updated_at = :now",
+        "SET reserved = reserved + :q, available = available - :q, updated_at = :now "
+        "ADD headroom :minus_q",
         "available >= :q",
     ),
     Movement.RELEASE: (
-        "SET reserved = reserved - :q, available = available + :q, updated_at = :now",
+        "SET reserved = reserved - :q, available = available + :q, updated_at = :now "
+        "ADD headroom :q",
         "reserved >= :q",
     ),
     Movement.SHIP: (
@@ -42,7 +50,7 @@ _UPDATES: dict[Movement, tuple[str, str | None]] = {
         "reserved >= :q",
     ),
     Movement.RECEIVE: (
-        "SET on_hand = on_hand + :q, available = available + :q, updated_at = :now",
+        "SET on_hand = on_hand + :q, available = available + :q, updated_at = :now ADD headroom :q",
         "attribute_exists(sku)",
     ),
     Movement.QUARANTINE: (
@@ -60,6 +68,8 @@ def movement_update(
     values: dict[str, Any] = {":q": quantity, ":now": now}
     if ":zero" in expression:
         values[":zero"] = 0
+    if ":minus_q" in expression:
+        values[":minus_q"] = -quantity
     update: dict[str, Any] = {
         "TableName": table,
         "Key": serialize({"sku": sku, "location_id": location_id}),
@@ -108,6 +118,7 @@ def new_item(
         "safety_stock": safety_stock,
         "available": on_hand - safety_stock,
         "reorder_point": reorder_point,
+        "headroom": on_hand - safety_stock - reorder_point,
         "quarantine": 0,
         "updated_at": now_iso(),
     }
@@ -125,6 +136,9 @@ def stock_violations(items: Iterable[dict[str, Any]]) -> list[str]:
             out.append(f"{where}: available {available} != {on_hand} - {reserved} - {safety}")
         if reserved < 0:
             out.append(f"{where}: reserved {reserved} < 0")
+        rop = int(item.get("reorder_point", 0))
+        if "headroom" in item and int(item["headroom"]) != available - rop:
+            out.append(f"{where}: headroom {item['headroom']} != {available} - {rop}")
     return out
 
 
@@ -213,13 +227,14 @@ class DynamoStock:
                     sku,
                     location_id,
                     "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
-                    "available = :av, updated_at = :now",
+                    "available = :av, headroom = :hr, updated_at = :now",
                     "reserved = :r",
                     {
                         ":oh": on_hand,
                         ":ss": safety_stock,
                         ":rp": reorder_point,
                         ":av": on_hand - reserved - safety_stock,
+                        ":hr": on_hand - reserved - safety_stock - reorder_point,
                         ":r": reserved,
                     },
                 )
@@ -305,7 +320,8 @@ class DynamoStock:
         entry = self._update(
             sku,
             location_id,
-            "SET on_hand = on_hand + :d, available = available + :d, updated_at = :now",
+            "SET on_hand = on_hand + :d, available = available + :d, updated_at = :now "
+            "ADD headroom :d",
             "available >= :minus",
             {":d": delta, ":minus": -delta},
         )
@@ -363,12 +379,15 @@ class DynamoStock:
         return self._update(
             sku,
             location_id,
-            "SET on_hand = :c, available = :av, counted_at = :t, updated_at = :now",
+            "SET on_hand = :c, available = :av, "
+            "headroom = :av - if_not_exists(reorder_point, :zero), "
+            "counted_at = :t, updated_at = :now",
             "(attribute_not_exists(counted_at) OR counted_at < :t) "
             "AND reserved = :r AND safety_stock = :ss",
             {
                 ":c": counted,
                 ":av": counted - reserved - safety,
+                ":zero": 0,
                 ":t": counted_at,
                 ":r": reserved,
                 ":ss": safety,

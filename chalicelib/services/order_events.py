@@ -31,6 +31,7 @@ from chalicelib.domain.order_progress import (
     shipment_for_event,
     take_short,
 )
+from chalicelib.services.alerts import record_shipped_lines
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.notifications import Delay, MailRejected, Notifier
 from chalicelib.services.ports import Network, OrderStore
@@ -204,6 +205,9 @@ class OrderEventService:
             extra.append(self._log.pickup_put_item(order, shipment))
         elif progress.entered is not None and shipment.pickup_until:
             extra.append(self._log.pickup_delete_item(order, shipment))  # collected
+        if progress.left_now:  # units left the location: they count for low-stock velocity
+            sold = [(sku, qty) for _, (sku, _, qty) in progress.moves]
+            extra += record_shipped_lines(shipment.location_id, event.occurred_at, sold)
         return extra
 
     def _pickup_window(self, order: Order) -> int:

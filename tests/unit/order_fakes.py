@@ -88,6 +88,12 @@ class FakeOrders:
                     reasons[1 + len(moves) + i] = "ConditionalCheckFailed"
                     raise TransactionFailed(reasons)
                 items[key] = item
+            elif "Update" in op:  # shipped-units counters: ADD units :q
+                key_doc = deserialize(op["Update"]["Key"])
+                key = (key_doc["pk"], key_doc["sk"])
+                added = deserialize(op["Update"]["ExpressionAttributeValues"])[":q"]
+                old = items.get(key, key_doc)
+                items[key] = {**old, "units": old.get("units", 0) + added}
             else:
                 key_doc = deserialize(op["Delete"]["Key"])
                 items.pop((key_doc["pk"], key_doc["sk"]), None)

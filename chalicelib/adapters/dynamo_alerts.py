@@ -1,0 +1,175 @@
+"""What the low-stock alerts read and keep in DynamoDB.
+
+- Low items: the stock table's ``low-stock`` index on ``(location_id, headroom)``. Every stock
+  write keeps ``headroom = available - reorder_point`` (see ``dynamo_stock``), so
+  ``headroom <= 0`` selects exactly the items at or below their reorder point, one query per
+  location, without scanning the table.
+- In the orders table (single-table items):
+  ``SHIPPED#<sku>#<location_id>`` / ``<YYYY-MM-DD>``: units shipped that day (``units``), added
+  in the same transaction that applies a ``shipped`` event once, so counts are exact; kept
+  ``SHIPPED_KEEP_DAYS`` days (TTL).
+  ``ALERT#<group_id>`` / ``<sku>#<location_id>``: a group's notice about an item (``Notice``),
+  deleted when the item recovers.
+  ``LEASE#<name>`` / ``LEASE``: one alert run at a time (EventBridge may deliver twice).
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters.dynamo_stock import level_from_item
+from chalicelib.adapters.dynamo_tx import serialize
+from chalicelib.domain.alerts import ItemKey, Notice
+from chalicelib.domain.network import StockLevel
+
+LOW_STOCK_INDEX = "low-stock"
+SHIPPED_KEEP_DAYS = 35
+
+
+def shipped_key(sku: str, location_id: str, day: date) -> dict[str, str]:
+    return {"pk": f"SHIPPED#{sku}#{location_id}", "sk": day.isoformat()}
+
+
+def shipped_counter_update(
+    table: str, sku: str, location_id: str, day: date, quantity: int
+) -> dict[str, Any]:
+    """A TransactWriteItems ``Update`` adding ``quantity`` units shipped on ``day`` (low-level
+    client format). Not idempotent by itself: put it in the transaction that applies the
+    ``shipped`` event once (with its event marker)."""
+    if quantity < 1:
+        raise ValueError("quantity must be positive")
+    expires = calendar.timegm((day + timedelta(days=SHIPPED_KEEP_DAYS)).timetuple())
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize(shipped_key(sku, location_id, day)),
+            "UpdateExpression": (
+                "ADD units :q SET sku = :sku, location_id = :loc, expires_at = :exp"
+            ),
+            "ExpressionAttributeValues": serialize(
+                {":q": quantity, ":sku": sku, ":loc": location_id, ":exp": expires}
+            ),
+        }
+    }
+
+
+class DynamoLowStock:
+    """Reads the stock table's ``low-stock`` index."""
+
+    def __init__(self, stock_table: Any) -> None:
+        self._table = stock_table
+
+    def low_at(self, location_id: str) -> list[StockLevel]:
+        """Items at ``location_id`` with ``available <= reorder_point`` (index: eventually
+        consistent, so a write of the last instant may be missing until the next run)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": LOW_STOCK_INDEX,
+            "KeyConditionExpression": Key("location_id").eq(location_id) & Key("headroom").lte(0),
+        }
+        levels: list[StockLevel] = []
+        while True:
+            page = self._table.query(**kwargs)
+            levels.extend(level_from_item(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return levels
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class DynamoAlertState:
+    """Notices, shipped-units counters and the run lease, in the orders table."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    # --- notices ---------------------------------------------------------------------------
+
+    def notices(self, group_id: str) -> dict[ItemKey, Notice]:
+        out: dict[ItemKey, Notice] = {}
+        for item in self._query(Key("pk").eq(f"ALERT#{group_id}")):
+            notice = Notice(
+                group_id=group_id,
+                sku=item["sku"],
+                location_id=item["location_id"],
+                low_since=item["low_since"],
+                notified_at=item["notified_at"],
+            )
+            out[notice.key] = notice
+        return out
+
+    def save_notices(self, notices: Iterable[Notice]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for n in notices:
+                batch.put_item(
+                    Item={
+                        "pk": f"ALERT#{n.group_id}",
+                        "sk": f"{n.sku}#{n.location_id}",
+                        "sku": n.sku,
+                        "location_id": n.location_id,
+                        "low_since": n.low_since,
+                        "notified_at": n.notified_at,
+                    }
+                )
+
+    def drop_notices(self, group_id: str, keys: Iterable[ItemKey]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for sku, location_id in keys:
+                batch.delete_item(Key={"pk": f"ALERT#{group_id}", "sk": f"{sku}#{location_id}"})
+
+    # --- shipped units ---------------------------------------------------------------------
+
+    def shipped(self, sku: str, location_id: str, first: date, last: date) -> dict[date, int]:
+        """Units shipped per day in ``[first, last]``."""
+        pk = shipped_key(sku, location_id, first)["pk"]
+        condition = Key("pk").eq(pk) & Key("sk").between(first.isoformat(), last.isoformat())
+        return {date.fromisoformat(i["sk"]): int(i["units"]) for i in self._query(condition)}
+
+    # --- one run at a time -----------------------------------------------------------------
+
+    def acquire(self, name: str, holder: str, *, seconds: int) -> bool:
+        """Take the lease ``name`` for ``seconds`` unless someone else holds it."""
+        now = int(time.time())
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"LEASE#{name}",
+                    "sk": "LEASE",
+                    "holder": holder,
+                    "until": now + seconds,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":now": now},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def release(self, name: str, holder: str) -> None:
+        try:
+            self._table.delete_item(
+                Key={"pk": f"LEASE#{name}", "sk": "LEASE"},
+                ConditionExpression="holder = :h",
+                ExpressionAttributeValues={":h": holder},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _query(self, condition: Any) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

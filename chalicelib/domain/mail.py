@@ -1,0 +1,23 @@
+"""An outgoing e-mail as plain data: the mail adapter turns it into MIME and sends it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/csv"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One message to one or more recipients: a plain-text and an HTML body, and attachments."""
+
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = ()

@@ -1,0 +1,64 @@
+"""The simulated warehouse's script: what it reports for a request, and duplicates dropped."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+from local.simulator import SimulatedWarehouse, plan_events
+
+REQUEST = {
+    "message_id": "o_1-s1",
+    "order_id": "o_1",
+    "shipment_id": "o_1-s1",
+    "location_id": "dc-kassel",
+    "lines": [{"sku": "MUG", "quantity": 3}, {"sku": "CUP", "quantity": 1}],
+    "carrier_service": "dhl-standard-de",
+    "ship_to": {"country": "DE", "postal_code": "10115"},
+}
+
+
+def test_a_parcel_is_picked_shipped_with_a_tracking_number_and_delivered():
+    events = plan_events(REQUEST, rng=random.Random(1), short_rate=0)
+    assert [e["type"] for e in events] == ["picked", "shipped", "delivered"]
+    assert events[1]["carrier"] == "DHL" and events[1]["tracking_number"].startswith("SIM")
+    assert {e["location_id"] for e in events} == {"dc-kassel"}
+
+
+def test_a_pickup_is_readied_and_collected_at_the_pickup_store():
+    request = {**REQUEST, "pickup": {"location_id": "st-berlin"}}
+    del request["ship_to"]
+    events = plan_events(request, rng=random.Random(1), short_rate=0)
+    assert [(e["type"], e["location_id"]) for e in events] == [
+        ("picked", "dc-kassel"),
+        ("ready_for_pickup", "st-berlin"),
+        ("collected", "st-berlin"),
+    ]
+
+
+def test_a_short_pick_comes_first_and_never_empties_a_line():
+    events = plan_events(REQUEST, rng=random.Random(1), short_rate=1)
+    assert events[0] == {
+        "order_id": "o_1",
+        "shipment_id": "o_1-s1",
+        "location_id": "dc-kassel",
+        "type": "short_pick",
+        "sku": "MUG",  # CUP has one unit only
+        "missing_quantity": 1,
+    }
+    single = {**REQUEST, "lines": [{"sku": "CUP", "quantity": 1}]}
+    assert plan_events(single, rng=random.Random(1), short_rate=1)[0]["type"] == "picked"
+
+
+class _Sqs:
+    def get_queue_url(self, QueueName: str) -> dict[str, Any]:
+        return {"QueueUrl": QueueName}
+
+
+def test_a_request_delivered_twice_is_scripted_once():
+    sim = SimulatedWarehouse(
+        sqs=_Sqs(), fulfilment_queue="in", events_queue="out", stop=threading.Event(), seed=1
+    )
+    assert sim.accept(REQUEST) is True
+    assert sim.accept(dict(REQUEST)) is False
