@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from html import escape
 from typing import Any
 
@@ -29,15 +32,34 @@ def mails_page() -> str:
     return _PAGE.format(count=len(messages), mails="".join(_mail(m) for m in reversed(messages)))
 
 
+def _raw_parts(raw: str) -> tuple[str, str | None, list[str]]:
+    """A raw MIME mail (SendRawEmail, e.g. the low-stock digest): subject, the HTML body if
+    any, and the attachment names."""
+    parsed = email.message_from_string(raw, policy=default_policy)
+    if not isinstance(parsed, EmailMessage):
+        return "(raw message)", None, []
+    html = parsed.get_body(("html",))
+    names = [str(a.get_filename() or "attachment") for a in parsed.iter_attachments()]
+    return str(parsed["Subject"] or "(raw message)"), html.get_content() if html else None, names
+
+
 def _mail(message: Any) -> str:
     to = message.destinations
     if isinstance(to, dict):
         to = [a for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in to.get(key, [])]
+    subject, body = getattr(message, "subject", ""), getattr(message, "body", None)
+    attached: list[str] = []
+    if body is None and getattr(message, "raw_data", None):
+        subject, body, attached = _raw_parts(message.raw_data)
+        if body is None:
+            body = message.raw_data
+    recipients = ", ".join(sorted(set(map(str, to or []))))  # moto repeats raw ones
     head = (
-        f"<p><b>{escape(getattr(message, 'subject', '') or '(raw message)')}</b><br>"
-        f"from {escape(str(message.source))} to {escape(', '.join(map(str, to or [])))}</p>"
+        f"<p><b>{escape(subject or '(raw message)')}</b><br>"
+        f"from {escape(str(message.source))} to {escape(recipients)}"
+        + (f"<br>attached: {escape(', '.join(attached))}" if attached else "")
+        + "</p>"
     )
-    body = getattr(message, "body", None)
     if body is not None and "<" in body:
         return f'<div class="mail">{head}<iframe sandbox srcdoc="{escape(body)}"></iframe></div>'
     text = body if body is not None else getattr(message, "raw_data", "")
