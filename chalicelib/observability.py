@@ -3,6 +3,7 @@ decorators expect ``(event, context)``, which Chalice views do not have."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,10 @@ def _correlation_id(event: Any) -> str | None:
     return None
 
 
+def _metrics_disabled() -> bool:
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() == "true"
+
+
 def instrument(app: Chalice) -> None:
     @app.middleware("all")
     def observe(event: Any, get_response: Any) -> Any:
@@ -43,4 +48,7 @@ def instrument(app: Chalice) -> None:
                 logger.info("request", path=event.path, method=event.method, status=status)
             return response
         finally:
-            metrics.flush_metrics()
+            if _metrics_disabled():
+                metrics.clear_metrics()  # flush would keep them, and print every 100
+            else:
+                metrics.flush_metrics()
