@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import json
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 
+from chalicelib.adapters.dynamo_catalog import batch_get
 from chalicelib.adapters.dynamo_stock import movement_update
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
@@ -84,7 +86,8 @@ class DynamoOrders:
         email = str(order.customer.get("email", "")).lower()
         return {
             **_order_key(order.order_id),
-            "doc": json.dumps(doc, separators=(",", ":"), default=str),
+            # Compressed: an order is rewritten on every event, and write units go by size.
+            "docz": zlib.compress(json.dumps(doc, separators=(",", ":"), default=str).encode(), 6),
             "version": order.version,
             "status": doc["status"],
             "channel": order.channel,
@@ -220,9 +223,7 @@ class DynamoOrders:
 
     @staticmethod
     def _load(item: dict[str, Any]) -> Order:
-        order = order_from_doc(json.loads(item["doc"]))
-        order.version = int(item["version"])
-        return order
+        return order_from_item(item)
 
     @staticmethod
     def quote_from_item(item: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
@@ -255,37 +256,55 @@ class DynamoOrders:
         limit: int,
         cursor: str | None,
     ) -> Page:
-        """One page of orders from a listing index, newest first, created in [start, end]."""
+        """One page of orders from a listing index, newest first, created in [start, end].
+
+        The indexes hold keys only (so order updates never write to them): each page of keys
+        is fetched with one BatchGetItem, then filtered by status and channel."""
         pk, sk = f"{index}pk", f"{index}sk"
         kwargs: dict[str, Any] = {
             "IndexName": index,
             "KeyConditionExpression": Key(pk).eq(partition) & Key(sk).between(start, end + "~"),
             "ScanIndexForward": False,
-            "Limit": limit,
         }
-        filters = []
-        if status:
-            filters.append(Attr("status").eq(status))
-        if channel:
-            filters.append(Attr("channel").eq(channel))
-        if filters:
-            cond = filters[0]
-            for extra_filter in filters[1:]:
-                cond = cond & extra_filter
-            kwargs["FilterExpression"] = cond
         if cursor:
             kwargs["ExclusiveStartKey"] = decode_cursor(cursor)
-        items: list[dict[str, Any]] = []
+        found: list[dict[str, Any]] = []
         while True:
-            resp = self._table.query(**kwargs)
-            items.extend(resp["Items"])
+            resp = self._table.query(**kwargs, Limit=max(limit - len(found), 1))
+            keys = resp["Items"]
+            docs = self._docs([{"pk": k["pk"], "sk": k["sk"]} for k in keys])
+            for key in keys:
+                doc = docs.get(key["pk"])
+                if (
+                    doc
+                    and (not status or doc["status"] == status)
+                    and (not channel or doc["channel"] == channel)
+                ):
+                    found.append(doc)
+                    if len(found) == limit:
+                        resume = {k: key[k] for k in ("pk", "sk", pk, sk)}
+                        return Page(found, encode_cursor(resume))
             last = resp.get("LastEvaluatedKey")
-            if not last or len(items) >= limit:
-                break
+            if not last:
+                return Page(found, None)
             kwargs["ExclusiveStartKey"] = last
-            kwargs["Limit"] = limit - len(items)
-        orders = [order_to_doc(self._load(item)) for item in items[:limit]]
-        return Page(orders, encode_cursor(last) if last else None)
+
+    def _docs(self, keys: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
+        """Order documents by ``pk`` for up to 100 keys, in one BatchGetItem."""
+        if not keys:
+            return {}
+        return {
+            item["pk"]: order_to_doc(order_from_item(item)) for item in batch_get(self._table, keys)
+        }
+
+
+def order_from_item(item: dict[str, Any]) -> Order:
+    """An order from its stored item (the document is zlib-compressed JSON)."""
+    raw = item["docz"]
+    data = raw.value if hasattr(raw, "value") else raw
+    order = order_from_doc(json.loads(zlib.decompress(bytes(data))))
+    order.version = int(item["version"])
+    return order
 
 
 def encode_cursor(key: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import OrderExists, StockRace
+from chalicelib.adapters.dynamo_orders import OrderExists, StockRace, order_from_item
 from chalicelib.domain.channel import BackorderPolicy, Channel
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, OutOfStock
 from chalicelib.domain.network import Address, CartLine, Product
@@ -27,7 +27,6 @@ from chalicelib.domain.order import (
     Order,
     OrderLine,
     OrderShipment,
-    order_from_doc,
     order_id_for,
     shipment_id_for,
 )
@@ -420,6 +419,4 @@ def _delivery_view(chosen: Plan | None) -> dict[str, Any]:
 
 
 def _load(item: dict[str, Any]) -> Order:
-    order = order_from_doc(json.loads(item["doc"]))
-    order.version = int(item["version"])
-    return order
+    return order_from_item(item)
