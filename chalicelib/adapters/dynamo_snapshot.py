@@ -46,8 +46,11 @@ class DynamoSnapshots:
         location_ids: Iterable[str],
         quote_id: str | None = None,
         order_id: str | None = None,
+        consistent: bool = True,
     ) -> Snapshot:
-        """Strongly consistent, so a retry after a lost race sees the winner's write."""
+        """``consistent=False`` reads stock and products eventually consistently, at half the
+        read units (a stale level only costs a lost race, which retries consistently). Quotes
+        and orders are always read consistently: a quote written a moment ago must be found."""
         skus, locations = sorted(set(skus)), sorted(set(location_ids))
         keys: list[tuple[str, dict[str, Any]]] = [
             (self._stock, {"sku": s, "location_id": loc}) for s in skus for loc in locations
@@ -58,7 +61,7 @@ class DynamoSnapshots:
         if order_id:
             keys.append((self._orders, {"pk": f"ORDER#{order_id}", "sk": "ORDER"}))
         snap = Snapshot()
-        for item_table, item in self._batch_get(keys):
+        for item_table, item in self._batch_get(keys, consistent):
             if item_table == self._stock:
                 snap.stock.append(level_from_item(item))
             elif item_table == self._catalog:
@@ -70,13 +73,14 @@ class DynamoSnapshots:
         return snap
 
     def _batch_get(
-        self, keys: list[tuple[str, dict[str, Any]]]
+        self, keys: list[tuple[str, dict[str, Any]]], consistent: bool
     ) -> list[tuple[str, dict[str, Any]]]:
         out: list[tuple[str, dict[str, Any]]] = []
         for start in range(0, len(keys), BATCH_GET_MAX):
             request: dict[str, Any] = {}
             for name, key in keys[start : start + BATCH_GET_MAX]:
-                request.setdefault(name, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+                strong = consistent or name == self._orders
+                request.setdefault(name, {"Keys": [], "ConsistentRead": strong})["Keys"].append(key)
             for attempt in range(8):
                 resp = self._client.batch_get_item(RequestItems=request)
                 for name, items in resp["Responses"].items():

@@ -90,7 +90,9 @@ class OrderService:
 
     def quote(self, cart: Cart) -> dict[str, Any]:
         channel = self._channel(cart)
-        snap = self._snapshots.read(skus=_skus(cart), location_ids=self._location_ids())
+        snap = self._snapshots.read(
+            skus=_skus(cart), location_ids=self._location_ids(), consistent=False
+        )
         products = _products(cart, snap.products)
         result = plan(self._request(cart, channel, snap.stock, products, allow_partial=False))
         backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
@@ -120,12 +122,13 @@ class OrderService:
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
         quote_id, option_hash = _parse_option(cmd.delivery)
         lost: list[str] = []
-        for _attempt in range(self._max_attempts):
+        for attempt in range(self._max_attempts):
             snap = self._snapshots.read(
                 skus=_skus(cmd.cart),
                 location_ids=self._location_ids(),
                 quote_id=quote_id,
                 order_id=order_id,
+                consistent=attempt > 0,
             )
             if snap.order is not None:
                 return self._replay(cmd, snap.order)

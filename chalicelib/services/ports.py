@@ -31,6 +31,7 @@ class Snapshots(Protocol):
         location_ids: Iterable[str],
         quote_id: str | None = None,
         order_id: str | None = None,
+        consistent: bool = True,
     ) -> Any: ...
 
 
