@@ -1,0 +1,454 @@
+"""Returns on plain data: the policy a return request must meet, and the RMA's state machine
+with its refund.
+
+An RMA moves ``requested -> in_transit -> received -> restocked | quarantined -> refunded``.
+Events arrive at least once and in any order: a state is only ever left for a later one (an
+``in_transit`` arriving after the parcel was received joins the history as late), and units are
+counted per receipt, so a return may arrive in several parcels. Once every unit is back the RMA
+is ``restocked`` (some units were sellable) or ``quarantined`` (all damaged) and, as the refund
+is recorded with that same receipt, ``refunded``. Each receipt refunds exactly the units it
+brought, so no unit is ever refunded twice; the order's shipping is refunded at most once per
+order (see ``shipping_refund``).
+
+The order keeps a summary of each of its RMAs (``Order.returns``), written in the same
+transaction as the RMA: the policy reads what was already returned from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.network import Product
+from chalicelib.domain.order import Order, OrderStatus, ShipmentStatus
+
+Move = tuple[Movement, tuple[str, str, int]]  # movement, (sku, location_id, quantity)
+
+
+class ReturnReason(StrEnum):
+    CHANGED_MIND = "changed_mind"  # the customer no longer wants it
+    WRONG_SIZE = "wrong_size"  # it does not fit
+    NOT_AS_DESCRIBED = "not_as_described"  # it differs from its description (our fault)
+    DEFECTIVE = "defective"  # it does not work (our fault)
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"  # it arrived broken (our fault)
+    WRONG_ITEM = "wrong_item"  # we sent something else (our fault)
+    OTHER = "other"  # see the free text
+
+
+# Reasons that are the retailer's fault: the customer gets the shipping back too.
+RETAILER_FAULT = frozenset(
+    {
+        ReturnReason.NOT_AS_DESCRIBED,
+        ReturnReason.DEFECTIVE,
+        ReturnReason.DAMAGED_IN_TRANSIT,
+        ReturnReason.WRONG_ITEM,
+    }
+)
+
+
+class RmaStatus(StrEnum):
+    REQUESTED = "requested"  # the customer asked; nothing has moved yet
+    IN_TRANSIT = "in_transit"  # the carrier has the parcel
+    RECEIVED = "received"  # units arrived at a location; more are still expected
+    RESTOCKED = "restocked"  # everything arrived; the sellable units are back on hand
+    QUARANTINED = "quarantined"  # everything arrived damaged; nothing went back on sale
+    REFUNDED = "refunded"  # everything arrived and its refund is recorded
+
+
+_RANK = {
+    RmaStatus.REQUESTED: 0,
+    RmaStatus.IN_TRANSIT: 1,
+    RmaStatus.RECEIVED: 2,
+    RmaStatus.RESTOCKED: 3,
+    RmaStatus.QUARANTINED: 3,
+    RmaStatus.REFUNDED: 4,
+}
+
+
+class Condition(StrEnum):
+    SELLABLE = "sellable"  # back on sale: on_hand at the receiving location
+    DAMAGED = "damaged"  # counted in quarantine, never available
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedLine:
+    sku: str
+    quantity: int
+    reason: ReturnReason
+    comment: str = ""
+
+
+@dataclass(slots=True)
+class RmaLine:
+    sku: str
+    quantity: int
+    reason: ReturnReason
+    unit_price: int  # minor units, what the customer paid
+    comment: str = ""
+    sellable: int = 0  # units received in sellable condition
+    damaged: int = 0  # units received damaged
+
+    @property
+    def received(self) -> int:
+        return self.sellable + self.damaged
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.received
+
+
+@dataclass(slots=True)
+class Refund:
+    """What one receipt refunds: the units it brought and, by policy, the shipping."""
+
+    event_id: str
+    at: str
+    currency: str
+    items: int  # minor units
+    shipping: int  # minor units
+    lines: dict[str, int]  # sku -> units refunded
+
+    @property
+    def total(self) -> int:
+        return self.items + self.shipping
+
+
+@dataclass(slots=True)
+class Rma:
+    rma_id: str
+    order_id: str
+    channel: str
+    currency: str
+    created_at: str
+    lines: list[RmaLine]
+    source: str  # who asked: "customer" or a service key
+    status: RmaStatus = RmaStatus.REQUESTED
+    options: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    carrier: str | None = None
+    tracking_number: str | None = None
+    version: int = 0
+
+    @property
+    def refunded(self) -> int:
+        return sum(r.total for r in self.refunds)
+
+    @property
+    def shipping_refunded(self) -> int:
+        return sum(r.shipping for r in self.refunds)
+
+    @property
+    def complete(self) -> bool:
+        return all(line.outstanding == 0 for line in self.lines)
+
+    def line(self, sku: str) -> RmaLine | None:
+        return next((line for line in self.lines if line.sku == sku), None)
+
+    def _enter(self, status: RmaStatus, *, at: str, event: str, **detail: Any) -> bool:
+        """Record ``event``; move to ``status`` when it is later than the current one."""
+        moved = _RANK[status] > _RANK[self.status]
+        if moved:
+            self.status = status
+        entry = {"at": at, "event": event, "status": self.status.value, **detail}
+        self.history.append(entry if moved else {**entry, "late": True})
+        return moved
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    quantity: int
+    last_at: str  # ISO 8601: the latest delivery of this SKU (the window runs from it)
+
+
+def delivered_units(order: Order) -> dict[str, Delivered]:
+    """Per SKU, the units delivered or collected and when the last of them arrived."""
+    done = (ShipmentStatus.DELIVERED, ShipmentStatus.COLLECTED)
+    out: dict[str, Delivered] = {}
+    for shipment in order.shipments:
+        if shipment.status not in done:
+            continue
+        at = max(
+            (
+                h.at
+                for h in order.history
+                if h.shipment_id == shipment.shipment_id and h.event in done
+            ),
+            default=shipment.updated_at,
+        )
+        for sku, quantity in shipment.lines.items():
+            before = out.get(sku, Delivered(0, ""))
+            out[sku] = Delivered(before.quantity + quantity, max(before.last_at, at))
+    return out
+
+
+def returned_units(order: Order) -> dict[str, int]:
+    """Units already asked back by the order's RMAs (whatever their state)."""
+    out: dict[str, int] = {}
+    for summary in order.returns.values():
+        for sku, quantity in summary.get("lines", {}).items():
+            out[sku] = out.get(sku, 0) + int(quantity)
+    return out
+
+
+def check_request(
+    order: Order,
+    lines: Sequence[RequestedLine],
+    *,
+    products: Mapping[str, Product],
+    window_days: int,
+    now: datetime,
+) -> None:
+    """Raise InvalidInput naming every line that breaks the policy: a SKU not on the order, a
+    product that is not returnable, nothing delivered yet, the window (``window_days`` from
+    the last delivery of the SKU) over, or more than delivered minus already returned."""
+    ordered = {line.sku for line in order.lines}
+    delivered, returned = delivered_units(order), returned_units(order)
+    asked: dict[str, int] = {}
+    errors: list[FieldError] = []
+    for i, line in enumerate(lines):
+        problem = _line_problem(line, ordered, products, delivered, window_days, now)
+        if problem:
+            errors.append(FieldError(f"lines[{i}].{problem[0]}", problem[1]))
+            continue
+        asked[line.sku] = asked.get(line.sku, 0) + line.quantity
+        left = delivered[line.sku].quantity - returned.get(line.sku, 0)
+        if asked[line.sku] > left:
+            errors.append(
+                FieldError(
+                    f"lines[{i}].quantity",
+                    f"at most {max(left, 0)} of {line.sku} can be returned (delivered "
+                    f"{delivered[line.sku].quantity}, already returned "
+                    f"{returned.get(line.sku, 0)})",
+                )
+            )
+    if errors:
+        raise InvalidInput("the return breaks the return policy", fields=errors)
+
+
+def _line_problem(
+    line: RequestedLine,
+    ordered: set[str],
+    products: Mapping[str, Product],
+    delivered: Mapping[str, Delivered],
+    window_days: int,
+    now: datetime,
+) -> tuple[str, str] | None:
+    if line.sku not in ordered:
+        return "sku", f"{line.sku} is not on this order"
+    product = products.get(line.sku)
+    if product is not None and not product.returnable:
+        return "sku", f"{line.sku} cannot be returned"
+    if line.sku not in delivered:
+        return "sku", f"{line.sku} has not been delivered yet"
+    ends = _parse(delivered[line.sku].last_at) + timedelta(days=window_days)
+    if now > ends:
+        return "sku", f"the {window_days}-day return window ended on {ends.date().isoformat()}"
+    return None
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- the RMA ---------------------------------------------------------------------------------
+
+
+def new_rma(
+    rma_id: str,
+    order: Order,
+    lines: Sequence[RequestedLine],
+    *,
+    at: str,
+    source: str,
+    options: list[dict[str, Any]],
+) -> Rma:
+    """An RMA for checked ``lines`` (same SKU twice is merged; the first reason wins). Each
+    unit is refunded at the lowest price the order paid for the SKU: never more than paid."""
+    prices: dict[str, int] = {}
+    for order_line in order.lines:
+        prices[order_line.sku] = min(
+            prices.get(order_line.sku, order_line.unit_price), order_line.unit_price
+        )
+    merged: dict[str, RmaLine] = {}
+    for line in lines:
+        if line.sku in merged:
+            merged[line.sku].quantity += line.quantity
+            continue
+        merged[line.sku] = RmaLine(
+            line.sku, line.quantity, line.reason, prices[line.sku], line.comment
+        )
+    rma = Rma(
+        rma_id=rma_id,
+        order_id=order.order_id,
+        channel=order.channel,
+        currency=order.currency,
+        created_at=at,
+        lines=list(merged.values()),
+        source=source,
+        options=options,
+    )
+    rma.history.append({"at": at, "event": "requested", "status": rma.status.value})
+    return rma
+
+
+def mark_in_transit(
+    rma: Rma, *, at: str, event_id: str, carrier: str | None, tracking_number: str | None
+) -> bool:
+    """The carrier has the parcel. Returns True when the status moved (False: late)."""
+    rma.carrier = rma.carrier or carrier
+    rma.tracking_number = rma.tracking_number or tracking_number
+    return rma._enter(RmaStatus.IN_TRANSIT, at=at, event="in_transit", event_id=event_id)
+
+
+@dataclass
+class Receipt:
+    """What one ``return_received`` does: stock movements and the refund it records."""
+
+    moves: list[Move]
+    refund: Refund
+    entered: list[RmaStatus]  # the states the RMA moved through
+
+
+def receive(
+    rma: Rma,
+    order: Order,
+    lines: Sequence[tuple[str, int, Condition]],
+    *,
+    location_id: str,
+    at: str,
+    event_id: str,
+) -> Receipt:
+    """Count the units that arrived at ``location_id`` and refund them. Raises InvalidInput
+    (the event fails, and after its retries rests in the DLQ) for a SKU that is not on the RMA
+    or more units than it still expects: nothing is counted then."""
+    _check_receipt(rma, lines)
+    moves: list[Move] = []
+    refunded: dict[str, int] = {}
+    for sku, quantity, condition in lines:
+        line = rma.line(sku)
+        assert line is not None  # checked above
+        if condition == Condition.SELLABLE:
+            line.sellable += quantity
+            moves.append((Movement.RECEIVE, (sku, location_id, quantity)))
+        else:
+            line.damaged += quantity
+            moves.append((Movement.QUARANTINE, (sku, location_id, quantity)))
+        refunded[sku] = refunded.get(sku, 0) + quantity
+    rma.receipts.append(
+        {
+            "event_id": event_id,
+            "location_id": location_id,
+            "at": at,
+            "lines": [{"sku": s, "quantity": q, "condition": c.value} for s, q, c in lines],
+        }
+    )
+    entered = _after_receipt(rma, at=at, location_id=location_id, event_id=event_id)
+    prices = {line.sku: line.unit_price for line in rma.lines}
+    items = sum(prices[sku] * q for sku, q in refunded.items())
+    refund = Refund(event_id, at, rma.currency, items, shipping_refund(order, rma), refunded)
+    rma.refunds.append(refund)
+    if rma.complete and rma._enter(RmaStatus.REFUNDED, at=at, event="refunded", total=rma.refunded):
+        entered.append(RmaStatus.REFUNDED)
+    return Receipt(moves, refund, entered)
+
+
+def _check_receipt(rma: Rma, lines: Sequence[tuple[str, int, Condition]]) -> None:
+    errors: list[FieldError] = []
+    counted: dict[str, int] = {}
+    for i, (sku, quantity, _) in enumerate(lines):
+        line = rma.line(sku)
+        if line is None:
+            errors.append(FieldError(f"lines[{i}].sku", f"{sku} is not on RMA {rma.rma_id}"))
+            continue
+        counted[sku] = counted.get(sku, 0) + quantity
+        if counted[sku] > line.outstanding:
+            errors.append(
+                FieldError(
+                    f"lines[{i}].quantity",
+                    f"RMA {rma.rma_id} expects {line.outstanding} more of {sku}",
+                )
+            )
+    if errors:
+        raise InvalidInput(f"the receipt does not match RMA {rma.rma_id}", fields=errors)
+
+
+def _after_receipt(rma: Rma, *, at: str, location_id: str, event_id: str) -> list[RmaStatus]:
+    entered = []
+    if rma._enter(
+        RmaStatus.RECEIVED, at=at, event="received", location_id=location_id, event_id=event_id
+    ):
+        entered.append(RmaStatus.RECEIVED)
+    if rma.complete:
+        final = (
+            RmaStatus.RESTOCKED
+            if any(line.sellable for line in rma.lines)
+            else RmaStatus.QUARANTINED
+        )
+        if rma._enter(final, at=at, event=final.value, location_id=location_id):
+            entered.append(final)
+    return entered
+
+
+def shipping_refund(order: Order, rma: Rma) -> int:
+    """The order's shipping price, refunded at most once per order: when a received line was
+    our fault (``RETAILER_FAULT``), or when this receipt brings the last delivered unit of the
+    whole order back. Call after the receipt's units are counted on ``rma``."""
+    price = int(order.delivery.get("price") or 0)
+    others = [s for rma_id, s in order.returns.items() if rma_id != rma.rma_id]
+    if price <= 0 or rma.shipping_refunded or any(s.get("shipping_refunded") for s in others):
+        return 0
+    if any(line.received and line.reason in RETAILER_FAULT for line in rma.lines):
+        return price
+    back: dict[str, int] = {}
+    for summary in others:
+        for sku, quantity in summary.get("received", {}).items():
+            back[sku] = back.get(sku, 0) + int(quantity)
+    for line in rma.lines:
+        back[line.sku] = back.get(line.sku, 0) + line.received
+    delivered = delivered_units(order)
+    everything = order.status == OrderStatus.DELIVERED and all(
+        d.quantity <= back.get(sku, 0) for sku, d in delivered.items()
+    )
+    return price if everything else 0
+
+
+def summary(rma: Rma) -> dict[str, Any]:
+    """What the order keeps of one of its RMAs (shown on the order and in tracking)."""
+    return {
+        "rma_id": rma.rma_id,
+        "status": rma.status.value,
+        "created_at": rma.created_at,
+        "lines": {line.sku: line.quantity for line in rma.lines},
+        "received": {line.sku: line.received for line in rma.lines if line.received},
+        "currency": rma.currency,
+        "refunded": rma.refunded,
+        "shipping_refunded": rma.shipping_refunded,
+    }
+
+
+def rma_to_doc(rma: Rma) -> dict[str, Any]:
+    doc = asdict(rma)
+    doc["refunded"] = rma.refunded
+    return doc
+
+
+def rma_from_doc(doc: dict[str, Any]) -> Rma:
+    fields = {k: v for k, v in doc.items() if k not in ("lines", "refunds", "status", "refunded")}
+    return Rma(
+        **fields,
+        status=RmaStatus(doc["status"]),
+        lines=[
+            RmaLine(**{**line, "reason": ReturnReason(line["reason"])}) for line in doc["lines"]
+        ],
+        refunds=[Refund(**r) for r in doc.get("refunds", [])],
+    )
