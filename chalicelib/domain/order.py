@@ -149,6 +149,8 @@ class Order:
     explanation: list[dict[str, Any]] = field(default_factory=list)
     cancelled: dict[str, int] = field(default_factory=dict)  # sku -> units cancelled
     notified: list[str] = field(default_factory=list)  # customer mails sent, e.g. "confirmation"
+    # rma_id -> summary kept in step with the RMA item (see chalicelib.domain.returns)
+    returns: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = 0
 
     @property
