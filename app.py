@@ -15,6 +15,7 @@ from chalicelib.api import (
     imports,
     order_queue,
     orders,
+    returns,
     stock,
     system,
     tracking,
@@ -33,6 +34,7 @@ app.register_blueprint(imports.bp)
 app.register_blueprint(orders.bp)
 app.register_blueprint(alerts.bp)
 app.register_blueprint(tracking.bp)
+app.register_blueprint(returns.bp)
 
 
 def _register(*modules: Any) -> None:

@@ -176,9 +176,12 @@ def warehouse_events() -> WarehouseEventService:
     """Stock events are applied by inventory; pass ``handlers={"picked": fn, ...}`` here to
     take order and return events off the pending list."""
     from chalicelib.api.order_queue import shipment_event_handlers
+    from chalicelib.api.returns import return_event_handlers
 
     return WarehouseEventService(
-        inventory=inventory(), pending=pending_events(), handlers=shipment_event_handlers()
+        inventory=inventory(),
+        pending=pending_events(),
+        handlers={**shipment_event_handlers(), **return_event_handlers()},
     )
 
 
@@ -288,4 +291,28 @@ def low_stock_alerts() -> Any:
         state=DynamoAlertState(table(s.orders_table)),
         mailer=SesRawMailer(client("ses"), sender=s.mail_sender),
         stage=s.stage,
+    )
+
+
+# --- returns ---------------------------------------------------------------------------------
+
+
+@on_reset
+@cache
+def returns() -> Any:
+    from chalicelib.adapters.dynamo_returns import DynamoReturns, DynamoReturnStock
+    from chalicelib.services.inventory import notify_stock_arrived
+    from chalicelib.services.returns import ReturnService
+
+    s = settings()
+    return ReturnService(
+        orders=orders(),
+        rmas=DynamoReturns(table(s.orders_table)),
+        log=fulfilment_log(),
+        network=catalog_service(),
+        levels=stock_store(),
+        stock=DynamoReturnStock(stock_store(), stock_table=s.stock_table),
+        mails=notifier(),
+        token_matches=ordering().token_matches,
+        stock_arrived=notify_stock_arrived,
     )

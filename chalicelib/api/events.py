@@ -92,6 +92,15 @@ class ReturnReceived(EventBase):
     lines: list[ReturnLine] = Field(min_length=1, max_length=500)
 
 
+class ReturnInTransit(EventBase):
+    """The carrier took a return parcel (``location_id``: where it is heading)."""
+
+    type: Literal["return_in_transit"]
+    rma_id: Ref
+    carrier: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    tracking_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
 WarehouseEvent = Annotated[
     Picked
     | Shipped
@@ -101,7 +110,8 @@ WarehouseEvent = Annotated[
     | ShortPick
     | StockReceived
     | StockCount
-    | ReturnReceived,
+    | ReturnReceived
+    | ReturnInTransit,
     Field(discriminator="type"),
 ]
 WAREHOUSE_EVENT: TypeAdapter[Any] = TypeAdapter(WarehouseEvent)

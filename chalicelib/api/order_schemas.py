@@ -140,6 +140,9 @@ class OrderView(BaseModel):
     explanation: list[dict[str, Any]] = []
     customer: dict[str, Any] = {}
     ship_to: dict[str, Any] = {}
+    returns: dict[str, dict[str, Any]] = Field(
+        default={}, description="rma_id -> status, lines, received, refunded"
+    )
 
 
 class OrderList(BaseModel):

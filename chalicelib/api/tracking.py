@@ -49,6 +49,16 @@ class TimelineEntry(BaseModel):
     shipment_id: str | None = None
 
 
+class TrackedReturn(BaseModel):
+    rma_id: str
+    status: str
+    created_at: str
+    lines: dict[str, int] = Field(description="sku -> units asked back")
+    received: dict[str, int] = {}
+    refunded: int = Field(description="minor units refunded so far")
+    currency: str
+
+
 class Tracking(BaseModel):
     order_id: str
     channel_order_id: str
@@ -58,6 +68,7 @@ class Tracking(BaseModel):
     shipments: list[TrackedShipment]
     backorders: dict[str, int] = {}
     cancelled: dict[str, int] = {}
+    returns: list[TrackedReturn] = []
     timeline: list[TimelineEntry]
 
 
@@ -107,6 +118,10 @@ def tracking_view(order: Order) -> Tracking:
         ],
         backorders=dict(order.backorders),
         cancelled=dict(order.cancelled),
+        returns=[
+            TrackedReturn(**{k: v for k, v in r.items() if k in TrackedReturn.model_fields})
+            for r in sorted(order.returns.values(), key=lambda r: str(r.get("created_at")))
+        ],
         timeline=[
             TimelineEntry(at=h.at, event=h.event, status=h.status, shipment_id=h.shipment_id)
             for h in timeline

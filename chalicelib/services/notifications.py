@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from chalicelib.domain.order import Order, OrderShipment, OrderStatus
@@ -81,6 +81,22 @@ class Notifier:
             changes=changes,
         )
 
+    def return_received(self, order: Order, rma: Any, receipt: Any) -> None:
+        """Units of a return arrived (``chalicelib.domain.returns``): what, and the refund."""
+        refund = receipt.refund
+        shipping = (
+            f" (shipping {_money(refund.shipping, refund.currency)})" if refund.shipping else ""
+        )
+        self._send(
+            order,
+            "return_received",
+            f"We received your return {rma.rma_id}",
+            rma_id=rma.rma_id,
+            items=_items(refund.lines),
+            refund=f"{_money(refund.total, refund.currency)}{shipping}",
+            status=rma.status.value.replace("_", " "),
+        )
+
     def _send(self, order: Order, template: str, subject: str, **values: object) -> None:
         email = order.customer.get("email")
         if not email or (order.status == OrderStatus.CANCELLED and template != "delayed"):
@@ -101,6 +117,10 @@ class Notifier:
             text=_template(f"{template}.txt").substitute(text_values),
             html=_template(f"{template}.html").substitute(html_values),
         )
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{minor / 100:.2f} {currency}"
 
 
 def _items(lines: dict[str, int]) -> list[str]:
