@@ -1,11 +1,29 @@
-"""Demo data, loaded through the HTTP API exactly as an integration would."""
+"""Demo data, loaded through the HTTP API exactly as an integration would:
+the EU network of ``shared/data/network-eu.json`` (14 locations, 3 carrier services), three
+channels, default sourcing rules, 200 products and their stock (bulk import), and an API key
+per channel plus one for customer service. Re-running overwrites the same records (new keys
+are made each time).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any
+
+import requests
+
+SKU_COUNT = 200
+SEED = 20260501
+CHANNELS: dict[str, dict[str, Any]] = {
+    "marketplace": {"kind": "marketplace", "backorder_policy": "reject"},
+    "webshop": {"kind": "webshop", "backorder_policy": "backorder"},
+    "store-till": {"kind": "store", "backorder_policy": "reject", "return_window_days": 14},
+}
+_ADJECTIVES = ("Alpine", "Bold", "Calm", "Dusky", "Easy", "Fjord", "Golden", "Harbour", "Iron")
+_NOUNS = ("Mug", "Lamp", "Throw", "Vase", "Kettle", "Backpack", "Jacket", "Boots", "Tray", "Rug")
 
 
 def shared_dir() -> Path:
@@ -17,3 +35,83 @@ def shared_dir() -> Path:
 def network_documents() -> dict[str, Any]:
     """The raw documents of ``shared/data/network-eu.json`` (a fresh copy on every call)."""
     return json.loads((shared_dir() / "data" / "network-eu.json").read_text(encoding="utf-8"))
+
+
+def product_rows(count: int = SKU_COUNT, seed: int = SEED) -> list[dict[str, Any]]:
+    """Deterministic products: the same names, weights and prices on every run."""
+    rng = random.Random(seed)
+    return [
+        {
+            "sku": f"SKU-{n:04d}",
+            "name": f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {n}",
+            "weight_g": rng.randrange(100, 8000, 50),
+            "prices": {"EUR": rng.randrange(499, 14999, 100)},
+            "returnable": rng.random() > 0.05,
+            "reorder_point": rng.choice((2, 5, 10)),
+        }
+        for n in range(1, count + 1)
+    ]
+
+
+def stock_rows(
+    skus: list[str], locations: list[dict[str, Any]], seed: int = SEED
+) -> list[dict[str, Any]]:
+    """Every SKU at every warehouse and 3PL; about a third of them at each store."""
+    rng = random.Random(seed + 1)
+    rows = []
+    for loc in locations:
+        store = loc["type"] == "store"
+        for sku in skus:
+            if store and rng.random() > 0.35:
+                continue
+            rows.append(
+                {
+                    "sku": sku,
+                    "location_id": loc["location_id"],
+                    "on_hand": rng.randint(1, 12) if store else rng.randint(20, 250),
+                    "safety_stock": 0 if store else rng.randint(0, 5),
+                }
+            )
+    return rows
+
+
+class _Api:
+    def __init__(self, base_url: str, admin_key: str) -> None:
+        self.base = base_url.rstrip("/")
+        self.http = requests.Session()
+        self.http.headers.update({"Authorization": f"Bearer {admin_key}"})
+
+    def call(self, method: str, path: str, body: Any) -> Any:
+        resp = self.http.request(method, self.base + path, json=body, timeout=120)
+        if resp.status_code >= 300:
+            raise RuntimeError(f"{method} {path}: {resp.status_code} {resp.text[:500]}")
+        return resp.json()
+
+
+def load_demo(base_url: str, admin_key: str) -> dict[str, str]:
+    """Load the demo through the API at ``base_url``; returns ``{channel or "service": key}``."""
+    api = _Api(base_url, admin_key)
+    network = network_documents()
+    countries = sorted({loc["address"]["country"] for loc in network["locations"]})
+    for loc in network["locations"]:
+        api.call("PUT", f"/locations/{loc['location_id']}", loc)
+    for svc in network["carrier_services"]:
+        api.call("PUT", f"/carrier-services/{svc['service_id']}", svc)
+    for name, extra in CHANNELS.items():
+        body = {"name": name, "currencies": ["EUR"], "countries": countries, **extra}
+        api.call("PUT", f"/channels/{name}", body)
+    api.call("PUT", "/sourcing-rules", {})
+    products = product_rows()
+    for kind, rows in (
+        ("products", products),
+        ("stock", stock_rows([p["sku"] for p in products], network["locations"])),
+    ):
+        report = api.call("POST", f"/imports/{kind}", rows)
+        if report["errors"]:
+            raise RuntimeError(f"demo {kind} import failed: {report['errors'][:5]}")
+    keys = {
+        name: api.call("POST", "/api-keys", {"role": "channel", "channel": name})["api_key"]
+        for name in CHANNELS
+    }
+    keys["service"] = api.call("POST", "/api-keys", {"role": "service"})["api_key"]
+    return keys

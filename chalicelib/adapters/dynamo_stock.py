@@ -16,7 +16,8 @@ counts) set it outright, which also repairs such an item.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_catalog import BATCH_GET_MAX, batch_get
-from chalicelib.adapters.dynamo_tx import TransactionFailed, put_new, serialize, transact_write
+from chalicelib.adapters.dynamo_tx import (
+    TransactionFailed,
+    put_new,
+    serialize,
+    transact_write,
+)
 from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
@@ -85,6 +91,7 @@ def movement_update(
 
 EVENT_MARKER_TTL_SECONDS = 14 * 24 * 3600
 _ATTEMPTS = 6
+_WRITERS = 8
 _KEY = ("sku", "location_id")
 _NUMBERS = ("on_hand", "reserved", "safety_stock", "available", "reorder_point", "quarantine")
 
@@ -210,40 +217,67 @@ class DynamoStock:
         self, sku: str, location_id: str, *, on_hand: int, safety_stock: int, reorder_point: int
     ) -> StockLevel:
         """Absolute ``on_hand``/``safety_stock``/``reorder_point`` (an import); reserved stays."""
+        wanted = StockLevel(
+            sku,
+            location_id,
+            on_hand=on_hand,
+            safety_stock=safety_stock,
+            reorder_point=reorder_point,
+        )
+        fresh = put_new(
+            self._name,
+            new_item(
+                sku,
+                location_id,
+                on_hand=on_hand,
+                safety_stock=safety_stock,
+                reorder_point=reorder_point,
+            ),
+            key="sku",
+        )
         for _ in range(_ATTEMPTS):
-            item = self._item(sku, location_id)
-            if item is None:
-                fresh = new_item(
-                    sku,
-                    location_id,
-                    on_hand=on_hand,
-                    safety_stock=safety_stock,
-                    reorder_point=reorder_point,
-                )
-                entry = put_new(self._name, fresh, key="sku")
-            else:
-                reserved = int(item["reserved"])
-                entry = self._update(
-                    sku,
-                    location_id,
-                    "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
-                    "available = :av, headroom = :hr, updated_at = :now",
-                    "reserved = :r",
-                    {
-                        ":oh": on_hand,
-                        ":ss": safety_stock,
-                        ":rp": reorder_point,
-                        ":av": on_hand - reserved - safety_stock,
-                        ":hr": on_hand - reserved - safety_stock - reorder_point,
-                        ":r": reserved,
-                    },
-                )
-            try:
-                self._write([entry])
-            except TransactionFailed:
-                continue
-            return self._level_after(sku, location_id)
+            for entry in (self._levels_update(wanted), fresh):
+                try:
+                    self._write([entry])
+                except TransactionFailed:
+                    continue  # no item to update, or someone just created it: try the other
+                return self._level_after(sku, location_id)
         raise Conflict(f"stock of {sku} at {location_id} kept changing; try again")
+
+    def set_levels_many(self, levels: Sequence[StockLevel]) -> None:
+        """``set_levels`` for many items that exist, a few in parallel. Plain updates, not
+        transactions: moto copies every table on each transaction, which makes imports crawl."""
+
+        def write(level: StockLevel) -> None:
+            self.set_levels(
+                level.sku,
+                level.location_id,
+                on_hand=level.on_hand,
+                safety_stock=level.safety_stock,
+                reorder_point=level.reorder_point,
+            )
+
+        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+            list(pool.map(write, levels))
+
+    def _levels_update(self, level: StockLevel) -> dict[str, Any]:
+        """Absolute levels in one update that needs no read: ``available`` is computed by
+        DynamoDB from the stored ``reserved`` (one ``-`` per value, which SET allows)."""
+        base = level.on_hand - level.safety_stock
+        return self._update(
+            level.sku,
+            level.location_id,
+            "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
+            "available = :base - reserved, headroom = :hbase - reserved, updated_at = :now",
+            "attribute_exists(sku)",
+            {
+                ":oh": level.on_hand,
+                ":ss": level.safety_stock,
+                ":rp": level.reorder_point,
+                ":base": base,
+                ":hbase": base - level.reorder_point,
+            },
+        )
 
     def put_new_many(self, levels: Iterable[StockLevel]) -> int:
         """Batch-put items that are known not to exist yet (bulk import of new items)."""

@@ -95,6 +95,16 @@ class MemoryStock:
             self._levels[(sku, location_id)] = level
             return level
 
+    def set_levels_many(self, levels: Sequence[StockLevel]) -> None:
+        for level in levels:
+            self.set_levels(
+                level.sku,
+                level.location_id,
+                on_hand=level.on_hand,
+                safety_stock=level.safety_stock,
+                reorder_point=level.reorder_point,
+            )
+
     def put_new_many(self, levels: Iterable[StockLevel]) -> int:
         written = 0
         with self._lock:

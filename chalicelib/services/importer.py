@@ -92,13 +92,5 @@ class ImportService:
                 )
         existing = self._stock.get_many(good)
         self._stock.put_new_many(v for k, v in good.items() if k not in existing)
-        for key in existing:
-            level = good[key]
-            self._stock.set_levels(
-                level.sku,
-                level.location_id,
-                on_hand=level.on_hand,
-                safety_stock=level.safety_stock,
-                reorder_point=level.reorder_point,
-            )
+        self._stock.set_levels_many([good[key] for key in existing])
         return len(good), errors

@@ -8,7 +8,7 @@ warehouses, and the stock of a SKU across locations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -54,6 +54,7 @@ class StockStore(Protocol):
         self, sku: str, location_id: str, *, on_hand: int, safety_stock: int, reorder_point: int
     ) -> StockLevel: ...
     def put_new_many(self, levels: Iterable[StockLevel]) -> int: ...
+    def set_levels_many(self, levels: Sequence[StockLevel]) -> None: ...
     def apply(
         self, sku: str, location_id: str, movement: Movement, quantity: int
     ) -> StockLevel: ...

@@ -1,6 +1,7 @@
 """Bulk import of products and stock: JSON or CSV, errors per row, good rows kept."""
 
 import json
+import json as _json
 
 import pytest
 
@@ -101,3 +102,50 @@ def test_imports_need_a_list_a_known_kind_and_an_admin(client, admin_key):
 
     service_key = wiring.keys().create(Role.SERVICE)["api_key"]
     assert post(client, "products", [], service_key).status_code == 403
+
+
+class _ClientSession:
+    """``requests.Session`` stand-in that sends to the Chalice test client."""
+
+    def __init__(self, client):
+        self.client, self.headers = client, {}
+
+    def request(self, method, url, json=None, timeout=None):
+        path = url.split("://", 1)[1].split("/", 1)[1]
+        headers = {**self.headers, "Content-Type": "application/json"}
+        resp = self.client.http.request(
+            method, "/" + path, body=_json.dumps(json).encode(), headers=headers
+        )
+        return _Resp(resp)
+
+
+class _Resp:
+    def __init__(self, resp):
+        self.status_code, self.text = resp.status_code, resp.body.decode()
+
+    def json(self):
+        return _json.loads(self.text)
+
+
+def test_the_demo_loads_through_the_api_and_its_keys_work(client, admin_key, monkeypatch):
+    from local import demo
+
+    monkeypatch.setattr(demo.requests, "Session", lambda: _ClientSession(client))
+    keys = demo.load_demo("http://demo.invalid", admin_key)
+    assert sorted(keys) == ["marketplace", "service", "store-till", "webshop"]
+    catalog = wiring.catalog_service()
+    assert len(catalog.locations()) == 14 and len(catalog.carrier_services()) == 3
+    assert catalog.channel("webshop").backorder_policy == "backorder"
+    assert catalog.rules().version == 1
+    assert len(catalog.products([f"SKU-{n:04d}" for n in range(1, 201)])) == 200
+    stock = wiring.stock_store()
+    assert len(stock.by_location("dc-kassel")) == 200
+    assert 0 < len(stock.by_location("st-berlin")) < 200
+    assert stock.violations() == []
+    resp = client.http.get("/stock/SKU-0001", headers=auth(keys["webshop"]))
+    assert resp.status_code == 200
+    # deterministic: the same products on every run
+    assert demo.product_rows()[:3] == demo.product_rows()[:3]
+    again = demo.load_demo("http://demo.invalid", admin_key)
+    assert again["webshop"] != keys["webshop"]
+    assert len(stock.by_location("dc-kassel")) == 200

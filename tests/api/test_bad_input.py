@@ -1,0 +1,127 @@
+"""Bad input on every route: always a 4xx that names the field, never a 5xx.
+
+Table-driven: add a ``Case`` per route (or per kind of mistake) to ``CASES``. ``body`` is sent
+as it is when it is a ``str``, as JSON otherwise; ``field`` is a path that must appear in the
+error's ``fields`` (``None``: any 4xx will do, e.g. for 404 of unknown ids).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local.demo import network_documents
+
+LOCATION = network_documents()["locations"][0]
+SERVICE = network_documents()["carrier_services"][0]
+CHANNEL = {"kind": "webshop", "currencies": ["EUR"], "countries": ["DE"]}
+ADJUSTMENT = {"sku": "MUG", "location_id": "dc-kassel", "delta": 1, "reason": "found"}
+BIG = "x" * 1_000_001
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    body: Any
+    status: int
+    field: str | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path} -> {self.status} {self.field or ''}".strip()
+
+
+CASES = [
+    # --- master data -------------------------------------------------------------------
+    Case("PUT", "/channels/webshop", "{nope", 400, "body"),
+    Case("PUT", "/channels/webshop", "", 400, "body"),
+    Case("PUT", "/channels/webshop", BIG, 413, "body"),
+    Case("PUT", "/channels/webshop", [], 422, "body"),
+    Case("PUT", "/channels/webshop", {"kind": "webshop"}, 422, "currencies"),
+    Case("PUT", "/channels/webshop", {**CHANNEL, "strict": "very"}, 422, "strict"),
+    Case("PUT", "/channels/web%20shop", CHANNEL, 422, "channel"),
+    Case("GET", "/channels/ghost", None, 404, "channel"),
+    Case("PUT", "/locations/dc-kassel", {**LOCATION, "lat": "north"}, 422, "lat"),
+    Case("PUT", "/locations/dc-kassel", {**LOCATION, "cutoff_time": "6pm"}, 422, "cutoff_time"),
+    Case("PUT", "/locations/dc-kassel", {**LOCATION, "address": None}, 422, "address"),
+    Case(
+        "PUT",
+        "/locations/dc-kassel",
+        {**LOCATION, "handling_cost_per_order": -1},
+        422,
+        "handling_cost_per_order",
+    ),
+    Case("GET", "/locations/ghost", None, 404, "location_id"),
+    Case("PUT", "/products/MUG", {"weight_g": -5}, 422, "weight_g"),
+    Case("PUT", "/products/MUG", {"weight_g": 1, "prices": {"EUR": "ten"}}, 422, "prices.EUR"),
+    Case("PUT", "/products/MUG", {"weight_g": 10**12}, 422, "weight_g"),
+    Case("GET", "/products/ghost", None, 404, "sku"),
+    Case("PUT", "/carrier-services/parcel", {**SERVICE, "speed": "warp"}, 422, "speed"),
+    Case("PUT", "/carrier-services/parcel", {**SERVICE, "lanes": []}, 422, "lanes"),
+    Case(
+        "PUT",
+        "/carrier-services/parcel",
+        {**SERVICE, "remote_extra_days": -1},
+        422,
+        "remote_extra_days",
+    ),
+    Case("PUT", "/sourcing-rules", {"cost_weight": "cheap"}, 422, "cost_weight"),
+    Case("PUT", "/sourcing-rules", "{", 400, "body"),
+    # --- stock --------------------------------------------------------------------------
+    Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": -1}, 422, "on_hand"),
+    Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": 1.5}, 422, "on_hand"),
+    Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": 10**9}, 422, "on_hand"),
+    Case("PUT", "/stock/MUG/ghost", {"on_hand": 1}, 404, "location_id"),
+    Case("PUT", "/stock/ghost/dc-kassel", {"on_hand": 1}, 404, "sku"),
+    Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": 0}, 422, "delta"),
+    Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": None}, 422, "delta"),
+    Case("POST", "/stock/adjustments", {"sku": "MUG"}, 422, "location_id"),
+    Case("POST", "/stock/adjustments", {**ADJUSTMENT, "location_id": "ghost"}, 404, "location_id"),
+    Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": -1000}, 409, "quantity"),
+    Case("POST", "/stock/adjustments", "[", 400, "body"),
+    Case(
+        "POST",
+        "/stock/adjustments",
+        ADJUSTMENT,
+        422,
+        "Idempotency-Key",
+        {"Idempotency-Key": "k" * 201},
+    ),
+    Case("GET", "/stock/ghost", None, 404, "sku"),
+    # --- imports ------------------------------------------------------------------------
+    Case("POST", "/imports/products", {"rows": []}, 422, "body"),
+    Case("POST", "/imports/products", [{}] * 20_001, 422, "body"),
+    Case("POST", "/imports/sausages", [], 404, "kind"),
+    Case(
+        "POST", "/imports/stock", "sku,on_hand\n" + BIG, 413, "body", {"Content-Type": "text/csv"}
+    ),
+]
+
+
+@pytest.fixture
+def known(client, admin_key):
+    """dc-kassel and MUG exist, so the cases can reach past the 404s."""
+    hdrs = {"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"}
+    client.http.put("/locations/dc-kassel", body=json.dumps(LOCATION), headers=hdrs)
+    client.http.put("/products/MUG", body=json.dumps({"weight_g": 10}), headers=hdrs)
+    client.http.put("/stock/MUG/dc-kassel", body=json.dumps({"on_hand": 1}), headers=hdrs)
+    return hdrs
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input_gets_a_4xx_naming_the_field(client, known, case):
+    body = case.body if isinstance(case.body, str | None) else json.dumps(case.body)
+    headers = {**known, **case.headers}
+    resp = client.http.request(case.method, case.path, headers=headers, body=body)
+    assert 400 <= resp.status_code < 500, resp.body
+    assert resp.status_code == case.status, resp.body
+    error = json.loads(resp.body)["error"]
+    assert error["code"] and error["message"]
+    if case.field is not None:
+        assert case.field in [f["path"] for f in error["fields"]], error
