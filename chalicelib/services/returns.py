@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamo_tx import TransactionFailed
 from chalicelib.domain.access import Principal
 from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import FieldError, NotFound
+from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import CarrierService, Location, Product, StockLevel
 from chalicelib.domain.order import Order
 from chalicelib.domain.return_options import ShipTo, rank_options
@@ -318,7 +319,7 @@ class ReturnService:
         units: dict[tuple[str, str], list[int]] = {}
         for movement, (sku, location_id, quantity) in receipt.moves:
             both = units.setdefault((sku, location_id), [0, 0])
-            both[0 if movement.value == "receive" else 1] += quantity
+            both[0 if movement == Movement.RECEIVE else 1] += quantity
         existing = self._stock.existing(sorted(units))
         products = self._network.products({sku for sku, _ in units})
         return [
@@ -343,9 +344,9 @@ class ReturnService:
             refund=receipt.refund.total,
             status=rma.status.value,
         )
-        for movement, (sku, location_id, _) in receipt.moves:
-            if movement.value == "receive":
-                self._stock_arrived(sku, location_id)  # sellable units may serve backorders
+        arrived = {(sku, loc) for m, (sku, loc, _) in receipt.moves if m == Movement.RECEIVE}
+        for sku, location_id in sorted(arrived):
+            self._stock_arrived(sku, location_id)  # sellable units may serve backorders
         try:
             self._mails.return_received(order, rma, receipt)
         except Exception:
