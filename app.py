@@ -11,10 +11,13 @@ from chalicelib import wiring
 from chalicelib.api import (
     alerts,
     catalog,
+    dashboard,
     events,
+    exports,
     imports,
     order_queue,
     orders,
+    reports,
     returns,
     stock,
     system,
@@ -40,6 +43,9 @@ app.register_blueprint(returns.bp)
 def _register(*modules: Any) -> None:
     for module in modules:
         app.register_blueprint(module.bp)
+
+
+_register(reports, exports, dashboard)
 
 
 @app.on_sqs_message(queue=queue_name("warehouse-events"), batch_size=10)

@@ -24,6 +24,9 @@ class Settings:
     cache_ttl_seconds: float
     token_secret: str
     track_url: str  # the public base of GET /track/{order_id}, for customer mails
+    # Exports larger than this go to the exports bucket behind a pre-signed link: Lambda
+    # answers at most 6 MB, and a CSV grows when escaped into the proxy response.
+    export_inline_max_bytes: int
 
 
 def _env(name: str, default: str) -> str:
@@ -49,6 +52,7 @@ def settings() -> Settings:
         # Derives customers' tracking tokens; set a long random value per deployment.
         token_secret=_env("DIRIGENT_TOKEN_SECRET", "local-only-not-secret"),
         track_url=_env("TRACK_URL", "http://127.0.0.1:8000/track"),
+        export_inline_max_bytes=int(_env("EXPORT_INLINE_MAX_BYTES", "4000000")),
     )
 
 

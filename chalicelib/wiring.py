@@ -316,3 +316,45 @@ def returns() -> Any:
         token_matches=ordering().token_matches,
         stock_arrived=notify_stock_arrived,
     )
+
+
+# --- reports, exports and the dashboard ---------------------------------------------------------
+
+
+@on_reset
+@cache
+def aggregates() -> Any:
+    from chalicelib.adapters.dynamo_aggregates import DynamoAggregates
+
+    return DynamoAggregates(table(settings().orders_table))
+
+
+@on_reset
+@cache
+def reports() -> Any:
+    from chalicelib.adapters.dynamo_alerts import DynamoLowStock
+    from chalicelib.services.reports import ReportService
+
+    return ReportService(
+        aggregates=aggregates(),
+        network=catalog_service(),
+        stock=stock_store(),
+        low_stock=DynamoLowStock(table(settings().stock_table)),
+    )
+
+
+@on_reset
+@cache
+def exports() -> Any:
+    from chalicelib.adapters.dynamo_exports import DynamoReturnListing, S3Files
+    from chalicelib.services.exports import ExportService
+
+    s = settings()
+    return ExportService(
+        orders=orders(),
+        returns=DynamoReturnListing(table(s.orders_table)),
+        stock=stock_store(),
+        locations=catalog_service(),
+        files=S3Files(client("s3"), s.exports_bucket),
+        inline_max_bytes=s.export_inline_max_bytes,
+    )

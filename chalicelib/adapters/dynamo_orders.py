@@ -17,6 +17,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chalicelib.adapters.dynamo_aggregates import aggregate_ops
 from chalicelib.adapters.dynamo_catalog import batch_get
 from chalicelib.adapters.dynamo_stock import movement_update
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
@@ -129,6 +130,8 @@ class DynamoOrders:
     def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None:
         """The order, its reservations and its backorder entries in one transaction.
         Raises OrderExists (same key already stored) or StockRace (a reservation lost)."""
+        aggregated = order.aggregated
+        counters = aggregate_ops(self._table.name, order)  # sets order.aggregated: first
         ops = [
             {
                 "Put": {
@@ -140,8 +143,13 @@ class DynamoOrders:
             *self._stock_ops([(Movement.RESERVE, r) for r in reservations], now),
             {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}},
             *self._backorder_ops(order),
+            *counters,
         ]
-        self._run(ops, reservations)
+        try:
+            self._run(ops, reservations)
+        except Exception:
+            order.aggregated = aggregated
+            raise
 
     def update(
         self,
@@ -156,8 +164,9 @@ class DynamoOrders:
         """Save ``order`` if nobody changed it since it was read (its ``version``), together with
         stock movements and other transaction items (event markers). ``outbox`` marks it for
         dispatch (new shipments to send). Bumps ``order.version``."""
-        expected = order.version
+        expected, aggregated = order.version, order.aggregated
         order.version = expected + 1
+        counters = aggregate_ops(self._table.name, order)  # report aggregates, exactly once
         ops = [
             {
                 "Put": {
@@ -175,10 +184,11 @@ class DynamoOrders:
             ops.append(
                 {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}}
             )
+        ops += counters
         try:
             self._run(ops, [r for _, r in moves])
         except Exception:
-            order.version = expected
+            order.version, order.aggregated = expected, aggregated
             raise
 
     def _run(self, ops: list[dict[str, Any]], reservations: Sequence[Reservation]) -> None:

@@ -23,7 +23,7 @@ from chalicelib.services.ordering import Cart, PlaceOrder, request_hash
 bp = Blueprint(__name__)
 READERS = [Role.CHANNEL, Role.SERVICE]
 
-_PRIVATE = ("token_hash", "request_hash", "version")
+_PRIVATE = ("token_hash", "request_hash", "version", "aggregated")
 
 
 def order_view(order: Order | dict[str, Any], **extra: Any) -> dict[str, Any]:

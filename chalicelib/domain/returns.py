@@ -429,6 +429,7 @@ def summary(rma: Rma) -> dict[str, Any]:
         "status": rma.status.value,
         "created_at": rma.created_at,
         "lines": {line.sku: line.quantity for line in rma.lines},
+        "reasons": {line.sku: line.reason.value for line in rma.lines},  # for the reports
         "received": {line.sku: line.received for line in rma.lines if line.received},
         "currency": rma.currency,
         "refunded": rma.refunded,

@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import OrderExists, StockRace, order_from_item
+from chalicelib.adapters.dynamo_orders import OrderExists, StaleOrder, StockRace, order_from_item
 from chalicelib.domain.channel import BackorderPolicy, Channel
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, OutOfStock
 from chalicelib.domain.network import Address, CartLine, Product
@@ -30,7 +30,14 @@ from chalicelib.domain.order import (
     order_id_for,
     shipment_id_for,
 )
-from chalicelib.domain.sourcing import OptionKind, Plan, SourcingRequest, SourcingResult, plan
+from chalicelib.domain.sourcing import (
+    OptionKind,
+    Plan,
+    SourcingRequest,
+    SourcingResult,
+    nearest_plan,
+    plan,
+)
 from chalicelib.services.catalog import product_from_doc
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Reservation, Snapshots
 
@@ -146,8 +153,12 @@ class OrderService:
             except StockRace as race:
                 lost = race.skus
                 continue
+            except StaleOrder:
+                continue  # another transaction held a shared item (stock, report aggregates)
             self._publish(order)
             return placed
+        if not lost:
+            raise StaleOrder("the order could not be saved for concurrent writes; try again")
         raise OutOfStock(lost, "the last units were sold while this order was placed")
 
     def _build(
@@ -171,6 +182,8 @@ class OrderService:
                 fields=[FieldError("delivery", "promise changed; ask for new options")],
             )
         order = self._new_order(cmd, chosen, result.shortages)
+        if chosen is not None:
+            order.delivery["nearest_cost"] = _nearest_cost(request)
         placed = Placed(
             order, created=True, tracking_token=self._token(order.order_id), promise_changed=changed
         )
@@ -418,7 +431,15 @@ def _delivery_view(chosen: Plan | None) -> dict[str, Any]:
         "pickup_location_id": chosen.pickup_location_id,
         "ready_at": chosen.ready_at.isoformat() if chosen.ready_at else None,
         "cost": chosen.cost.as_dict(),
+        "parcels": chosen.parcels,
     }
+
+
+def _nearest_cost(request: SourcingRequest) -> int | None:
+    """What sending every unit from the nearest location that has it would cost: the baseline
+    of the cost-to-serve report. None when the network can't cover the whole cart."""
+    baseline = nearest_plan(request)
+    return baseline.cost.total if baseline else None
 
 
 def _load(item: dict[str, Any]) -> Order:

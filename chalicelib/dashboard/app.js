@@ -1,0 +1,419 @@
+// Dirigent operations dashboard: asks for an API key once, reads the JSON API with it and
+// draws its charts as inline SVG. No dependencies, nothing loaded from elsewhere.
+(() => {
+  "use strict";
+
+  const KEY = "dirigent.apiKey";
+  const BASE = location.pathname.replace(/\/dashboard\/?$/, "");
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const DATA_EVERY_MS = 15000;
+  const ORDERS_EVERY_MS = 5000;
+  const PALETTE = ["#2f6fec", "#14b8a6", "#f59e0b", "#a855f7", "#ef4444", "#64748b"];
+  const HEALTH = [
+    ["healthy_skus", "Healthy", "#1f9d6b"],
+    ["low_skus", "Low", "#e7a313"],
+    ["out_of_stock_skus", "Out of stock", "#d64545"],
+  ];
+  const STAGE_LABELS = {
+    placed: "Placed", released: "Released", picked: "Picked", shipped: "Shipped", delivered: "Delivered",
+  };
+
+  const timers = {};
+  let selectedOrder = null;
+
+  class AuthError extends Error {}
+
+  // --- small DOM helpers --------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value !== undefined && value !== null) node.setAttribute(name, value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function svg(tag, attrs = {}, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function titled(node, text) {
+    node.append(svg("title", {}, text));
+    return node;
+  }
+
+  const pct = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(1)}%`);
+  const int = (n) => new Intl.NumberFormat("en-GB").format(n || 0);
+
+  function money(minor, currency) {
+    if (minor === null || minor === undefined || minor === "") return "–";
+    try {
+      return new Intl.NumberFormat("en-GB", { style: "currency", currency }).format(minor / 100);
+    } catch (_) {
+      return `${(minor / 100).toFixed(2)} ${currency || ""}`;
+    }
+  }
+
+  function when(iso) {
+    if (!iso) return "–";
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    const today = new Date().toDateString() === d.toDateString();
+    const time = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return today ? time : `${d.toLocaleDateString("en-GB", { day: "2-digit", month: "short" })} ${time}`;
+  }
+
+  const shortDay = (day) =>
+    new Date(`${day}T00:00:00Z`).toLocaleDateString("en-GB", { day: "2-digit", month: "short", timeZone: "UTC" });
+
+  const badge = (status) => el("span", { class: `badge ${status}` }, String(status || "").replace(/_/g, " "));
+
+  // --- the API --------------------------------------------------------------------------------
+
+  async function api(path, key = localStorage.getItem(KEY)) {
+    const resp = await fetch(BASE + path, { headers: { Authorization: `Bearer ${key}` } });
+    if (resp.status === 401 || resp.status === 403) {
+      const body = await resp.json().catch(() => ({}));
+      throw new AuthError((body.error && body.error.message) || "the key was refused");
+    }
+    if (!resp.ok) throw new Error(`${path}: HTTP ${resp.status}`);
+    return resp.json();
+  }
+
+  // --- the key ----------------------------------------------------------------------------------
+
+  function askForKey(message) {
+    stopPolling();
+    $("main").hidden = true;
+    $("key-dialog").hidden = false;
+    $("key-error").textContent = message || "";
+    $("key-input").value = "";
+    $("key-input").focus();
+  }
+
+  async function onKeySubmit(event) {
+    event.preventDefault();
+    const key = $("key-input").value.trim();
+    if (!key) return;
+    $("key-error").textContent = "";
+    try {
+      const data = await api("/dashboard/data", key);
+      localStorage.setItem(KEY, key);
+      $("key-dialog").hidden = true;
+      start(data);
+    } catch (err) {
+      $("key-error").textContent = err instanceof AuthError ? err.message : "The API cannot be reached.";
+    }
+  }
+
+  // --- refresh loops ------------------------------------------------------------------------------
+
+  function stopPolling() {
+    for (const name of Object.keys(timers)) clearTimeout(timers[name]);
+  }
+
+  function loop(name, every, task) {
+    const run = async () => {
+      try {
+        await task();
+        setLive(true);
+      } catch (err) {
+        if (err instanceof AuthError) {
+          localStorage.removeItem(KEY);
+          askForKey("The key was refused. Enter another one.");
+          return;
+        }
+        setLive(false);
+      }
+      timers[name] = setTimeout(run, every);
+    };
+    timers[name] = setTimeout(run, 0);
+  }
+
+  function setLive(ok) {
+    $("live").className = ok ? "live on" : "live off";
+    $("live").textContent = ok ? "live" : "offline";
+  }
+
+  function start(initial) {
+    $("main").hidden = false;
+    if (initial) renderData(initial);
+    loop("data", DATA_EVERY_MS, async () => renderData(await api("/dashboard/data")));
+    loop("orders", ORDERS_EVERY_MS, refreshOrders);
+  }
+
+  // --- KPIs and charts --------------------------------------------------------------------------
+
+  function renderData(data) {
+    const k = data.kpis;
+    $("as-of").textContent = `as of ${when(data.as_of)}`;
+    $("kpi-orders").textContent = int(k.orders_today);
+    $("kpi-orders-sub").textContent = `${int(k.units_today)} units`;
+    setRate("kpi-fill", k.fill_rate, 0.95, 0.85);
+    $("kpi-fill-sub").textContent = `units shipped / ordered · ${k.window_days} days`;
+    setRate("kpi-ontime", k.on_time_rate, 0.95, 0.85);
+    $("kpi-ontime-sub").textContent = `by the promised date · ${k.window_days} days`;
+    $("kpi-backorders").textContent = int(k.open_backorders);
+    $("kpi-backorders-sub").textContent = `${int(k.open_backorder_units)} units waiting for stock`;
+    $("kpi-low").textContent = int(k.low_stock);
+    $("kpi-low").className = `value ${k.low_stock ? "warn" : "good"}`;
+    $("funnel-window").textContent = `last ${k.window_days} days`;
+    drawOrders($("chart-orders"), data.orders_per_day);
+    drawFunnel($("chart-funnel"), data.funnel);
+    drawStock($("chart-stock"), data.stock_health);
+    renderLowStock(data.low_stock, k.low_stock);
+  }
+
+  function setRate(id, rate, good, fair) {
+    $(id).textContent = pct(rate);
+    const level = rate === null ? "" : rate >= good ? "good" : rate >= fair ? "warn" : "bad";
+    $(id).className = `value ${level}`;
+  }
+
+  function niceMax(value) {
+    if (value <= 4) return 4;
+    const step = 10 ** Math.floor(Math.log10(value));
+    return Math.ceil(value / step) * step;
+  }
+
+  function drawOrders(host, chart) {
+    const series = chart.series;
+    const days = chart.days;
+    const totals = days.map((_, i) => series.reduce((sum, s) => sum + s.orders[i], 0));
+    const W = 760, H = 260, left = 36, right = 8, top = 12, bottom = 26;
+    const max = niceMax(Math.max(0, ...totals));
+    const plotW = W - left - right, plotH = H - top - bottom;
+    const slot = plotW / days.length, barW = Math.max(6, slot * 0.62);
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Orders per channel per day" });
+    for (let i = 0; i <= 4; i++) {
+      const y = top + plotH - (plotH * i) / 4;
+      root.append(svg("line", { x1: left, x2: W - right, y1: y, y2: y, stroke: "#e3e7ee" }));
+      root.append(svg("text", { x: left - 6, y: y + 3, "text-anchor": "end", class: "axis" }, int((max * i) / 4)));
+    }
+    days.forEach((day, i) => {
+      const x = left + slot * i + (slot - barW) / 2;
+      let y = top + plotH;
+      series.forEach((s, j) => {
+        const value = s.orders[i];
+        if (!value) return;
+        const h = (plotH * value) / max;
+        y -= h;
+        root.append(titled(svg("rect", {
+          x: x.toFixed(1), y: y.toFixed(1), width: barW.toFixed(1), height: h.toFixed(1), rx: 2,
+          fill: PALETTE[j % PALETTE.length], class: "bar", "data-series": s.channel, "data-value": value,
+        }), `${s.channel} · ${shortDay(day)}: ${value} orders`));
+      });
+      if (days.length <= 16 || i % 2 === 0) {
+        root.append(svg("text", { x: (left + slot * i + slot / 2).toFixed(1), y: H - 8, "text-anchor": "middle", class: "axis" }, shortDay(day)));
+      }
+    });
+    const legend = el("div", { class: "legend" },
+      series.map((s, j) => {
+        const swatch = el("i");
+        swatch.style.background = PALETTE[j % PALETTE.length];
+        const sum = s.orders.reduce((a, b) => a + b, 0);
+        return el("span", {}, swatch, `${s.channel} (${s.currency}) · ${int(sum)}`);
+      }));
+    host.replaceChildren(root, legend);
+  }
+
+  function drawFunnel(host, steps) {
+    const W = 380, rowH = 40, H = steps.length * rowH + 4, labelW = 78, right = 92;
+    const placed = steps.length ? steps[0].orders : 0;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Fulfilment funnel" });
+    steps.forEach((step, i) => {
+      const y = i * rowH + 6;
+      const full = W - labelW - right;
+      const w = placed ? Math.max(2, (full * step.orders) / placed) : 2;
+      root.append(svg("text", { x: 0, y: y + 18, class: "bar-label" }, STAGE_LABELS[step.stage] || step.stage));
+      root.append(svg("rect", { x: labelW, y, width: full, height: 26, rx: 4, fill: "#eef2f8" }));
+      root.append(titled(svg("rect", {
+        x: labelW, y, width: w.toFixed(1), height: 26, rx: 4, fill: "#2f6fec",
+        "fill-opacity": (1 - i * 0.13).toFixed(2), class: "bar", "data-stage": step.stage, "data-value": step.orders,
+      }), `${step.orders} orders ${STAGE_LABELS[step.stage] || step.stage}`));
+      const share = placed ? ` · ${Math.round((100 * step.orders) / placed)}%` : "";
+      root.append(svg("text", { x: W - right + 8, y: y + 18, class: "bar-value" }, `${int(step.orders)}${share}`));
+    });
+    host.replaceChildren(root);
+  }
+
+  function drawStock(host, rows) {
+    if (!rows.length) {
+      host.replaceChildren(el("p", { class: "empty" }, "No locations yet."));
+      return;
+    }
+    const W = 1100, rowH = 24, top = 4, labelW = 190, right = 150;
+    const H = rows.length * rowH + top + 4;
+    const max = Math.max(1, ...rows.map((r) => r.skus));
+    const full = W - labelW - right;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Stock health per location" });
+    rows.forEach((row, i) => {
+      const y = top + i * rowH;
+      root.append(titled(svg("text", { x: 0, y: y + 14, class: "bar-label" }, truncate(row.name, 28)), row.location_id));
+      let x = labelW;
+      for (const [field, label, color] of HEALTH) {
+        const value = row[field];
+        if (!value) continue;
+        const w = (full * value) / max;
+        root.append(titled(svg("rect", {
+          x: x.toFixed(1), y, width: w.toFixed(1), height: rowH - 8, fill: color, class: "bar",
+          "data-location": row.location_id, "data-health": field, "data-value": value,
+        }), `${row.name}: ${value} SKUs ${label.toLowerCase()}`));
+        x += w;
+      }
+      const value = `${int(row.available)} avail · ${int(row.quarantine)} quar.`;
+      root.append(svg("text", { x: W - right + 8, y: y + 14, class: "bar-value" }, value));
+    });
+    const legend = el("div", { class: "legend" }, HEALTH.map(([, label, color]) => {
+      const swatch = el("i");
+      swatch.style.background = color;
+      return el("span", {}, swatch, label);
+    }));
+    host.replaceChildren(root, legend);
+  }
+
+  const truncate = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+
+  function renderLowStock(items, count) {
+    $("low-count").textContent = count > items.length ? `${items.length} of ${count}` : `${count} items`;
+    const body = $("low-stock").tBodies[0];
+    if (!items.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "Nothing is low.")));
+      return;
+    }
+    body.replaceChildren(...items.map((it) => el("tr", {},
+      el("td", {}, el("code", {}, it.sku)),
+      el("td", {}, it.location_id),
+      el("td", { class: "num" }, int(it.available)),
+      el("td", { class: "num" }, int(it.reorder_point)))));
+  }
+
+  // --- live orders and the drill-down ---------------------------------------------------------
+
+  async function refreshOrders() {
+    const page = await api("/orders?limit=20");
+    const body = $("orders").tBodies[0];
+    if (!page.orders.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No orders in the last 30 days.")));
+      return;
+    }
+    body.replaceChildren(...page.orders.map((o) => {
+      const units = o.lines.reduce((sum, l) => sum + l.quantity, 0);
+      const from = [...new Set(o.shipments.map((s) => s.location_id))].join(", ") || "–";
+      const row = el("tr", { "data-order-id": o.order_id, class: o.order_id === selectedOrder ? "selected" : null },
+        el("td", {}, when(o.created_at)),
+        el("td", {}, o.channel_order_id),
+        el("td", {}, o.channel),
+        el("td", {}, badge(o.status)),
+        el("td", { class: "num" }, units),
+        el("td", {}, (o.delivery && o.delivery.promised_date) || "–"),
+        el("td", {}, from));
+      row.addEventListener("click", () => openOrder(o.order_id));
+      return row;
+    }));
+  }
+
+  async function openOrder(orderId) {
+    selectedOrder = orderId;
+    for (const row of $("orders").tBodies[0].rows) {
+      row.classList.toggle("selected", row.dataset.orderId === orderId);
+    }
+    $("drawer").hidden = false;
+    $("drawer-title").textContent = "Loading…";
+    $("drawer-sub").textContent = orderId;
+    $("drawer-body").replaceChildren();
+    try {
+      renderOrder(await api(`/orders/${encodeURIComponent(orderId)}`));
+    } catch (err) {
+      $("drawer-title").textContent = "Order not available";
+      $("drawer-body").replaceChildren(el("p", { class: "error" }, err.message));
+    }
+  }
+
+  function renderOrder(o) {
+    const d = o.delivery || {};
+    const cost = d.cost || {};
+    $("drawer-title").replaceChildren(`Order ${o.channel_order_id} `, badge(o.status));
+    $("drawer-sub").textContent = `${o.order_id} · ${o.channel} · placed ${when(o.created_at)}`;
+    const saved = typeof d.nearest_cost === "number" && typeof cost.total === "number" ? d.nearest_cost - cost.total : null;
+    const facts = el("dl", { class: "facts" },
+      fact("Customer", (o.customer && o.customer.email) || "–"),
+      fact("Ship to", [o.ship_to.postal_code, o.ship_to.city, o.ship_to.country].filter(Boolean).join(" ")),
+      fact("Delivery", `${d.kind || "–"} · ${money(d.price, o.currency)}`),
+      fact("Promised", d.promised_date || "–"),
+      fact("Cost to serve", money(cost.total, o.currency)),
+      fact("vs nearest", saved === null ? "–" : `${money(d.nearest_cost, o.currency)} (saved ${money(saved, o.currency)})`));
+    const shipments = el("table", { class: "table" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Shipment"), el("th", {}, "From"), el("th", {}, "Status"), el("th", {}, "Tracking"))),
+      el("tbody", {}, o.shipments.map((s) => el("tr", {},
+        el("td", {}, `${Object.entries(s.lines).map(([sku, q]) => `${q}× ${sku}`).join(", ") || "–"}`),
+        el("td", {}, s.location_id),
+        el("td", {}, badge(s.status)),
+        el("td", {}, s.tracking_number ? `${s.carrier || ""} ${s.tracking_number}` : "–")))));
+    const history = [...o.history].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const timeline = el("ol", { class: "timeline", id: "order-timeline" }, history.map((h) => el("li", {},
+      el("div", { class: "what" }, h.event.replace(/_/g, " "), h.detail && h.detail.late ? " (late)" : ""),
+      el("div", { class: "when" }, `${when(h.at)} · ${h.source}${h.shipment_id ? ` · ${h.shipment_id}` : ""}`))));
+    $("drawer-body").replaceChildren(
+      facts,
+      el("h4", {}, "Shipments"), shipments,
+      el("h4", {}, "Timeline"), timeline,
+      el("h4", {}, "Sourcing explanation"), explanation(o.explanation || []));
+  }
+
+  function fact(label, value) {
+    return [el("dt", {}, label), el("dd", {}, value)];
+  }
+
+  const OUTCOMES = {
+    chosen: "chosen",
+    slower: "not chosen: slower",
+    costlier: "not chosen: costlier",
+    partial_stock_costlier: "not chosen: partial stock, costlier",
+  };
+
+  function explanation(entries) {
+    if (!entries.length) return el("p", { class: "muted" }, "No sourcing explanation (backordered at capture).");
+    const head = entries.find((e) => e.kind);
+    const items = entries.filter((e) => !e.kind).map((e) => {
+      if (e.location_id) {
+        const text = OUTCOMES[e.outcome] || e.outcome.replace(/_/g, " ");
+        return el("li", {}, el("span", {}, e.location_id),
+          el("span", { class: e.outcome === "chosen" ? "chosen" : "muted" }, e.units ? `${text} · ${e.units} units` : text));
+      }
+      return el("li", {}, el("span", {}, `${e.count} location(s)`),
+        el("span", { class: "muted" }, `${e.outcome.replace(/_/g, " ")}: ${(e.location_ids || []).join(", ")}`));
+    });
+    return el("div", { id: "order-explanation" },
+      head ? el("p", { class: "muted" }, `Option ${head.kind} · rules v${head.rules_version}`) : null,
+      el("ul", { class: "explain" }, items));
+  }
+
+  // --- start -------------------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("key-form").addEventListener("submit", onKeySubmit);
+    $("change-key").addEventListener("click", () => {
+      localStorage.removeItem(KEY);
+      askForKey("");
+    });
+    $("drawer-close").addEventListener("click", () => {
+      $("drawer").hidden = true;
+      selectedOrder = null;
+    });
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") $("drawer").hidden = true;
+    });
+    if (localStorage.getItem(KEY)) start(null);
+    else askForKey("");
+  });
+})();
