@@ -6,9 +6,12 @@ ranked delivery options (see ``OptionKind``) and the shortages of the network.
 - **fastest**: the earliest promise date at which the cart can be covered at all (units may come
   from several locations), and the cheapest split at that date (``sourcing_solver.fastest``).
 - **cheapest**: the cheapest split promising at most ``rules.cheapest_max_delay_days`` calendar
-  days after the fastest.
+  days after the fastest. Searched first: when it promises on the first date the network can
+  cover the cart at all, it is the fastest too and the fastest needs no search of its own.
 - **consolidated**: the fewest parcels of all plans found (one whenever a single location can
-  send the whole cart), then the best score (cost weighed against days later than the fastest).
+  send the whole cart), then the best score (cost weighed against days later than the fastest);
+  a split only gets a search of its own when the fastest and cheapest send more parcels than a
+  greedy cover needs.
 - **click_collect**: pick-up at nearby stores (``sourcing_collect``).
 
 Identical plans (same shipments) are offered once, with every kind they answer in ``kinds``.
@@ -19,6 +22,7 @@ that has it" used to measure what sourcing saves.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
@@ -26,6 +30,7 @@ from typing import Any
 
 from chalicelib.domain.sourcing_collect import click_collect_plans
 from chalicelib.domain.sourcing_context import Context, build_context
+from chalicelib.domain.sourcing_kinds import fastest_and_cheapest, fewest_parcels
 from chalicelib.domain.sourcing_model import (
     CostBreakdown,
     OptionKind,
@@ -36,7 +41,7 @@ from chalicelib.domain.sourcing_model import (
     Unsourceable,
     option_id_for,
 )
-from chalicelib.domain.sourcing_solver import Candidate, fastest, fewest_parcels, singles, solve
+from chalicelib.domain.sourcing_solver import Candidate, singles
 
 __all__ = [
     "OptionKind",
@@ -77,13 +82,15 @@ def _collect(ctx: Context, first: date | None) -> list[Plan]:
 def _shipping_plans(ctx: Context, need: dict[str, int]) -> list[Plan]:
     """Fastest, cheapest and consolidated plans, deduplicated and ranked by score."""
     rules = ctx.request.rules
-    quick = fastest(ctx, need, limit=rules.max_parcels)
-    if quick is None:
+    delay = timedelta(days=rules.cheapest_max_delay_days)
+    pair = fastest_and_cheapest(ctx, need, limit=rules.max_parcels, delay=delay)
+    if pair is None:
         return []
-    later = quick.promise + timedelta(days=rules.cheapest_max_delay_days)
-    cheap = solve(ctx, need, deadline=later, limit=rules.max_parcels) or quick
-    found = [quick, cheap, *_consolidation_candidates(ctx, need, quick.promise)]
-    plans = [_to_plan(ctx, OptionKind.NEAREST, c, quick.promise) for c in found]
+    quick, cheap = pair
+    later = quick.promise + delay
+    found = [quick, cheap, *_consolidation_candidates(ctx, need, quick, cheap)]
+    unique = {id(c): c for c in found}.values()  # one search often answers several kinds
+    plans = [_to_plan(ctx, OptionKind.NEAREST, c, quick.promise) for c in unique]
     by_kind = {
         OptionKind.FASTEST: min(plans, key=lambda p: (p.promised_date, p.cost.total)),
         OptionKind.CHEAPEST: min(
@@ -103,9 +110,11 @@ def _shipping_plans(ctx: Context, need: dict[str, int]) -> list[Plan]:
     return [replace(p, explanation=_explain(ctx, p)) for p in ranked]
 
 
-def _consolidation_candidates(ctx: Context, need: dict[str, int], first: date) -> list[Candidate]:
+def _consolidation_candidates(
+    ctx: Context, need: dict[str, int], quick: Candidate, cheap: Candidate
+) -> list[Candidate]:
     """The best-scoring single location and route, or the fewest-parcels split."""
-    rules = ctx.request.rules
+    rules, first = ctx.request.rules, quick.promise
 
     def score(cand: Candidate) -> float:
         late = max(0, (cand.promise - first).days)
@@ -114,7 +123,7 @@ def _consolidation_candidates(ctx: Context, need: dict[str, int], first: date) -
     options = [c for c in singles(ctx, need) if c.parcels <= rules.max_parcels]
     if options:
         return [min(options, key=lambda c: (score(c), c.key))]
-    split = fewest_parcels(ctx, need, limit=rules.max_parcels)
+    split = fewest_parcels(ctx, need, limit=rules.max_parcels, known=(quick, cheap))
     return [split] if split is not None else []
 
 
@@ -169,11 +178,12 @@ def _explain(ctx: Context, chosen: Plan) -> tuple[dict[str, Any], ...]:
             for s in chosen.shipments
         ),
     ]
-    others = sorted(
+    others = heapq.nsmallest(
+        _RUNNERS_UP,
         (s for s in ctx.sites if s.location_id not in used),
         key=lambda s: (s.distance_km, s.location_id),
     )
-    for site in others[:_RUNNERS_UP]:
+    for site in others:
         if site.earliest > chosen.promised_date:
             outcome = "slower"
         elif any(site.avail.get(sku, 0) < q for sku, q in chosen.lines.items()):

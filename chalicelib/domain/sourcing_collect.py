@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from datetime import date
 
 from chalicelib.domain.calendar import first_open_day, promised_date, ship_date
-from chalicelib.domain.geo import haversine_km
 from chalicelib.domain.network import (
     Address,
     Capability,
@@ -42,7 +41,7 @@ def _distance(ctx: Context, store: Location) -> float | None:
     """km to the customer, 0 for a postal-prefix match without coordinates, None if too far."""
     to, rules = ctx.request.ship_to, ctx.request.rules
     if to.lat is not None and to.lon is not None:
-        km = haversine_km(to.lat, to.lon, store.lat, store.lon)
+        km = ctx.distance_km(store)
         return km if km <= rules.click_collect_radius_km else None
     n = rules.click_collect_postal_prefix_len
     same = store.country == to.country and store.postal_code[:n] == to.postal_code[:n]

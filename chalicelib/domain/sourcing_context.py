@@ -90,6 +90,14 @@ class Context:
     rejected: dict[str, list[str]] = field(default_factory=dict)  # reason -> location ids
     shortages: dict[str, int] = field(default_factory=dict)
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # the solver's cache
+    distances: dict[str, float] = field(default_factory=dict)  # location id -> km
+
+    def distance_km(self, location: Location) -> float:
+        """Distance of ``location`` to the ship-to address, computed once per request."""
+        km = self.distances.get(location.location_id)
+        if km is None:
+            km = self.distances[location.location_id] = distance_km(self.request, location)
+        return km
 
     def shipment(
         self, site: Site, lines: dict[str, int], deadline: date
@@ -207,6 +215,7 @@ def _site(
     usable: dict[str, int],
     raw: dict[str, int],
     memo: dict[tuple[object, ...], tuple[Route, ...]],
+    km: float,
 ) -> Site | None:
     routes = _routes(request, location, memo)
     if not routes:
@@ -218,7 +227,7 @@ def _site(
         for sku in usable
     }
     unit_cost = {sku: location.handling_cost_per_unit - saved - over[sku] for sku in usable}
-    return Site(location, usable, unit_cost, saved, over, routes, distance_km(request, location))
+    return Site(location, usable, unit_cost, saved, over, routes, km)
 
 
 def build_context(request: SourcingRequest) -> Context:
@@ -244,7 +253,7 @@ def build_context(request: SourcingRequest) -> Context:
         elif not usable:
             reason = "store_protection"
         else:
-            site = _site(request, location, usable, raw, memo)
+            site = _site(request, location, usable, raw, memo, ctx.distance_km(location))
             if site is None:
                 reason = "no_lane"
             else:

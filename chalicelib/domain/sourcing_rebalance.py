@@ -34,7 +34,7 @@ class Rebalancer:
             for site, lines in zip(self.sites, self.lines, strict=True)
         ]
         self.units = [sum(lines.values()) for lines in self.lines]
-        self.memo: dict[tuple[int, int], float] = {}
+        self.fixed: list[dict[int, float]] = [{} for _ in parts]  # per site: weight -> cost
         self.cost = [
             self.part_cost(i, self.weight[i], self.unit[i], self.units[i])
             for i in range(len(parts))
@@ -44,43 +44,68 @@ class Rebalancer:
         """Cost of site ``i`` sending ``units`` units, with the split penalty of its parcels."""
         if units == 0:
             return 0.0
-        key = (i, weight)
-        if key not in self.memo:
+        fixed = self.fixed[i].get(weight)
+        if fixed is None:
             best = self.sites[i].best_route(weight, self.deadline)
             handling = self.sites[i].location.handling_cost_per_order
-            self.memo[key] = (
-                float("inf") if best is None else handling + best[2] + self.penalty * best[1]
-            )
-        return self.memo[key] + unit
+            fixed = float("inf") if best is None else handling + best[2] + self.penalty * best[1]
+            self.fixed[i][weight] = fixed
+        return fixed + unit
 
     def try_move(self, a: int, b: int, moves: tuple[tuple[str, int], ...]) -> bool:
         """Move every (sku, qty) of ``moves`` from site ``a`` to site ``b`` if that saves."""
+        if len(moves) == 1:
+            return self.try_one(a, b, *moves[0])
         site_a, site_b = self.sites[a], self.sites[b]
+        lines_a, lines_b = self.lines[a], self.lines[b]
         dw = du_a = du_b = dn = 0
         for sku, qty in moves:
-            if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
-                return False
-            if self.lines[a].get(sku, 0) < qty:
+            if site_b.avail.get(sku, 0) < lines_b.get(sku, 0) + qty or lines_a.get(sku, 0) < qty:
                 return False
             dw += self.ctx.weights[sku] * qty
             du_a += site_a.unit_cost[sku] * qty
             du_b += site_b.unit_cost[sku] * qty
             dn += qty
-        new_a = (self.weight[a] - dw, self.unit[a] - du_a, self.units[a] - dn)
-        new_b = (self.weight[b] + dw, self.unit[b] + du_b, self.units[b] + dn)
-        cost_a, cost_b = self.part_cost(a, *new_a), self.part_cost(b, *new_b)
+        return self._apply(a, b, moves, dw, du_a, du_b, dn)
+
+    def try_one(self, a: int, b: int, sku: str, qty: int) -> bool:
+        """``try_move`` of a single (sku, qty): the hot path, without the loop."""
+        site_b = self.sites[b]
+        if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
+            return False
+        if self.lines[a].get(sku, 0) < qty:
+            return False
+        du_a = self.sites[a].unit_cost[sku] * qty
+        dw = self.ctx.weights[sku] * qty
+        return self._apply(a, b, ((sku, qty),), dw, du_a, site_b.unit_cost[sku] * qty, qty)
+
+    def _apply(
+        self,
+        a: int,
+        b: int,
+        moves: tuple[tuple[str, int], ...],
+        dw: int,
+        du_a: int,
+        du_b: int,
+        dn: int,
+    ) -> bool:
+        """Make the move if the two sites' costs after it are lower than before."""
+        weight, unit, units = self.weight, self.unit, self.units
+        cost_a = self.part_cost(a, weight[a] - dw, unit[a] - du_a, units[a] - dn)
+        cost_b = self.part_cost(b, weight[b] + dw, unit[b] + du_b, units[b] + dn)
         if cost_a + cost_b >= self.cost[a] + self.cost[b]:
             return False
-        self.weight[a], self.unit[a], self.units[a] = new_a
-        self.weight[b], self.unit[b], self.units[b] = new_b
+        weight[a], unit[a], units[a] = weight[a] - dw, unit[a] - du_a, units[a] - dn
+        weight[b], unit[b], units[b] = weight[b] + dw, unit[b] + du_b, units[b] + dn
         self.cost[a], self.cost[b] = cost_a, cost_b
+        lines_a, lines_b = self.lines[a], self.lines[b]
         for sku, qty in moves:
-            left = self.lines[a][sku] - qty
+            left = lines_a[sku] - qty
             if left:
-                self.lines[a][sku] = left
+                lines_a[sku] = left
             else:
-                del self.lines[a][sku]
-            self.lines[b][sku] = self.lines[b].get(sku, 0) + qty
+                del lines_a[sku]
+            lines_b[sku] = lines_b.get(sku, 0) + qty
         return True
 
     def _single_moves(self, a: int) -> list[tuple[tuple[str, int], ...]]:
@@ -97,11 +122,20 @@ class Rebalancer:
         ]
 
     def _sweep(self, pairs: bool) -> bool:
+        """Every move from every site, each to the first other site where it saves."""
         n, moved = len(self.sites), False
         for a in range(n):
-            options = self._pair_moves(a) if pairs else self._single_moves(a)
-            for moves in options:
-                moved = any(self.try_move(a, b, moves) for b in range(n) if b != a) or moved
+            others = [b for b in range(n) if b != a]
+            if pairs:
+                for moves in self._pair_moves(a):
+                    moved = any(self.try_move(a, b, moves) for b in others) or moved
+                continue
+            for sku, have in list(self.lines[a].items()):
+                for qty in {1, have}:
+                    for b in others:
+                        if self.try_one(a, b, sku, qty):
+                            moved = True
+                            break
         return moved
 
     def run(self) -> list[tuple[Site, dict[str, int]]]:

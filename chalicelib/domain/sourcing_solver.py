@@ -15,6 +15,10 @@ penalty; every unit then costs the location's net unit cost. It is solved heuris
 Large networks are pruned to a pool of the locations with the lowest stand-alone cost per unit
 (plus whatever is needed to cover every SKU) before steps 2 and 3; singles are always scanned
 in full. The benchmark (``bench/sourcing.py``) compares the result with the exact optimum.
+
+Every open set costed is memoised per request (local search and the starts meet the same sets
+again and again), and so is every search per set of admitted routes. The fastest and the
+cheapest deadline usually share one search (``fastest_and_cheapest``).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ class Candidate:
         return (self.cost, self.promise, self.parcels)
 
 
-def _better(a: Candidate | None, b: Candidate | None) -> Candidate | None:
+def better(a: Candidate | None, b: Candidate | None) -> Candidate | None:
     if a is None:
         return b
     if b is None:
@@ -107,7 +111,25 @@ def evaluate(
     """The cost of opening ``sites`` (see the module doc), or None if infeasible.
 
     Without ``rebalance`` the allocation by unit cost is costed as it is: a quick estimate.
+    Memoised per request: local search and the starts meet the same open sets again and again.
     """
+    key = ("eval", deadline, limit, by_cost, rebalance, deep, *map(id, sites), *need.items())
+    if key not in ctx.memo:
+        ctx.memo[key] = _evaluate(ctx, sites, need, deadline, limit, by_cost, rebalance, deep)
+    found: Candidate | None = ctx.memo[key]
+    return found
+
+
+def _evaluate(
+    ctx: Context,
+    sites: Sequence[Site],
+    need: dict[str, int],
+    deadline: date,
+    limit: int,
+    by_cost: bool,
+    rebalance: bool,
+    deep: bool,
+) -> Candidate | None:
     alloc = _allocate(sites, need, by_cost)
     if alloc is None:
         return None
@@ -130,16 +152,20 @@ def evaluate(
 
 def _unit_ratio(ctx: Context, site: Site, need: dict[str, int], deadline: date) -> float:
     """Stand-alone cost per unit of what ``site`` can cover of ``need``."""
-    take = {sku: min(q, site.avail[sku]) for sku, q in need.items() if q and sku in site.avail}
-    units = sum(take.values())
+    avail, unit_cost, weights = site.avail, site.unit_cost, ctx.weights
+    units = weight = cost = 0
+    for sku, q in need.items():
+        if q and sku in avail:
+            take = min(q, avail[sku])
+            units += take
+            weight += weights[sku] * take
+            cost += unit_cost[sku] * take
     if not units:
         return float("inf")
-    weight = sum(ctx.weights[sku] * qty for sku, qty in take.items())
     best = site.best_route(weight, deadline)
     if best is None:
         return float("inf")
-    fixed = site.location.handling_cost_per_order + best[2]
-    return (fixed + sum(site.unit_cost[sku] * q for sku, q in take.items())) / units
+    return (site.location.handling_cost_per_order + best[2] + cost) / units
 
 
 def _pool(ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date) -> list[Site]:
@@ -177,8 +203,10 @@ def _greedy(
         options = [s for s in pool if s not in chosen]
         if not options:
             return None
-        site = min(options, key=lambda s: _unit_ratio(ctx, s, remaining, deadline))
-        if _unit_ratio(ctx, site, remaining, deadline) == float("inf"):
+        ratio, site = min(
+            ((_unit_ratio(ctx, s, remaining, deadline), s) for s in options), key=lambda x: x[0]
+        )
+        if ratio == float("inf"):
             return None
         chosen.append(site)
         for sku in remaining:
@@ -222,7 +250,7 @@ def _improve(
             found = evaluate(ctx, sites, need, deadline, limit)
             if found is not None:
                 seen[tuple(sorted(id(s) for s in sites))] = (found, sites)
-            best = _better(best, found)
+            best = better(best, found)
         if best is None or best.key >= current.key:
             return current
         current = best
@@ -317,43 +345,11 @@ def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -
     starts.sort(key=lambda c: c.key)
     seen: dict[tuple[int, ...], tuple[Candidate, list[Site]]] = {}
     for start in starts[:STARTS_IMPROVED]:
-        best = _better(best, _improve(ctx, start, pool, need, deadline, limit, seen))
+        best = better(best, _improve(ctx, start, pool, need, deadline, limit, seen))
     for start in starts:
         sites = [site for site, _ in start.parts]
         seen.setdefault(tuple(sorted(id(s) for s in sites)), (start, sites))
     polish = sorted(seen.values(), key=lambda item: item[0].key)[:POLISHED]
     for _, sites in polish:  # pairs of moves cross weight-band steps single moves can't
-        best = _better(best, evaluate(ctx, sites, need, deadline, limit, deep=True))
+        best = better(best, evaluate(ctx, sites, need, deadline, limit, deep=True))
     return best
-
-
-def fastest(ctx: Context, need: dict[str, int], *, limit: int) -> Candidate | None:
-    """The cheapest split among those with the earliest feasible promise date."""
-    for deadline in sorted({route.promise for site in ctx.sites for route in site.routes}):
-        eligible = [s for s in ctx.sites if s.earliest <= deadline]
-        if covers(eligible, need):
-            found = solve(ctx, need, deadline=deadline, limit=limit)
-            if found is not None:
-                return found
-    return None
-
-
-def fewest_parcels(ctx: Context, need: dict[str, int], *, limit: int) -> Candidate | None:
-    """A split with as few locations as the greedy max-coverage cover needs, cheapest found."""
-    remaining = dict(need)
-    chosen: list[Site] = []
-    while any(remaining.values()):
-        site = max(
-            (s for s in ctx.sites if s not in chosen),
-            key=lambda s: sum(min(q, s.avail.get(sku, 0)) for sku, q in remaining.items()),
-            default=None,
-        )
-        if site is None or not any(site.avail.get(sku, 0) for sku in remaining if remaining[sku]):
-            return None
-        chosen.append(site)
-        for sku in remaining:
-            remaining[sku] -= min(remaining[sku], site.avail.get(sku, 0))
-    cover = evaluate(ctx, chosen, need, date.max, limit)
-    if cover is None:
-        return None
-    return _better(cover, solve(ctx, need, deadline=date.max, limit=cover.parcels))

@@ -1,0 +1,82 @@
+"""Which searches answer the fastest, cheapest and fewest-parcels questions of a cart.
+
+Each question is a call of ``sourcing_solver.solve`` at some deadline and parcel limit; these
+helpers pick the deadlines and reuse an answer when it already answers another question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from chalicelib.domain.sourcing_context import Context, Site
+from chalicelib.domain.sourcing_solver import Candidate, better, covers, evaluate, solve
+
+
+def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:
+    """Every promise date from the first at which the eligible sites cover ``need``."""
+    dates = sorted({route.promise for site in ctx.sites for route in site.routes})
+    for i, deadline in enumerate(dates):
+        if covers([s for s in ctx.sites if s.earliest <= deadline], need):
+            return dates[i:]
+    return []
+
+
+def fastest(ctx: Context, need: dict[str, int], *, limit: int) -> Candidate | None:
+    """The cheapest split among those with the earliest feasible promise date."""
+    for deadline in _deadlines(ctx, need):
+        found = solve(ctx, need, deadline=deadline, limit=limit)
+        if found is not None:
+            return found
+    return None
+
+
+def fastest_and_cheapest(
+    ctx: Context, need: dict[str, int], *, limit: int, delay: timedelta
+) -> tuple[Candidate, Candidate] | None:
+    """The fastest split and the cheapest promising at most ``delay`` after it.
+
+    One search usually answers both: no plan can promise before the first date at which the
+    eligible sites cover ``need``, so when the cheapest split by that date + ``delay`` promises
+    on it, it is also the cheapest of the fastest.
+    """
+    dates = _deadlines(ctx, need)
+    if not dates:
+        return None
+    guess = solve(ctx, need, deadline=dates[0] + delay, limit=limit)
+    if guess is not None and guess.promise <= dates[0]:
+        return guess, guess
+    quick = fastest(ctx, need, limit=limit)
+    if quick is None:
+        return None
+    return quick, solve(ctx, need, deadline=quick.promise + delay, limit=limit) or quick
+
+
+def fewest_parcels(
+    ctx: Context, need: dict[str, int], *, limit: int, known: Sequence[Candidate] = ()
+) -> Candidate | None:
+    """A split with as few locations as the greedy max-coverage cover needs, cheapest found.
+
+    When one of the ``known`` splits already sends no more parcels than that cover, the
+    cheapest of them answers without another search.
+    """
+    remaining = dict(need)
+    chosen: list[Site] = []
+    while any(remaining.values()):
+        site = max(
+            (s for s in ctx.sites if s not in chosen),
+            key=lambda s: sum(min(q, s.avail.get(sku, 0)) for sku, q in remaining.items()),
+            default=None,
+        )
+        if site is None or not any(site.avail.get(sku, 0) for sku in remaining if remaining[sku]):
+            return None
+        chosen.append(site)
+        for sku in remaining:
+            remaining[sku] -= min(remaining[sku], site.avail.get(sku, 0))
+    cover = evaluate(ctx, chosen, need, date.max, limit)
+    if cover is None:
+        return None
+    few = [c for c in known if c.parcels <= cover.parcels]
+    if few:
+        return better(cover, min(few, key=lambda c: c.key))
+    return better(cover, solve(ctx, need, deadline=date.max, limit=cover.parcels))
