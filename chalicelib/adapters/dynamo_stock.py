@@ -249,13 +249,16 @@ class DynamoStock:
         transactions: moto copies every table on each transaction, which makes imports crawl."""
 
         def write(level: StockLevel) -> None:
-            self.set_levels(
-                level.sku,
-                level.location_id,
-                on_hand=level.on_hand,
-                safety_stock=level.safety_stock,
-                reorder_point=level.reorder_point,
-            )
+            try:
+                self._write([self._levels_update(level)])
+            except TransactionFailed:  # gone meanwhile: create it
+                self.set_levels(
+                    level.sku,
+                    level.location_id,
+                    on_hand=level.on_hand,
+                    safety_stock=level.safety_stock,
+                    reorder_point=level.reorder_point,
+                )
 
         with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
             list(pool.map(write, levels))
