@@ -141,11 +141,11 @@ def _stack_env(tmp: Path) -> dict[str, str]:
 
 
 @contextmanager
-def start_stack(tmp: Path, *, demo: bool = False) -> Iterator[LocalStack]:
+def start_stack(tmp: Path, *, demo: bool = False, sim: bool = True) -> Iterator[LocalStack]:
     """Start ``python -m local`` and yield once it is up; stop it (SIGINT) afterwards."""
     env = _stack_env(tmp)
     log = tmp / "stack.log"
-    args = [] if demo else ["--no-demo"]
+    args = ([] if demo else ["--no-demo"]) + ([] if sim else ["--no-sim"])
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "local", *args],

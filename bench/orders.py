@@ -1,0 +1,300 @@
+"""Order capture against the local stack: throughput at 1, 8 and 32 concurrent clients beside
+the embedded moto's own conditional-write rate (the ratio is the figure), AWS round trips per
+order counted with botocore event hooks, and the cost per 1000 orders at on-demand prices.
+
+Run: ``.venv/bin/python bench/orders.py`` (starts its own stack on free ports; ~1-2 minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+from local.demo import network_documents  # noqa: E402 - after the path set-up
+from local.stack import Stack  # noqa: E402
+
+SKUS = [f"BENCH-{i:03d}" for i in range(60)]
+PRICES = {  # USD, published on-demand prices
+    "wcu": 0.625 / 1e6,
+    "rcu": 0.125 / 1e6,
+    "apigw": 3.50 / 1e6,
+    "lambda_req": 0.20 / 1e6,
+    "lambda_gbs": 0.0000166667,
+    "sqs": 0.40 / 1e6,
+}
+LAMBDA_GB = 0.5
+
+
+def seed(stack: Stack) -> str:
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {stack.admin_key}"
+    net = network_documents()
+    for loc in net["locations"]:
+        s.put(f"{stack.api_url}/locations/{loc['location_id']}", json=loc).raise_for_status()
+    for svc in net["carrier_services"]:
+        s.put(f"{stack.api_url}/carrier-services/{svc['service_id']}", json=svc).raise_for_status()
+    s.put(
+        f"{stack.api_url}/channels/bench",
+        json={
+            "kind": "webshop",
+            "currencies": ["EUR"],
+            "countries": ["DE", "AT", "FR", "NL"],
+        },
+    ).raise_for_status()
+    for sku in SKUS:
+        s.put(
+            f"{stack.api_url}/products/{sku}",
+            json={"name": sku, "weight_g": 700, "prices": {"EUR": 2500}},
+        ).raise_for_status()
+    from chalicelib import wiring
+
+    table = wiring.table("dirigent-stock")
+    with table.batch_writer() as batch:
+        for sku in SKUS:
+            for loc in net["locations"]:
+                batch.put_item(
+                    Item={
+                        "sku": sku,
+                        "location_id": loc["location_id"],
+                        "on_hand": 100_000,
+                        "reserved": 0,
+                        "safety_stock": 0,
+                        "available": 100_000,
+                        "reorder_point": 0,
+                    }
+                )
+    resp = s.post(f"{stack.api_url}/api-keys", json={"role": "channel", "channel": "bench"})
+    resp.raise_for_status()
+    return resp.json()["api_key"]
+
+
+def moto_conditional_writes(seconds: float = 3.0, threads: int = 8) -> float:
+    """Conditional UpdateItems per second on the embedded moto (the local ceiling)."""
+    from chalicelib import wiring
+
+    client = wiring.client("dynamodb")
+    stop = time.monotonic() + seconds
+    done = Counter()
+
+    def work(i: int) -> None:
+        while time.monotonic() < stop:
+            client.update_item(
+                TableName="dirigent-stock",
+                Key={"sku": {"S": SKUS[i % len(SKUS)]}, "location_id": {"S": "dc-kassel"}},
+                UpdateExpression="SET reserved = reserved + :q, available = available - :q",
+                ConditionExpression="available >= :q",
+                ExpressionAttributeValues={":q": {"N": "1"}},
+            )
+            client.update_item(
+                TableName="dirigent-stock",
+                Key={"sku": {"S": SKUS[i % len(SKUS)]}, "location_id": {"S": "dc-kassel"}},
+                UpdateExpression="SET reserved = reserved - :q, available = available + :q",
+                ConditionExpression="reserved >= :q",
+                ExpressionAttributeValues={":q": {"N": "1"}},
+            )
+            done[i] += 2
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    return sum(done.values()) / seconds
+
+
+def order_body(n: int, rng: random.Random, demand: list[dict[str, Any]]) -> dict[str, Any]:
+    city = rng.choices(demand, weights=[d["population"] for d in demand])[0]
+    lines = rng.sample(SKUS, rng.randint(1, 3))
+    return {
+        "channel_order_id": f"bench-{n}-{rng.random()}",
+        "currency": "EUR",
+        "customer": {"email": f"c{n}@example.com", "name": "Bench"},
+        "ship_to": {
+            "country": city["country"],
+            "postal_code": city["postal_code"],
+            "lat": city["lat"],
+            "lon": city["lon"],
+        },
+        "lines": [{"sku": s, "quantity": rng.randint(1, 2), "unit_price": 2500} for s in lines],
+    }
+
+
+def run_clients(
+    url: str, key: str, clients: int, orders: int, *, phase: str = ""
+) -> tuple[float, list[float], Counter]:
+    demand = network_documents()["demand"]
+    codes: Counter = Counter()
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_client = max(1, orders // clients)
+
+    def client(i: int) -> None:
+        rng = random.Random(f"{phase}{clients}:{i}")
+        with requests.Session() as s:
+            s.headers["Authorization"] = f"Bearer {key}"
+            for n in range(per_client):
+                t0 = time.perf_counter()
+                r = s.post(f"{url}/orders", json=order_body(i * 10_000 + n, rng, demand))
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+                    codes[r.status_code] += 1
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    return (per_client * clients) / (time.perf_counter() - start), latencies, codes
+
+
+class CallCounter:
+    """botocore ``before-parameter-build`` hook: AWS calls made on HTTP request threads vs the
+    rest, and the capacity units they cost, including the writes DynamoDB makes to indexes."""
+
+    def __init__(self) -> None:
+        self.http: Counter = Counter()
+        self.background: Counter = Counter()
+        self.wcu = self.rcu = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        on_http = "process_request" in threading.current_thread().name
+        with self.lock:
+            (self.http if on_http else self.background)[model.name] += 1
+            if model.name == "TransactWriteItems":
+                for entry in params["TransactItems"]:
+                    ((kind, op),) = entry.items()
+                    self.wcu += 2 * _units(op, 1024) + _index_writes(kind, op)
+            elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+                self.wcu += _units(params, 1024) + _index_writes(model.name[:-4], params)
+            elif model.name == "BatchGetItem":
+                for table in params["RequestItems"].values():
+                    self.rcu += len(table["Keys"]) * (1 if table.get("ConsistentRead") else 0.5)
+            elif model.name in ("GetItem", "Query"):
+                self.rcu += 1
+
+
+def _units(obj: dict[str, Any], size: int) -> int:
+    return max(1, math.ceil(len(json.dumps(obj, default=str)) / size))
+
+
+def _index_writes(kind: str, op: dict[str, Any]) -> int:
+    """Write units DynamoDB spends on indexes: a new order enters its 4 keys-only listing
+    indexes; a stock movement changes ``headroom`` (the low-stock index key: delete + put) and
+    the attributes the by-location index projects."""
+    table = op.get("TableName", "")
+    if (
+        kind == "Put"
+        and table.endswith("-orders")
+        and "attribute_not_exists" in str(op.get("ConditionExpression", ""))
+    ):
+        return 4
+    if kind == "Update" and table.endswith("-stock"):
+        return 3
+    return 0
+
+
+def drain(stack: Stack, timeout: float = 300) -> None:
+    """Wait until the order-events queue is empty and nothing is in flight."""
+    from chalicelib import wiring
+
+    sqs = wiring.client("sqs")
+    url = sqs.get_queue_url(QueueName="dirigent-order-events")["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if all(attrs[n] == "0" for n in names):
+            time.sleep(1)
+            return
+        time.sleep(0.5)
+
+
+def main() -> None:
+    stack = Stack(port=0, moto_port=0, admin_key="bench-admin-key", demo=False, sim=False)
+    stack.start()
+    try:
+        key = seed(stack)
+        from chalicelib import wiring
+
+        print(f"embedded moto conditional UpdateItem: {moto_conditional_writes():.0f}/s")
+        print(
+            f"{'clients':>8} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}  status codes"
+        )
+        moto_rate = moto_conditional_writes(2.0)
+        for clients in (1, 8, 32):
+            rate, lat, codes = run_clients(stack.api_url, key, clients, 40 * max(clients, 2))
+            lat.sort()
+            p99 = lat[int(len(lat) * 0.99) - 1]
+            print(
+                f"{clients:>8} {rate:>9.1f} {statistics.median(lat) * 1000:>7.0f} "
+                f"{p99 * 1000:>7.0f} {rate / moto_rate:>6.2f}  {dict(codes)}"
+            )
+        print(
+            f"(ratio = orders/s over moto's conditional writes/s, {moto_rate:.0f}/s measured now)"
+        )
+
+        drain(stack)  # let the order-events consumer finish the previous rounds
+        counter = CallCounter()
+        # Clients copy their session's hooks when built: register on the app's own clients.
+        for c in (
+            wiring.client("dynamodb"),
+            wiring.client("sqs"),
+            wiring.client("ses"),
+            wiring.dynamodb().meta.client,
+        ):
+            c.meta.events.register("before-parameter-build.*.*", counter)
+        n = 50
+        run_clients(stack.api_url, key, 1, n, phase="count")
+        drain(stack)  # dispatch happens asynchronously
+        http_calls = sum(counter.http.values()) / n
+        print(
+            f"\nAWS round trips per order on the HTTP path: {http_calls:.2f}  {dict(counter.http)}"
+        )
+        background = {k: round(v / n, 2) for k, v in counter.background.items()}
+        print(f"asynchronous side, per order: {background}")
+        sqs_requests = sum(
+            v
+            for k, v in {**counter.http, **counter.background}.items()
+            if k
+            in (
+                "SendMessage",
+                "SendMessageBatch",
+                "ReceiveMessage",
+                "DeleteMessage",
+                "DeleteMessageBatch",
+            )
+        )
+        per_order = {
+            "dynamodb writes": counter.wcu / n * PRICES["wcu"],
+            "dynamodb reads": counter.rcu / n * PRICES["rcu"],
+            "api gateway": PRICES["apigw"],
+            "lambda": 2 * PRICES["lambda_req"] + 0.15 * LAMBDA_GB * PRICES["lambda_gbs"],
+            "sqs": sqs_requests / n * PRICES["sqs"],
+        }
+        total = sum(per_order.values()) * 1000
+        print(f"write units/order {counter.wcu / n:.1f}, read units/order {counter.rcu / n:.1f}")
+        print(
+            "cost per 1000 orders (USD, excluding SES): "
+            + ", ".join(f"{k} {v * 1000:.4f}" for k, v in per_order.items())
+            + f"  => {total:.4f} (target <= 0.02)"
+        )
+        print("(SQS polling by idle consumers is not counted: Lambda's event source mapping polls)")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
