@@ -11,15 +11,16 @@ from botocore.config import Config
 
 from chalicelib.adapters.dynamo_catalog import DynamoCatalog, Kind
 from chalicelib.adapters.dynamo_events import DynamoPendingEvents
-from chalicelib.adapters.dynamo_stock import DynamoStock
 from chalicelib.adapters.dynamo_orders import DynamoOrders
 from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
+from chalicelib.adapters.dynamo_stock import DynamoStock
 from chalicelib.adapters.sqs import OrderEventsPublisher, SqsQueues
 from chalicelib.config import settings
 from chalicelib.services.access import KeyService
+from chalicelib.services.backorders import BackorderService
 from chalicelib.services.catalog import CatalogService
 from chalicelib.services.importer import ImportService
-from chalicelib.services.inventory import InventoryService
+from chalicelib.services.inventory import InventoryService, on_stock_arrived
 from chalicelib.services.order_desk import OrderDesk
 from chalicelib.services.ordering import OrderService
 from chalicelib.services.warehouse_events import WarehouseEventService
@@ -111,16 +112,23 @@ def orders() -> DynamoOrders:
 
 @on_reset
 @cache
+def snapshots() -> DynamoSnapshots:
+    s = settings()
+    return DynamoSnapshots(
+        dynamodb().meta.client,
+        stock_table=s.stock_table,
+        catalog_table=s.catalog_table,
+        orders_table=s.orders_table,
+    )
+
+
+@on_reset
+@cache
 def ordering() -> OrderService:
     s = settings()
     return OrderService(
         network=catalog_service(),
-        snapshots=DynamoSnapshots(
-            dynamodb().meta.client,
-            stock_table=s.stock_table,
-            catalog_table=s.catalog_table,
-            orders_table=s.orders_table,
-        ),
+        snapshots=snapshots(),
         orders=orders(),
         events=order_events(),
         token_secret=s.token_secret.encode(),
@@ -135,6 +143,7 @@ def order_desk() -> OrderDesk:
         orders=orders(),
         search=orders(),
         events=order_events(),
+        stock_freed=lambda sku, location_id: backorders().allocate(sku, location_id),
         by_tracking_number=lambda number: fulfilment_log().order_ids(number),
     )
 
@@ -189,6 +198,52 @@ def warehouse_events() -> WarehouseEventService:
 @cache
 def importer() -> ImportService:
     return ImportService(catalog_service(), stock_store())
+
+
+@on_reset
+@cache
+def backorders() -> BackorderService:
+    return BackorderService(
+        network=catalog_service(),
+        snapshots=snapshots(),
+        orders=orders(),
+        queue=orders(),
+        events=order_events(),
+    )
+
+
+# Units arriving anywhere may serve waiting backorders: hand that to the order-events queue.
+on_stock_arrived(lambda sku, location_id: order_events().stock_arrived(sku, location_id))
+
+
+# --- low-stock alerts (imports kept here: this block is the alerts' own wiring) ---------------
+
+
+@on_reset
+@cache
+def alert_groups() -> Any:
+    from chalicelib.services.alerts import AlertGroups
+
+    return AlertGroups(catalog())
+
+
+@on_reset
+@cache
+def low_stock_alerts() -> Any:
+    from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
+    from chalicelib.adapters.mailer import SesRawMailer
+    from chalicelib.services.alerts import LowStockAlerts
+
+    s = settings()
+    return LowStockAlerts(
+        groups=alert_groups(),
+        network=catalog_service(),
+        index=DynamoLowStock(table(s.stock_table)),
+        stock=stock_store(),
+        state=DynamoAlertState(table(s.orders_table)),
+        mailer=SesRawMailer(client("ses"), sender=s.mail_sender),
+        stage=s.stage,
+    )
 
 
 # --- fulfilment: dispatch, shipment events, customer mails, pick-up expiry -------------------
@@ -262,36 +317,6 @@ def pickup_expiry() -> Any:
     from chalicelib.services.pickups import PickupExpiry
 
     return PickupExpiry(orders=orders(), log=fulfilment_log())
-
-
-# --- low-stock alerts (imports kept here: this block is the alerts' own wiring) ---------------
-
-
-@on_reset
-@cache
-def alert_groups() -> Any:
-    from chalicelib.services.alerts import AlertGroups
-
-    return AlertGroups(catalog())
-
-
-@on_reset
-@cache
-def low_stock_alerts() -> Any:
-    from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
-    from chalicelib.adapters.mailer import SesRawMailer
-    from chalicelib.services.alerts import LowStockAlerts
-
-    s = settings()
-    return LowStockAlerts(
-        groups=alert_groups(),
-        network=catalog_service(),
-        index=DynamoLowStock(table(s.stock_table)),
-        stock=stock_store(),
-        state=DynamoAlertState(table(s.orders_table)),
-        mailer=SesRawMailer(client("ses"), sender=s.mail_sender),
-        stage=s.stage,
-    )
 
 
 # --- returns ---------------------------------------------------------------------------------
