@@ -179,10 +179,12 @@
     $(id).className = `value ${level}`;
   }
 
+  // The axis top: four equal whole-number steps (1, 2, 5 x 10^n each) at or above ``value``.
   function niceMax(value) {
-    if (value <= 4) return 4;
-    const step = 10 ** Math.floor(Math.log10(value));
-    return Math.ceil(value / step) * step;
+    const raw = Math.max(1, Math.ceil(value / 4));
+    const magnitude = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw);
+    return step * 4;
   }
 
   function drawOrders(host, chart) {
