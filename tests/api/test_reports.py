@@ -251,3 +251,36 @@ def test_a_channel_and_currency_filter_narrow_the_series(client, aws, shop, admi
         ("marketplace", 1, 2)
     ]
     assert narrowed["filters"] == {"channel": "marketplace", "currency": "EUR"}
+
+
+def test_the_aggregates_equal_the_sum_of_every_stored_order_s_metrics(client, aws, shop):
+    """Whatever happened (duplicates, out of order, short picks, cancels, returns), the daily
+    items hold exactly what the stored orders count now."""
+    from chalicelib.adapters.dynamo_orders import order_from_item
+    from chalicelib.domain.order_metrics import metrics, split_gauges
+
+    first = place(client, shop["key"], "INV-1", [("SKU-1", 3)])
+    second = place(client, shop["key"], "INV-2", [("SKU-2", 2)])
+    dispatch_placed(client, aws)
+    (a,) = first["shipments"]
+    short = event("short_pick", first, a, sku="SKU-1", missing_quantity=1)
+    done = event("delivered", first, a, occurred_at=at(minutes=30))
+    ship = shipped(first, a)
+    assert deliver(client, "on_warehouse_event", EVENTS, done, short, ship, done, short) == []
+    client.http.post(f"/orders/{second['order_id']}/cancel", headers=auth(shop["service"]))
+
+    items = aws.resource("dynamodb").Table("dirigent-orders").scan()["Items"]
+    expected: dict[str, int] = {}
+    for item in items:
+        if item["pk"].startswith("ORDER#"):
+            daily, _ = split_gauges(metrics(order_from_item(item)))
+            for name, value in daily.items():
+                expected[name] = expected.get(name, 0) + value
+    stored: dict[str, int] = {}
+    for item in items:
+        if item["pk"].startswith("AGG#orders#"):
+            for name, value in item.items():
+                if name not in ("pk", "sk") and int(value):
+                    stored[name] = stored.get(name, 0) + int(value)
+    assert stored == expected
+    assert expected["units_shipped"] == 2 and expected["short@" + a["location_id"]] == 1

@@ -160,6 +160,8 @@ def test_the_dashboard_shows_live_figures_and_drills_into_an_order(stack: LocalS
 
 
 def test_the_page_is_public_but_its_data_needs_a_key(stack: LocalStack) -> None:
+    assert stack.state["dashboard"] is True  # the banner prints the dashboard's address
+    assert f"{stack.api_url}/dashboard" in stack.log.read_text()
     page = stack.http.get(f"{stack.api_url}/dashboard", timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
