@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters.dynamo_stock import level_from_item
 from chalicelib.domain.network import StockLevel
 
 BATCH_GET_MAX = 100
@@ -20,18 +21,6 @@ class Snapshot:
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     quote: dict[str, Any] | None = None  # the raw item
     order: dict[str, Any] | None = None  # the raw item
-
-
-def level_from_item(item: dict[str, Any]) -> StockLevel:
-    return StockLevel(
-        sku=item["sku"],
-        location_id=item["location_id"],
-        on_hand=int(item.get("on_hand", 0)),
-        reserved=int(item.get("reserved", 0)),
-        safety_stock=int(item.get("safety_stock", 0)),
-        reorder_point=int(item.get("reorder_point", 0)),
-        quarantine=int(item.get("quarantine", 0)),
-    )
 
 
 class DynamoSnapshots:

@@ -20,6 +20,7 @@ from typing import IO, Any, Protocol
 
 from chalicelib.domain.errors import FieldError, NotFound
 from chalicelib.domain.network import Location, StockLevel
+from chalicelib.services.ports import OrderSearch
 from chalicelib.services.reports import Query
 
 LINK_SECONDS = 3600
@@ -30,21 +31,6 @@ class ExportKind(StrEnum):
     ORDERS = "orders"  # one row per order placed in the range
     STOCK = "stock"  # one row per SKU and location, as it is now
     RETURNS = "returns"  # one row per RMA line, RMAs created in the range
-
-
-class OrderPages(Protocol):
-    def search(
-        self,
-        *,
-        index: str,
-        partition: str,
-        start: str,
-        end: str,
-        status: str | None,
-        channel: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> Any: ...
 
 
 class ReturnPages(Protocol):
@@ -196,7 +182,7 @@ class ExportService:
     def __init__(
         self,
         *,
-        orders: OrderPages,
+        orders: OrderSearch,
         returns: ReturnPages,
         stock: Stock,
         locations: Locations,

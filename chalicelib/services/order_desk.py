@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.adapters.dynamo_orders import Page, StaleOrder
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order import Order, order_to_doc
-from chalicelib.services.ports import OrderEvents, OrderStore
+from chalicelib.services.ports import OrderEvents, OrderSearch, OrderStore
 
 MAX_DAYS = 366
-
-
-class OrderSearch(Protocol):
-    def search(
-        self,
-        *,
-        index: str,
-        partition: str,
-        start: str,
-        end: str,
-        status: str | None,
-        channel: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> Page: ...
 
 
 class OrderDesk:

@@ -57,3 +57,20 @@ class OrderEvents(Protocol):
     """Publishes what happened to an order for the asynchronous side (dispatch, mails)."""
 
     def publish(self, event_type: str, order_id: str, **detail: Any) -> None: ...
+
+
+class OrderSearch(Protocol):
+    """Pages of order documents from a listing index (see ``DynamoOrders.search``)."""
+
+    def search(
+        self,
+        *,
+        index: str,
+        partition: str,
+        start: str,
+        end: str,
+        status: str | None,
+        channel: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Any: ...
