@@ -7,26 +7,20 @@ warehouse-events queue (``return_received``, ``return_in_transit``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from chalice import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import wiring
 from chalicelib.api.auth import authenticate
 from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
 from chalicelib.api.schemas import MAX_QUANTITY, Id
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, Unauthorized
+from chalicelib.domain.errors import FieldError, Unauthorized
 from chalicelib.domain.returns import Condition, RequestedLine, ReturnReason, Rma
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.returns import RequestReturn, ReturnEvent
@@ -35,7 +29,6 @@ logger = Logger(service="dirigent")
 bp = Blueprint(__name__)
 
 IDEMPOTENCY_KEY_PREFIX = "return-request"
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 MAX_TOKEN_LENGTH = 128
 Token = Annotated[str, Field(max_length=MAX_TOKEN_LENGTH)]
 
@@ -162,33 +155,21 @@ class ReturnCommand(BaseModel):
     request: ReturnRequest
 
 
-@dataclass(frozen=True)
-class IdempotentCall:
-    config: IdempotencyConfig
-    run: Callable[..., Any]
-
-
 @wiring.on_reset
 @cache
 def _request_once() -> IdempotentCall:
-    """``_request`` made idempotent on (key, caller, order), built lazily."""
-    config = IdempotencyConfig(
-        event_key_jmespath="[idempotency_key, staff, request.order_id]",
-        payload_validation_jmespath="request",
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-    )
+    """``_request`` made idempotent on (key, caller, order)."""
 
-    @idempotent_function(
-        data_keyword_argument="command",
-        persistence_store=wiring.idempotency_store(),
-        config=config,
-        output_serializer=PydanticSerializer(RmaView),
-        key_prefix=IDEMPOTENCY_KEY_PREFIX,
-    )
     def run(command: ReturnCommand, principal: Principal | None) -> RmaView:
         return _request(command.request, principal)
 
-    return IdempotentCall(config=config, run=run)
+    return idempotent_call(
+        run,
+        key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        event_key="[idempotency_key, staff, request.order_id]",
+        payload="request",
+        output=RmaView,
+    )
 
 
 @endpoint(bp, "/returns", method="POST", request=ReturnRequest, response=RmaView, status=201)
@@ -198,32 +179,13 @@ def post_return(ctx: Ctx) -> RmaView:
     With an ``Idempotency-Key`` header a replay returns the first answer."""
     principal = _staff(ctx)
     req = ctx.body(ReturnRequest)
-    key = ctx.header("Idempotency-Key")
+    key = idempotency_key(ctx)
     if key is None:
         return _request(req, principal)
-    if not key.strip() or len(key) > 200:
-        raise InvalidInput(
-            "the Idempotency-Key is invalid",
-            fields=[FieldError("Idempotency-Key", "1 to 200 characters")],
-        )
-    once = _request_once()
-    if hasattr(bp.lambda_context, "get_remaining_time_in_millis"):
-        once.config.register_lambda_context(bp.lambda_context)
     command = ReturnCommand(
         idempotency_key=key, staff=principal.key_id if principal else "", request=req
     )
-    try:
-        result: RmaView = once.run(command=command, principal=principal)
-    except IdempotencyValidationError as exc:
-        raise InvalidInput(
-            "this Idempotency-Key was used with another body",
-            fields=[FieldError("Idempotency-Key", "reused with a different body")],
-        ) from exc
-    except IdempotencyAlreadyInProgressError as exc:
-        raise Conflict(
-            "a request with this Idempotency-Key is in progress",
-            fields=[FieldError("Idempotency-Key", "in progress; retry shortly")],
-        ) from exc
+    result: RmaView = call_once(bp, _request_once(), command=command, principal=principal)
     return result
 
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from chalice import Blueprint
 from pydantic import BaseModel, Field
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
 from chalicelib.api.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -28,13 +20,11 @@ from chalicelib.api.schemas import (
     check_path_id,
 )
 from chalicelib.domain.access import Role
-from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
 from chalicelib.domain.network import StockLevel
 
 bp = Blueprint(__name__)
 
 IDEMPOTENCY_KEY_PREFIX = "stock-adjustment"
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
 def _location_out(level: StockLevel) -> StockLocationOut:
@@ -88,34 +78,21 @@ def _adjust(adjustment: AdjustmentIn) -> AdjustmentOut:
     )
 
 
-@dataclass(frozen=True)
-class IdempotentCall:
-    config: IdempotencyConfig
-    run: Callable[..., Any]
-
-
 @wiring.on_reset
 @cache
 def _adjust_once() -> IdempotentCall:
-    """``_adjust`` made idempotent on the key, built lazily (the persistence layer makes a
-    client). The same key with another body raises ``IdempotencyValidationError``."""
-    config = IdempotencyConfig(
-        event_key_jmespath="idempotency_key",
-        payload_validation_jmespath="adjustment",
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-    )
+    """``_adjust`` made idempotent on the key (the same key with another body is 422)."""
 
-    @idempotent_function(
-        data_keyword_argument="command",
-        persistence_store=wiring.idempotency_store(),
-        config=config,
-        output_serializer=PydanticSerializer(AdjustmentOut),
-        key_prefix=IDEMPOTENCY_KEY_PREFIX,
-    )
     def run(command: AdjustmentCommand) -> AdjustmentOut:
         return _adjust(command.adjustment)
 
-    return IdempotentCall(config=config, run=run)
+    return idempotent_call(
+        run,
+        key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        event_key="idempotency_key",
+        payload="adjustment",
+        output=AdjustmentOut,
+    )
 
 
 @endpoint(
@@ -131,31 +108,11 @@ def post_adjustment(ctx: Ctx) -> AdjustmentOut:
     """Correct on_hand by a signed delta. With an ``Idempotency-Key`` header a replay returns
     the first answer and the same key with another body is 422."""
     adjustment = ctx.body(AdjustmentIn)
-    key = ctx.header("Idempotency-Key")
+    key = idempotency_key(ctx)
     if key is None:
         return _adjust(adjustment)
-    if not key.strip() or len(key) > 200:
-        raise InvalidInput(
-            "the Idempotency-Key is invalid",
-            fields=[FieldError("Idempotency-Key", "1 to 200 characters")],
-        )
-    once = _adjust_once()
-    if hasattr(bp.lambda_context, "get_remaining_time_in_millis"):
-        once.config.register_lambda_context(bp.lambda_context)
-    try:
-        result: AdjustmentOut = once.run(
-            command=AdjustmentCommand(idempotency_key=key, adjustment=adjustment)
-        )
-    except IdempotencyValidationError as exc:
-        raise InvalidInput(
-            "this Idempotency-Key was used with another body",
-            fields=[FieldError("Idempotency-Key", "reused with a different body")],
-        ) from exc
-    except IdempotencyAlreadyInProgressError as exc:
-        raise Conflict(
-            "a request with this Idempotency-Key is in progress",
-            fields=[FieldError("Idempotency-Key", "in progress; retry shortly")],
-        ) from exc
+    command = AdjustmentCommand(idempotency_key=key, adjustment=adjustment)
+    result: AdjustmentOut = call_once(bp, _adjust_once(), command=command)
     return result
 
 
