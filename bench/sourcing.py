@@ -5,7 +5,11 @@ Run: ``.venv/bin/python bench/sourcing.py [--quick] [--cases 500] [--seed 7]``
 
 1. Latency of ``sourcing.plan`` (all option kinds, click & collect included) for carts of 1, 5
    and 20 lines over 10, 100 and 1000 locations; extra locations are the real network-eu ones
-   jittered by up to ~100 km. Prints p50/p99 in ms and decisions per second (one core).
+   jittered by up to ~100 km. Latency is CPU time (``time.process_time``), so the figures hold
+   on a loaded machine: each request runs ``REPEATS`` times and its lowest time counts (the
+   noise of a shared machine only ever adds time). Every repeat shifts ``now`` by a microsecond,
+   so nothing cached on the exact request time serves a repeat (requests of a running Lambda all
+   differ in ``now``). Prints p50/p99 in ms and decisions per second (one core).
 2. On random small cases (2-4 lines, 8-14 locations, random stock): the gap between the cost of
    the *cheapest* option and the exact optimum of the same problem (same deadline = fastest + the
    allowed delay, same parcel limit), found with a MILP; and the saving against "every unit from
@@ -38,6 +42,7 @@ from chalicelib.domain.sourcing_context import build_context
 from tests.fixtures.network import SharedNetwork, load_network
 
 CATALOGUE = 60
+REPEATS = 3  # runs per request in the latency section; the lowest CPU time counts
 
 
 def products(rng: random.Random) -> dict[str, Product]:
@@ -105,8 +110,19 @@ def random_request(
     )
 
 
-def latency(net: SharedNetwork, quick: bool, seed: int) -> None:
-    print("== latency of plan() (all option kinds) ==")
+def cpu_ms(request: SourcingRequest) -> float:
+    """The lowest CPU time of ``REPEATS`` runs of ``plan(request)``, in ms."""
+    best = float("inf")
+    for k in range(REPEATS):
+        again = replace(request, now=request.now + timedelta(microseconds=k))
+        start = time.process_time()
+        plan(again)
+        best = min(best, time.process_time() - start)
+    return best * 1000
+
+
+def latency(net: SharedNetwork, quick: bool, seed: int, sizes: set[str] | None) -> None:
+    print(f"== latency of plan() (all option kinds): CPU ms per request, lowest of {REPEATS} ==")
     print(
         f"{'lines':>5} {'locations':>9} {'runs':>5} {'p50 ms':>8} {'p99 ms':>8} {'decisions/s':>12}"
     )
@@ -118,14 +134,11 @@ def latency(net: SharedNetwork, quick: bool, seed: int) -> None:
             runs = 60 if n_locs == 1000 else 400
             runs = max(20, runs // 4) if quick else runs
             requests = [random_request(net, catalogue, locs, n_lines, rng) for _ in range(runs)]
+            if sizes is not None and f"{n_lines}x{n_locs}" not in sizes:
+                continue
             for request in requests[:5]:
                 plan(request)  # warm caches (holiday calendars) as a running Lambda has them
-            times = []
-            for request in requests:
-                start = time.perf_counter()
-                plan(request)
-                times.append((time.perf_counter() - start) * 1000)
-            times.sort()
+            times = sorted(cpu_ms(request) for request in requests)
             p50 = statistics.median(times)
             p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
             rate = 1000 / statistics.fmean(times)
@@ -219,11 +232,16 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument(
+        "--sizes", nargs="+", help="latency only for these LINESxLOCATIONS, e.g. 5x100"
+    )
     args = parser.parse_args()
     net = load_network()
     if not args.skip_latency:
-        latency(net, args.quick, args.seed)
-    quality(net, 60 if args.quick else args.cases, args.seed)
+        latency(net, args.quick, args.seed, set(args.sizes) if args.sizes else None)
+    if not args.skip_quality:
+        quality(net, 60 if args.quick else args.cases, args.seed)
 
 
 if __name__ == "__main__":

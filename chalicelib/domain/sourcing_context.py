@@ -52,6 +52,7 @@ class Site:
     overstock_reward: dict[str, int]  # reward per unit per SKU (0 when not overstocked)
     routes: tuple[Route, ...]  # by promise date, then price
     distance_km: float
+    # (weight, deadline) -> best route; shared by the sites with the same routes
     memo: dict[tuple[int, date], tuple[Route, int, int] | None] = field(default_factory=dict)
 
     @property
@@ -141,9 +142,13 @@ def stock_by_location(request: SourcingRequest, need: dict[str, int]) -> dict[st
     """Available units per location per needed SKU (never negative)."""
     stock: dict[str, dict[str, int]] = {}
     for level in request.stock:
-        if level.sku in need:
-            at = stock.setdefault(level.location_id, {})
-            at[level.sku] = at.get(level.sku, 0) + max(0, level.available)
+        sku = level.sku
+        if sku in need:
+            at = stock.get(level.location_id)
+            if at is None:
+                at = stock[level.location_id] = {}
+            available = level.available
+            at[sku] = at.get(sku, 0) + (available if available > 0 else 0)
     return stock
 
 
@@ -159,10 +164,14 @@ def distance_km(request: SourcingRequest, location: Location) -> float:
     return haversine_km(to.lat, to.lon, location.lat, location.lon)
 
 
+RouteMemo = dict[tuple[object, ...], tuple[tuple[Route, ...], dict[Any, Any]]]
+
+
 def _routes(
-    request: SourcingRequest, location: Location, memo: dict[tuple[object, ...], tuple[Route, ...]]
-) -> tuple[Route, ...]:
-    """The location's routes; locations with the same country and calendar share them."""
+    request: SourcingRequest, location: Location, memo: RouteMemo
+) -> tuple[tuple[Route, ...], dict[Any, Any]]:
+    """The location's routes and the memo of their best route by weight and deadline;
+    locations with the same country and calendar share both."""
     key = (
         location.country,
         location.timezone,
@@ -172,7 +181,7 @@ def _routes(
         location.holidays_country,
     )
     if key not in memo:
-        memo[key] = _compute_routes(request, location)
+        memo[key] = (_compute_routes(request, location), {})
     return memo[key]
 
 
@@ -204,30 +213,30 @@ def _compute_routes(request: SourcingRequest, location: Location) -> tuple[Route
     return tuple(routes)
 
 
-def _usable(request: SourcingRequest, location: Location, at: dict[str, int]) -> dict[str, int]:
-    protect = request.rules.store_protection_units if location.type is LocationType.STORE else 0
-    return {sku: qty - protect for sku, qty in at.items() if qty - protect > 0}
-
-
 def _site(
     request: SourcingRequest,
     location: Location,
-    usable: dict[str, int],
     raw: dict[str, int],
-    memo: dict[tuple[object, ...], tuple[Route, ...]],
-    km: float,
-) -> Site | None:
-    routes = _routes(request, location, memo)
-    if not routes:
-        return None
+    memo: RouteMemo,
+) -> Site | str:
+    """The site of ``location``, or why it can't ship (its stock before store protection is
+    ``raw``, not empty)."""
     rules = request.rules
+    protect = rules.store_protection_units if location.type is LocationType.STORE else 0
+    usable = {sku: qty - protect for sku, qty in raw.items() if qty > protect}
+    if not usable:
+        return "store_protection" if any(raw.values()) else "no_stock"
+    routes, best = _routes(request, location, memo)
+    if not routes:
+        return "no_lane"
     saved = location.holding_cost_per_unit_day * rules.holding_horizon_days
+    base = location.handling_cost_per_unit - saved
     over = {
         sku: rules.overstock_reward_per_unit if raw[sku] > rules.overstock_units else 0
         for sku in usable
     }
-    unit_cost = {sku: location.handling_cost_per_unit - saved - over[sku] for sku in usable}
-    return Site(location, usable, unit_cost, saved, over, routes, km)
+    unit_cost = {sku: base - reward for sku, reward in over.items()}
+    return Site(location, usable, unit_cost, saved, over, routes, 0.0, best)
 
 
 def build_context(request: SourcingRequest) -> Context:
@@ -239,29 +248,23 @@ def build_context(request: SourcingRequest) -> Context:
     stock = stock_by_location(request, need)
     excluded = excluded_ids(request)
     ctx = Context(request=request, need=need, weights=weights, sites=[], stock=stock)
-    memo: dict[tuple[object, ...], tuple[Route, ...]] = {}
+    memo: RouteMemo = {}
     for location in request.locations:
-        raw = stock.get(location.location_id, {})
-        usable = _usable(request, location, raw)
-        reason = ""
+        raw = stock.get(location.location_id)
         if location.location_id in excluded:
-            reason = "excluded"
-        elif not location.can(Capability.SHIP):
-            reason = "lacks_capability"
-        elif not any(raw.values()):
-            reason = "no_stock"
-        elif not usable:
-            reason = "store_protection"
+            found: Site | str = "excluded"
+        elif Capability.SHIP not in location.capabilities:
+            found = "lacks_capability"
         else:
-            site = _site(request, location, usable, raw, memo, ctx.distance_km(location))
-            if site is None:
-                reason = "no_lane"
-            else:
-                ctx.sites.append(site)
-        if reason:
-            ctx.rejected.setdefault(reason, []).append(location.location_id)
-    for sku, qty in need.items():
-        short = qty - sum(site.avail.get(sku, 0) for site in ctx.sites)
-        if short > 0:
-            ctx.shortages[sku] = short
+            found = _site(request, location, raw, memo) if raw else "no_stock"
+        if isinstance(found, str):
+            ctx.rejected.setdefault(found, []).append(location.location_id)
+        else:
+            found.distance_km = ctx.distance_km(location)
+            ctx.sites.append(found)
+    short = dict(need)
+    for site in ctx.sites:
+        for sku, qty in site.avail.items():
+            short[sku] -= qty
+    ctx.shortages.update((sku, qty) for sku, qty in short.items() if qty > 0)
     return ctx

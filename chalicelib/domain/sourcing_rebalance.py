@@ -12,7 +12,8 @@ class Rebalancer:
 
     The allocation by unit cost ignores parcel prices: heavy units may push a parcel into a
     dearer weight band (or add a parcel) that a neighbouring site's parcel would have absorbed.
-    Per-site weight, unit cost and units are kept incrementally; prices are memoised by weight.
+    Per-site weight, unit cost and units are kept incrementally; the fixed cost of a site
+    (handling per order, parcel prices, split penalty) is memoised by weight per request.
     """
 
     def __init__(
@@ -34,7 +35,10 @@ class Rebalancer:
             for site, lines in zip(self.sites, self.lines, strict=True)
         ]
         self.units = [sum(lines.values()) for lines in self.lines]
-        self.fixed: list[dict[int, float]] = [{} for _ in parts]  # per site: weight -> cost
+        # per site: weight -> fixed cost, shared by every rebalancing of the request
+        self.fixed: list[dict[int, float]] = [
+            ctx.memo.setdefault(("fixed", id(site), deadline), {}) for site in self.sites
+        ]
         self.cost = [
             self.part_cost(i, self.weight[i], self.unit[i], self.units[i])
             for i in range(len(parts))

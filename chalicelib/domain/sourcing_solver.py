@@ -35,7 +35,7 @@ MAX_ROUNDS = 6
 STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
 SEEDS = 4  # greedy covers started from each of the best sites of the pool
 NEIGHBOURS_REBALANCED = 3  # best neighbours (by quick estimate) costed exactly per round
-POLISHED = 4  # best open sets rebalanced with pairs of moves at the end
+POLISHED = 3  # best open sets rebalanced with pairs of moves at the end
 
 
 @dataclass(frozen=True, slots=True)
