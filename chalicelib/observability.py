@@ -40,6 +40,11 @@ def instrument(app: Chalice) -> None:
         if ctx is not None and hasattr(ctx, "function_name"):
             logger.append_keys(function_name=ctx.function_name)
         logger.set_correlation_id(_correlation_id(event))
+        if isinstance(event, SQSEvent):
+            count = sum(1 for _ in event)
+            metrics.add_metric(name="SqsMessages", unit=MetricUnit.Count, value=count)
+        elif isinstance(event, CloudWatchEvent):
+            metrics.add_metric(name="ScheduleRuns", unit=MetricUnit.Count, value=1)
         try:
             response = get_response(event)
             if isinstance(event, Request):
