@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,3 +54,14 @@ def client(aws: Any) -> Iterator[Any]:
 
     with Client(app, stage_name="local") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def stressed() -> Iterator[None]:
+    """Switch threads as often as possible: races that hide at the default interval show."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)

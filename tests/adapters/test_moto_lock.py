@@ -7,7 +7,6 @@ point of the lock, and the way to see it is to run the test with the variable se
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -52,14 +51,6 @@ class _Endpoint:
 
     def client(self, name: str) -> Any:
         return self._session.client(name, endpoint_url=self._endpoint)
-
-
-@pytest.fixture
-def stressed() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
 
 
 def _reserve_one(client: Any, sku: str, *, transaction: bool) -> bool:

@@ -2,6 +2,7 @@
 
 import threading
 
+import boto3
 import pytest
 
 from chalicelib.adapters.dynamo_stock import DynamoStock, now_iso
@@ -9,6 +10,9 @@ from chalicelib.adapters.memory import MemoryStock
 from chalicelib.domain.errors import InsufficientStock
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
+from infrastructure.create import create_all
+from local.moto_server import MotoServer
+from tests.adapters.test_moto_lock import _Endpoint
 
 
 @pytest.fixture(params=["memory", "dynamo"])
@@ -117,7 +121,31 @@ def test_reads_by_key_by_sku_and_by_location(stock):
     assert stock.violations() == []
 
 
-def test_concurrent_reservations_never_oversell(stock):
+@pytest.fixture(params=["memory", "dynamo"])
+def concurrent_stock(request):
+    """Like ``stock``, but the DynamoDB twin runs on the local stack's moto server, which locks
+    DynamoDB requests as AWS is atomic per item (in-process moto is not: a concurrency test on
+    it proves nothing and fails at random)."""
+    if request.param == "memory":
+        yield MemoryStock()
+        return
+    server = MotoServer(port=0).start()
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-central-1"
+        )
+        create_all(_Endpoint(session, server.endpoint), prefix="contract")
+        resource = session.resource("dynamodb", endpoint_url=server.endpoint)
+        client = session.client("dynamodb", endpoint_url=server.endpoint)
+        yield DynamoStock(
+            resource.Table("contract-stock"), client=client, events_table="contract-orders"
+        )
+    finally:
+        server.stop()
+
+
+def test_concurrent_reservations_never_oversell(concurrent_stock, stressed):
+    stock = concurrent_stock
     stock.set_levels("HOT", "dc", on_hand=10, safety_stock=0, reorder_point=0)
     sold = []
 
@@ -128,7 +156,7 @@ def test_concurrent_reservations_never_oversell(stock):
         except InsufficientStock:
             pass
 
-    threads = [threading.Thread(target=buy) for _ in range(15)]
+    threads = [threading.Thread(target=buy) for _ in range(40)]
     for t in threads:
         t.start()
     for t in threads:

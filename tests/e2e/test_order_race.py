@@ -3,7 +3,6 @@ of a SKU, spread over 3 locations, through the HTTP API of the local stack."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -96,16 +95,6 @@ def race(stack: LocalStack, key: str, bodies: list[dict[str, Any]]) -> list[requ
 
     with ThreadPoolExecutor(len(bodies)) as pool:
         return list(pool.map(post, bodies))
-
-
-@pytest.fixture
-def stressed() -> Iterator[None]:
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 def test_the_last_ten_units_are_sold_exactly_once(stack, channel_key, stressed):
