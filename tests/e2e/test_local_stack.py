@@ -64,8 +64,7 @@ def test_the_api_answers_with_the_admin_key(local_stack: LocalStack) -> None:
 
 def test_a_stock_received_event_raises_on_hand(local_stack: LocalStack) -> None:
     queue = "dirigent-warehouse-events"
-    if queue not in local_stack.state["queues"].values():
-        pytest.skip("no @app.on_sqs_message handler for the warehouse events yet")
+    assert queue in local_stack.state["queues"].values(), local_stack.state["queues"]
     run = uuid.uuid4().hex[:8]
     sku, location_id = f"E2E-{run}", f"wh-{run}"
     _put(local_stack, f"/locations/{location_id}", _location(location_id))
