@@ -41,9 +41,9 @@ class Route:
         return extra + 1, (extra + 1) * top_price  # unreachable: rest <= top_weight
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Site:
-    """A location that may ship part of the cart."""
+    """A location that may ship part of the cart (equal only to itself)."""
 
     location: Location
     avail: dict[str, int]  # usable units per needed SKU (> 0 only)
@@ -52,6 +52,8 @@ class Site:
     overstock_reward: dict[str, int]  # reward per unit per SKU (0 when not overstocked)
     routes: tuple[Route, ...]  # by promise date, then price
     distance_km: float
+    stock_v: list[int]  # ``avail`` as a vector indexed like ``Context.skus`` (0 when absent)
+    unit_v: list[int]  # ``unit_cost`` as a vector indexed like ``Context.skus``
     # (weight, deadline) -> best route; shared by the sites with the same routes
     memo: dict[tuple[int, date], tuple[Route, int, int] | None] = field(default_factory=dict)
 
@@ -87,6 +89,8 @@ class Context:
     need: dict[str, int]
     weights: dict[str, int]
     sites: list[Site]
+    skus: list[str]  # the needed SKUs: the index of the sites' and the solver's vectors
+    weight_v: list[int]  # weight per unit, indexed like ``skus``
     stock: dict[str, dict[str, int]]  # available (before store protection) per location, SKU
     rejected: dict[str, list[str]] = field(default_factory=dict)  # reason -> location ids
     shortages: dict[str, int] = field(default_factory=dict)
@@ -218,6 +222,7 @@ def _site(
     location: Location,
     raw: dict[str, int],
     memo: RouteMemo,
+    skus: list[str],
 ) -> Site | str:
     """The site of ``location``, or why it can't ship (its stock before store protection is
     ``raw``, not empty)."""
@@ -236,7 +241,9 @@ def _site(
         for sku in usable
     }
     unit_cost = {sku: base - reward for sku, reward in over.items()}
-    return Site(location, usable, unit_cost, saved, over, routes, 0.0, best)
+    stock_v = [usable.get(sku, 0) for sku in skus]
+    unit_v = [unit_cost.get(sku, 0) for sku in skus]
+    return Site(location, usable, unit_cost, saved, over, routes, 0.0, stock_v, unit_v, best)
 
 
 def build_context(request: SourcingRequest) -> Context:
@@ -247,7 +254,16 @@ def build_context(request: SourcingRequest) -> Context:
     }
     stock = stock_by_location(request, need)
     excluded = excluded_ids(request)
-    ctx = Context(request=request, need=need, weights=weights, sites=[], stock=stock)
+    skus = list(need)
+    ctx = Context(
+        request=request,
+        need=need,
+        weights=weights,
+        sites=[],
+        skus=skus,
+        weight_v=[weights[sku] for sku in skus],
+        stock=stock,
+    )
     memo: RouteMemo = {}
     for location in request.locations:
         raw = stock.get(location.location_id)
@@ -256,7 +272,7 @@ def build_context(request: SourcingRequest) -> Context:
         elif Capability.SHIP not in location.capabilities:
             found = "lacks_capability"
         else:
-            found = _site(request, location, raw, memo) if raw else "no_stock"
+            found = _site(request, location, raw, memo, skus) if raw else "no_stock"
         if isinstance(found, str):
             ctx.rejected.setdefault(found, []).append(location.location_id)
         else:

@@ -1,10 +1,16 @@
-"""Local improvement of a split: move lines, or single units, between the open locations."""
+"""Local improvement of a split: move lines, or single units, between the open locations.
+
+A split is a list of per-site vectors of units, indexed like ``Context.skus`` (see
+``sourcing_context``), so costing a move is integer arithmetic on lists.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 from chalicelib.domain.sourcing_context import Context, Site
+
+Move = tuple[int, int]  # (SKU index, units)
 
 
 class Rebalancer:
@@ -19,29 +25,32 @@ class Rebalancer:
     def __init__(
         self,
         ctx: Context,
-        parts: list[tuple[Site, dict[str, int]]],
+        sites: list[Site],
+        lines: list[list[int]],
         deadline: date,
         *,
         pairs: bool = False,
     ):
         self.ctx, self.deadline, self.pairs = ctx, deadline, pairs
         self.penalty = ctx.request.rules.split_penalty
-        self.sites = [site for site, _ in parts]
-        self.lines = [dict(lines) for _, lines in parts]
-        w = ctx.weights
-        self.weight = [sum(w[k] * q for k, q in lines.items()) for lines in self.lines]
+        self.sites, self.lines = sites, [list(row) for row in lines]
+        w = self.w = ctx.weight_v
+        self.stock = [site.stock_v for site in sites]
+        self.unit_v = [site.unit_v for site in sites]
+        self.weight = [sum(map(int.__mul__, w, row)) for row in self.lines]
         self.unit = [
-            sum(site.unit_cost[k] * q for k, q in lines.items())
-            for site, lines in zip(self.sites, self.lines, strict=True)
+            sum(map(int.__mul__, u, row)) for u, row in zip(self.unit_v, self.lines, strict=True)
         ]
-        self.units = [sum(lines.values()) for lines in self.lines]
-        # per site: weight -> fixed cost, shared by every rebalancing of the request
+        self.units = [sum(row) for row in self.lines]
+        self.handling = [site.location.handling_cost_per_order for site in sites]
+        # per site: weight -> parcel prices and their split penalty, shared by every
+        # rebalancing of the request and by the sites with the same routes
         self.fixed: list[dict[int, float]] = [
-            ctx.memo.setdefault(("fixed", id(site), deadline), {}) for site in self.sites
+            ctx.memo.setdefault(("fixed", id(site.memo), deadline), {}) for site in sites
         ]
         self.cost = [
             self.part_cost(i, self.weight[i], self.unit[i], self.units[i])
-            for i in range(len(parts))
+            for i in range(len(sites))
         ]
 
     def part_cost(self, i: int, weight: int, unit: int, units: int) -> float:
@@ -49,51 +58,36 @@ class Rebalancer:
         if units == 0:
             return 0.0
         fixed = self.fixed[i].get(weight)
-        if fixed is None:
-            best = self.sites[i].best_route(weight, self.deadline)
-            handling = self.sites[i].location.handling_cost_per_order
-            fixed = float("inf") if best is None else handling + best[2] + self.penalty * best[1]
-            self.fixed[i][weight] = fixed
-        return fixed + unit
+        return (self._fixed(i, weight) if fixed is None else fixed) + self.handling[i] + unit
 
-    def try_move(self, a: int, b: int, moves: tuple[tuple[str, int], ...]) -> bool:
-        """Move every (sku, qty) of ``moves`` from site ``a`` to site ``b`` if that saves."""
-        if len(moves) == 1:
-            return self.try_one(a, b, *moves[0])
-        site_a, site_b = self.sites[a], self.sites[b]
-        lines_a, lines_b = self.lines[a], self.lines[b]
+    def _fixed(self, i: int, weight: int) -> float:
+        """Parcel prices and their split penalty of site ``i`` sending ``weight`` (memoised)."""
+        best = self.sites[i].best_route(weight, self.deadline)
+        fixed = float("inf") if best is None else best[2] + self.penalty * best[1]
+        self.fixed[i][weight] = fixed
+        return fixed
+
+    def try_move(self, a: int, b: int, moves: tuple[Move, ...]) -> bool:
+        """Move every (sku index, qty) of ``moves`` from site ``a`` to site ``b`` if that saves."""
+        row_a, row_b, stock_b = self.lines[a], self.lines[b], self.stock[b]
+        unit_a, unit_b, w = self.unit_v[a], self.unit_v[b], self.w
         dw = du_a = du_b = dn = 0
-        for sku, qty in moves:
-            if site_b.avail.get(sku, 0) < lines_b.get(sku, 0) + qty or lines_a.get(sku, 0) < qty:
+        for j, qty in moves:
+            if stock_b[j] < row_b[j] + qty or row_a[j] < qty:
                 return False
-            dw += self.ctx.weights[sku] * qty
-            du_a += site_a.unit_cost[sku] * qty
-            du_b += site_b.unit_cost[sku] * qty
+            dw += w[j] * qty
+            du_a += unit_a[j] * qty
+            du_b += unit_b[j] * qty
             dn += qty
-        return self._apply(a, b, moves, dw, du_a, du_b, dn)
-
-    def try_one(self, a: int, b: int, sku: str, qty: int) -> bool:
-        """``try_move`` of a single (sku, qty): the hot path, without the loop."""
-        site_b = self.sites[b]
-        if site_b.avail.get(sku, 0) < self.lines[b].get(sku, 0) + qty:
+        if not self._saves(a, b, dw, du_a, du_b, dn):
             return False
-        if self.lines[a].get(sku, 0) < qty:
-            return False
-        du_a = self.sites[a].unit_cost[sku] * qty
-        dw = self.ctx.weights[sku] * qty
-        return self._apply(a, b, ((sku, qty),), dw, du_a, site_b.unit_cost[sku] * qty, qty)
+        for j, qty in moves:
+            row_a[j] -= qty
+            row_b[j] += qty
+        return True
 
-    def _apply(
-        self,
-        a: int,
-        b: int,
-        moves: tuple[tuple[str, int], ...],
-        dw: int,
-        du_a: int,
-        du_b: int,
-        dn: int,
-    ) -> bool:
-        """Make the move if the two sites' costs after it are lower than before."""
+    def _saves(self, a: int, b: int, dw: int, du_a: int, du_b: int, dn: int) -> bool:
+        """Record the new totals of ``a`` and ``b`` if their costs after the move are lower."""
         weight, unit, units = self.weight, self.unit, self.units
         cost_a = self.part_cost(a, weight[a] - dw, unit[a] - du_a, units[a] - dn)
         cost_b = self.part_cost(b, weight[b] + dw, unit[b] + du_b, units[b] + dn)
@@ -102,22 +96,21 @@ class Rebalancer:
         weight[a], unit[a], units[a] = weight[a] - dw, unit[a] - du_a, units[a] - dn
         weight[b], unit[b], units[b] = weight[b] + dw, unit[b] + du_b, units[b] + dn
         self.cost[a], self.cost[b] = cost_a, cost_b
-        lines_a, lines_b = self.lines[a], self.lines[b]
-        for sku, qty in moves:
-            left = lines_a[sku] - qty
-            if left:
-                lines_a[sku] = left
-            else:
-                del lines_a[sku]
-            lines_b[sku] = lines_b.get(sku, 0) + qty
         return True
 
-    def _single_moves(self, a: int) -> list[tuple[tuple[str, int], ...]]:
-        return [((sku, qty),) for sku, have in self.lines[a].items() for qty in {1, have}]
+    def _single_moves(self, a: int) -> list[Move]:
+        """Each line of ``a``: one unit of it, and all of it."""
+        moves: list[Move] = []
+        for j, have in enumerate(self.lines[a]):
+            if have:
+                moves.append((j, 1))
+                if have > 1:
+                    moves.append((j, have))
+        return moves
 
-    def _pair_moves(self, a: int) -> list[tuple[tuple[str, int], ...]]:
+    def _pair_moves(self, a: int) -> list[tuple[Move, ...]]:
         """Two lines (or units) together: one alone may not cross a weight-band boundary."""
-        singles = [move[0] for move in self._single_moves(a)]
+        singles = self._single_moves(a)
         return [
             (first, second)
             for i, first in enumerate(singles)
@@ -125,26 +118,59 @@ class Rebalancer:
             if first[0] != second[0]
         ]
 
-    def _sweep(self, pairs: bool) -> bool:
-        """Every move from every site, each to the first other site where it saves."""
+    def _sweep_pairs(self) -> bool:
+        """Every pair of moves from every site, each to the first other site where it saves."""
         n, moved = len(self.sites), False
         for a in range(n):
             others = [b for b in range(n) if b != a]
-            if pairs:
-                for moves in self._pair_moves(a):
-                    moved = any(self.try_move(a, b, moves) for b in others) or moved
-                continue
-            for sku, have in list(self.lines[a].items()):
-                for qty in {1, have}:
-                    for b in others:
-                        if self.try_one(a, b, sku, qty):
-                            moved = True
-                            break
+            for moves in self._pair_moves(a):
+                moved = any(self.try_move(a, b, moves) for b in others) or moved
         return moved
 
-    def run(self) -> list[tuple[Site, dict[str, int]]]:
+    def _sweep(self) -> bool:
+        """Every single move from every site, each to the first other site where it saves.
+
+        The hot path of sourcing: ``try_move`` and ``part_cost`` inlined on local lists.
+        """
+        n, moved = len(self.sites), False
+        lines, stock, unit_v, w, fixed = self.lines, self.stock, self.unit_v, self.w, self.fixed
+        weight, unit, units, cost = self.weight, self.unit, self.units, self.cost
+        handling = self.handling
+        for a in range(n):
+            row_a, unit_a = lines[a], unit_v[a]
+            for j, qty in self._single_moves(a):
+                if row_a[j] < qty:
+                    continue
+                dw, du_a = w[j] * qty, unit_a[j] * qty
+                if units[a] == qty:
+                    cost_a = 0.0
+                else:
+                    f = fixed[a].get(weight[a] - dw)
+                    if f is None:
+                        f = self._fixed(a, weight[a] - dw)
+                    cost_a = f + handling[a] + unit[a] - du_a
+                for b in range(n):
+                    if b == a or stock[b][j] < lines[b][j] + qty:
+                        continue
+                    f = fixed[b].get(weight[b] + dw)
+                    if f is None:
+                        f = self._fixed(b, weight[b] + dw)
+                    du_b = unit_v[b][j] * qty
+                    cost_b = f + handling[b] + unit[b] + du_b
+                    if cost_a + cost_b >= cost[a] + cost[b]:
+                        continue
+                    weight[a], unit[a], units[a] = weight[a] - dw, unit[a] - du_a, units[a] - qty
+                    weight[b], unit[b], units[b] = weight[b] + dw, unit[b] + du_b, units[b] + qty
+                    cost[a], cost[b] = cost_a, cost_b
+                    row_a[j] -= qty
+                    lines[b][j] += qty
+                    moved = True
+                    break
+        return moved
+
+    def run(self) -> list[list[int]]:
         """Single moves until none saves, then pairs of moves, then singles again, bounded."""
         for _ in range(3 * len(self.ctx.need)):
-            if not self._sweep(pairs=False) and not (self.pairs and self._sweep(pairs=True)):
+            if not self._sweep() and not (self.pairs and self._sweep_pairs()):
                 break
-        return list(zip(self.sites, self.lines, strict=True))
+        return self.lines

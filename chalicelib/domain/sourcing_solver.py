@@ -7,10 +7,16 @@ penalty; every unit then costs the location's net unit cost. It is solved heuris
 1. *Open set evaluation.* Given a set of open locations, each SKU is taken from the open
    locations by ascending unit cost up to their usable stock; locations that receive nothing are
    closed again. The cost is then exact (real weights, real parcel prices).
-2. *Starting points.* The cheapest single location that covers the whole cart, and a greedy
-   set cover that repeatedly opens the location with the lowest cost per newly covered unit.
-3. *Local search.* From each start: drop a location, swap one for another, or add one, taking
-   the best improving move until none improves (a bounded number of rounds).
+   Without rebalancing this is a quick estimate (``estimate``: sums only, no split built).
+2. *Starting points.* The cheapest single location that covers the whole cart, and greedy
+   set covers (from several seeds) that repeatedly open the location with the lowest cost per
+   newly covered unit; only the best few by quick estimate are rebalanced.
+3. *Local search.* From each start: drop a location, swap one for another, or add one; the
+   best neighbours by quick estimate are costed exactly, taking the best improving move until
+   none improves (a bounded number of rounds).
+
+Sites carry their stock and unit costs as vectors indexed like ``Context.skus``, so allocating
+and rebalancing are integer loops over lists.
 
 Large networks are pruned to a pool of the locations with the lowest stand-alone cost per unit
 (plus whatever is needed to cover every SKU) before steps 2 and 3; singles are always scanned
@@ -34,8 +40,9 @@ POOL_SIZE = 8
 MAX_ROUNDS = 6
 STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
 SEEDS = 4  # greedy covers started from each of the best sites of the pool
-NEIGHBOURS_REBALANCED = 3  # best neighbours (by quick estimate) costed exactly per round
-POLISHED = 3  # best open sets rebalanced with pairs of moves at the end
+NEIGHBOURS_REBALANCED = 2  # best neighbours (by quick estimate) costed exactly per round
+POLISHED = 2  # best open sets rebalanced with pairs of moves at the end
+STARTS_REBALANCED = 3  # greedy covers (best by quick estimate) rebalanced as starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +68,20 @@ def better(a: Candidate | None, b: Candidate | None) -> Candidate | None:
     return b if b.key < a.key else a
 
 
-def _allocate(
-    sites: Sequence[Site], need: dict[str, int], by_cost: bool
-) -> list[dict[str, int]] | None:
-    """Lines per site (same order as ``sites``), cheapest unit cost first (or in the order of
-    ``sites``); None if they can't cover ``need``."""
-    alloc: list[dict[str, int]] = [{} for _ in sites]
-    for sku, qty in need.items():
-        holders = [i for i, s in enumerate(sites) if sku in s.avail]
+def _allocate(sites: Sequence[Site], need_v: list[int], by_cost: bool) -> list[list[int]] | None:
+    """Units per site and SKU index (sites in the order of ``sites``), cheapest unit cost first
+    (or in the order of ``sites``); None if they can't cover ``need_v``."""
+    alloc = [[0] * len(need_v) for _ in sites]
+    stock = [site.stock_v for site in sites]
+    for j, qty in enumerate(need_v):
+        if not qty:
+            continue
+        holders = [i for i, have in enumerate(stock) if have[j]]
         if by_cost and len(holders) > 1:
-            holders.sort(key=lambda i: sites[i].unit_cost[sku])
+            holders.sort(key=lambda i: sites[i].unit_v[j])
         for i in holders:
-            take = min(qty, sites[i].avail[sku])
-            alloc[i][sku] = take
+            take = min(qty, stock[i][j])
+            alloc[i][j] = take
             qty -= take
             if qty == 0:
                 break
@@ -82,19 +90,64 @@ def _allocate(
     return alloc
 
 
-def _site_cost(
-    ctx: Context, site: Site, lines: dict[str, int], deadline: date
-) -> tuple[int, int, date] | None:
-    """(cost without split penalty, parcels, promise) of ``site`` sending ``lines``."""
-    if not lines:
-        return (0, 0, date.min)
-    weights, unit = ctx.weights, site.unit_cost
-    best = site.best_route(sum(weights[sku] * q for sku, q in lines.items()), deadline)
-    if best is None:
+def estimate(
+    ctx: Context,
+    sites: Sequence[Site],
+    need_v: list[int],
+    deadline: date,
+    limit: int,
+    *,
+    by_cost: bool = True,
+) -> tuple[int, date, int] | None:
+    """``evaluate(...).key`` without rebalancing: a quick estimate, memoised per request."""
+    key = ("estimate", deadline, limit, by_cost, *map(id, sites), *need_v)
+    found = ctx.memo.get(key, False)
+    if found is False:
+        found = ctx.memo[key] = _estimate(ctx, sites, need_v, deadline, limit, by_cost)
+    return found
+
+
+def _estimate(
+    ctx: Context,
+    sites: Sequence[Site],
+    need_v: list[int],
+    deadline: date,
+    limit: int,
+    by_cost: bool,
+) -> tuple[int, date, int] | None:
+    """Costs the allocation by unit cost (or in site order) as ``_evaluate`` does, on sums."""
+    n, w = len(sites), ctx.weight_v
+    weight, cost, units = [0] * n, [0] * n, [0] * n
+    for j, qty in enumerate(need_v):
+        if not qty:
+            continue
+        holders = [(s.unit_v[j], i) for i, s in enumerate(sites) if s.stock_v[j]]
+        if by_cost:
+            holders.sort()
+        for unit, i in holders:
+            have = sites[i].stock_v[j]
+            take = qty if qty < have else have
+            weight[i] += w[j] * take
+            cost[i] += unit * take
+            units[i] += take
+            qty -= take
+            if not qty:
+                break
+        if qty:
+            return None
+    total = parcels = 0
+    promise = date.min
+    for i, site in enumerate(sites):
+        if units[i]:
+            best = site.best_route(weight[i], deadline)
+            if best is None:
+                return None
+            total += site.location.handling_cost_per_order + best[2] + cost[i]
+            parcels += best[1]
+            promise = max(promise, best[0].promise)
+    if parcels > limit:
         return None
-    route, parcels, price = best
-    cost = site.location.handling_cost_per_order + price
-    return cost + sum(unit[sku] * q for sku, q in lines.items()), parcels, route.promise
+    return total + ctx.request.rules.split_penalty * (parcels - 1), promise, parcels
 
 
 def evaluate(
@@ -130,36 +183,43 @@ def _evaluate(
     rebalance: bool,
     deep: bool,
 ) -> Candidate | None:
-    alloc = _allocate(sites, need, by_cost)
+    alloc = _allocate(sites, [need.get(sku, 0) for sku in ctx.skus], by_cost)
     if alloc is None:
         return None
-    parts = list(zip(sites, alloc, strict=True))
-    if rebalance and len(parts) > 1:
-        parts = Rebalancer(ctx, parts, deadline, pairs=deep).run()
-    parts = [(site, lines) for site, lines in parts if lines]
+    if rebalance and len(sites) > 1:
+        alloc = Rebalancer(ctx, list(sites), alloc, deadline, pairs=deep).run()
+    weight_v, skus = ctx.weight_v, ctx.skus
     cost = parcels = 0
     promise = date.min
-    for site, lines in parts:
-        found = _site_cost(ctx, site, lines, deadline)
-        if found is None:
+    parts: list[tuple[Site, dict[str, int]]] = []
+    for site, row in zip(sites, alloc, strict=True):
+        if not any(row):
+            continue
+        best = site.best_route(sum(map(int.__mul__, weight_v, row)), deadline)
+        if best is None:
             return None
-        cost, parcels, promise = cost + found[0], parcels + found[1], max(promise, found[2])
+        route, n, price = best
+        cost += (
+            site.location.handling_cost_per_order + price + sum(map(int.__mul__, site.unit_v, row))
+        )
+        parcels += n
+        promise = max(promise, route.promise)
+        parts.append((site, {skus[j]: q for j, q in enumerate(row) if q}))
     if parcels > limit:
         return None
     cost += ctx.request.rules.split_penalty * (parcels - 1)
     return Candidate(cost, parcels, promise, tuple(parts), deadline)
 
 
-def _unit_ratio(ctx: Context, site: Site, need: dict[str, int], deadline: date) -> float:
-    """Stand-alone cost per unit of what ``site`` can cover of ``need``."""
-    avail, unit_cost, weights = site.avail, site.unit_cost, ctx.weights
+def _unit_ratio(ctx: Context, site: Site, need_v: list[int], deadline: date) -> float:
+    """Stand-alone cost per unit of what ``site`` can cover of ``need_v`` (by SKU index)."""
     units = weight = cost = 0
-    for sku, q in need.items():
-        if q and sku in avail:
-            take = min(q, avail[sku])
+    for q, have, w, unit in zip(need_v, site.stock_v, ctx.weight_v, site.unit_v, strict=True):
+        if q and have:
+            take = q if q < have else have
             units += take
-            weight += weights[sku] * take
-            cost += unit_cost[sku] * take
+            weight += w * take
+            cost += unit * take
     if not units:
         return float("inf")
     best = site.best_route(weight, deadline)
@@ -168,50 +228,81 @@ def _unit_ratio(ctx: Context, site: Site, need: dict[str, int], deadline: date) 
     return (site.location.handling_cost_per_order + best[2] + cost) / units
 
 
-def _pool(ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date) -> list[Site]:
-    """The ``POOL_SIZE`` best sites by unit ratio, plus enough others to cover every SKU."""
+def _pool(ctx: Context, eligible: list[Site], need: dict[str, int]) -> list[Site]:
+    """The ``POOL_SIZE`` best sites by unit ratio, plus enough others to cover every SKU.
+
+    Ratios are against the loosest deadline, so they are computed once per request and site.
+    """
     if len(eligible) <= POOL_SIZE:
         return eligible
-    key = ("ratio", *sorted(need.items()))
-    if key not in ctx.memo:  # ranked once per request, against the loosest deadline
-        ctx.memo[key] = {id(s): _unit_ratio(ctx, s, need, date.max) for s in ctx.sites}
-    ratio = ctx.memo[key]
+    ratio: dict[int, float] = ctx.memo.setdefault(("ratio", *sorted(need.items())), {})
+    need_v = _vector(ctx, need)
+    for site in eligible:
+        if id(site) not in ratio:
+            ratio[id(site)] = _unit_ratio(ctx, site, need_v, date.max)
     ranked = sorted(eligible, key=lambda s: ratio[id(s)])
     pool = ranked[:POOL_SIZE]
-    for sku, qty in need.items():
-        have = sum(s.avail.get(sku, 0) for s in pool)
+    for j, qty in enumerate(need_v):
+        have = sum(s.stock_v[j] for s in pool)
         for site in ranked[POOL_SIZE:]:
             if have >= qty:
                 break
-            if sku in site.avail and site not in pool:
+            if site.stock_v[j] and site not in pool:
                 pool.append(site)
-                have += site.avail[sku]
+                have += site.stock_v[j]
     return pool
+
+
+def _vector(ctx: Context, need: dict[str, int]) -> list[int]:
+    return [need.get(sku, 0) for sku in ctx.skus]
 
 
 def _greedy(
     ctx: Context, pool: list[Site], need: dict[str, int], deadline: date, seed: Site | None
 ) -> list[Site] | None:
     """Open the site with the lowest cost per newly covered unit until all is covered."""
-    remaining = dict(need)
+    remaining = _vector(ctx, need)
     chosen: list[Site] = []
-    if seed is not None:
-        chosen.append(seed)
-        for sku in remaining:
-            remaining[sku] -= min(remaining[sku], seed.avail.get(sku, 0))
-    while any(remaining.values()):
-        options = [s for s in pool if s not in chosen]
-        if not options:
-            return None
+    site = seed
+    while True:
+        if site is not None:
+            chosen.append(site)
+            remaining = [
+                q - h if q > h else 0 for q, h in zip(remaining, site.stock_v, strict=True)
+            ]
+        if not any(remaining):
+            return chosen
         ratio, site = min(
-            ((_unit_ratio(ctx, s, remaining, deadline), s) for s in options), key=lambda x: x[0]
+            ((_unit_ratio(ctx, s, remaining, deadline), s) for s in pool if s not in chosen),
+            key=lambda x: x[0],
+            default=(float("inf"), None),
         )
-        if ratio == float("inf"):
+        if site is None or ratio == float("inf"):
             return None
-        chosen.append(site)
-        for sku in remaining:
-            remaining[sku] -= min(remaining[sku], site.avail.get(sku, 0))
-    return chosen
+
+
+def _starts(
+    ctx: Context, pool: list[Site], need: dict[str, int], deadline: date, limit: int
+) -> list[Candidate]:
+    """Greedy covers from several seeds, each allocated by unit cost and in greedy order; only
+    the ``STARTS_REBALANCED`` best by quick estimate are rebalanced."""
+    quick: list[tuple[tuple[int, date, int], int, list[Site], bool]] = []
+    need_v = _vector(ctx, need)
+    for seed in [None, *pool[:SEEDS]]:
+        sites = _greedy(ctx, pool, need, deadline, seed)
+        if not sites:
+            continue
+        for by_cost in (True, False):
+            key = estimate(ctx, sites, need_v, deadline, limit, by_cost=by_cost)
+            if key is not None:
+                quick.append((key, len(quick), sites, by_cost))
+    quick.sort(key=lambda item: item[:2])
+    starts = []
+    for _, _, sites, by_cost in quick[:STARTS_REBALANCED]:
+        found = evaluate(ctx, sites, need, deadline, limit, by_cost=by_cost)
+        if found is not None:
+            starts.append(found)
+    return starts
 
 
 def _neighbours(used: list[Site], others: list[Site], limit: int) -> list[list[Site]]:
@@ -235,14 +326,14 @@ def _improve(
     seen: dict[tuple[int, ...], tuple[Candidate, list[Site]]],
 ) -> Candidate:
     """Best-improvement local search; every open set costed exactly is recorded in ``seen``."""
-    current = start
+    current, need_v = start, _vector(ctx, need)
     for _ in range(MAX_ROUNDS):
         used = [site for site, _ in current.parts]
         others = [s for s in pool if s not in used]
         quick = [
-            (found.key, i, sites)
+            (key, i, sites)
             for i, sites in enumerate(_neighbours(used, others, limit))
-            if (found := evaluate(ctx, sites, need, deadline, limit, rebalance=False))
+            if (key := estimate(ctx, sites, need_v, deadline, limit))
         ]
         quick.sort(key=lambda item: (item[0], item[1]))
         best: Candidate | None = None
@@ -333,15 +424,9 @@ def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -
         return best
     if best is not None and best.cost <= _split_lower_bound(ctx, eligible, need, deadline):
         return best
-    pool = _pool(ctx, eligible, need, deadline)
+    pool = _pool(ctx, eligible, need)
     starts = [best] if best is not None else []
-    for seed in [None, *pool[:SEEDS]]:
-        sites = _greedy(ctx, pool, need, deadline, seed)
-        if sites:
-            for by_cost in (True, False):
-                found = evaluate(ctx, sites, need, deadline, limit, by_cost=by_cost)
-                if found is not None:
-                    starts.append(found)
+    starts += _starts(ctx, pool, need, deadline, limit)
     starts.sort(key=lambda c: c.key)
     seen: dict[tuple[int, ...], tuple[Candidate, list[Site]]] = {}
     for start in starts[:STARTS_IMPROVED]:
