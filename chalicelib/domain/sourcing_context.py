@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
-from chalicelib.domain.geo import haversine_km
+from chalicelib.domain.geo import EARTH_RADIUS_KM, haversine_km
 from chalicelib.domain.network import Capability, Location, LocationType, Speed
 from chalicelib.domain.sourcing_model import CostBreakdown, Shipment, SourcingRequest
 
@@ -33,6 +34,10 @@ class Route:
     def price(self, weight_g: int) -> tuple[int, int]:
         """(parcels, price): full top-band parcels plus one parcel for the remainder."""
         top_weight, top_price = self.bands[-1]
+        if weight_g <= top_weight:  # one parcel: the usual case
+            for max_weight, band_price in self.bands:
+                if weight_g <= max_weight:
+                    return 1, band_price
         extra = max(0, (weight_g - 1) // top_weight)
         rest = weight_g - extra * top_weight
         for max_weight, band_price in self.bands:
@@ -54,8 +59,8 @@ class Site:
     distance_km: float
     stock_v: list[int]  # ``avail`` as a vector indexed like ``Context.skus`` (0 when absent)
     unit_v: list[int]  # ``unit_cost`` as a vector indexed like ``Context.skus``
-    # (weight, deadline) -> best route; shared by the sites with the same routes
-    memo: dict[tuple[int, date], tuple[Route, int, int] | None] = field(default_factory=dict)
+    # deadline -> weight -> best route; shared by the sites with the same routes
+    memo: dict[date, dict[int, tuple[Route, int, int] | None]] = field(default_factory=dict)
 
     @property
     def location_id(self) -> str:
@@ -67,10 +72,13 @@ class Site:
 
     def best_route(self, weight_g: int, deadline: date) -> tuple[Route, int, int] | None:
         """The cheapest route promising by ``deadline``: (route, parcels, price)."""
-        key = (weight_g, deadline)
-        if key not in self.memo:
-            self.memo[key] = self._best_route(weight_g, deadline)
-        return self.memo[key]
+        by_weight = self.memo.get(deadline)
+        if by_weight is None:
+            by_weight = self.memo[deadline] = {}
+        if weight_g in by_weight:
+            return by_weight[weight_g]
+        found = by_weight[weight_g] = self._best_route(weight_g, deadline)
+        return found
 
     def _best_route(self, weight_g: int, deadline: date) -> tuple[Route, int, int] | None:
         best: tuple[Route, int, int] | None = None
@@ -96,13 +104,27 @@ class Context:
     shortages: dict[str, int] = field(default_factory=dict)
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # the solver's cache
     distances: dict[str, float] = field(default_factory=dict)  # location id -> km
+    origin: tuple[float, float] | None = None  # ship-to latitude in radians, and its cosine
 
     def distance_km(self, location: Location) -> float:
         """Distance of ``location`` to the ship-to address, computed once per request."""
         km = self.distances.get(location.location_id)
         if km is None:
-            km = self.distances[location.location_id] = distance_km(self.request, location)
+            km = self.distances[location.location_id] = self._distance(location)
         return km
+
+    def _distance(self, location: Location) -> float:
+        """``distance_km`` with the ship-to address's trigonometry computed once."""
+        to = self.request.ship_to
+        if to.lat is None or to.lon is None:
+            return distance_km(self.request, location)
+        if self.origin is None:
+            self.origin = (radians(to.lat), cos(radians(to.lat)))
+        phi1, cos1 = self.origin
+        phi2 = radians(location.lat)
+        dlambda = radians(location.lon - to.lon)
+        a = sin((phi2 - phi1) / 2) ** 2 + cos1 * cos(phi2) * sin(dlambda / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
 
     def shipment(
         self, site: Site, lines: dict[str, int], deadline: date
@@ -197,6 +219,7 @@ def _compute_routes(request: SourcingRequest, location: Location) -> tuple[Route
             service.speed is Speed.EXPRESS and not request.rules.allow_express
         ):
             continue
+        shipped: date | None = None
         for lane in service.lanes:
             if lane.from_country != location.country or lane.to_country != to.country:
                 continue
@@ -207,9 +230,9 @@ def _compute_routes(request: SourcingRequest, location: Location) -> tuple[Route
             )
             if not bands:
                 continue
-            shipped = ship_date(
-                location, request.now, cutoff_shift_hours=service.order_cutoff_shift_hours
-            )
+            if shipped is None:  # the same for every lane of the service
+                shift = service.order_cutoff_shift_hours
+                shipped = ship_date(location, request.now, cutoff_shift_hours=shift)
             days = transit_days(service, lane, to)
             promise = delivery_date(shipped, days, to.country)
             routes.append(Route(service.service_id, bands, shipped, promise))
@@ -236,13 +259,18 @@ def _site(
         return "no_lane"
     saved = location.holding_cost_per_unit_day * rules.holding_horizon_days
     base = location.handling_cost_per_unit - saved
-    over = {
-        sku: rules.overstock_reward_per_unit if raw[sku] > rules.overstock_units else 0
-        for sku in usable
-    }
-    unit_cost = {sku: base - reward for sku, reward in over.items()}
-    stock_v = [usable.get(sku, 0) for sku in skus]
-    unit_v = [unit_cost.get(sku, 0) for sku in skus]
+    reward, overstock = rules.overstock_reward_per_unit, rules.overstock_units
+    over: dict[str, int] = {}
+    unit_cost: dict[str, int] = {}
+    stock_v: list[int] = []
+    unit_v: list[int] = []
+    for sku in skus:
+        have = usable.get(sku, 0)
+        stock_v.append(have)
+        if have:
+            over[sku] = reward if raw[sku] > overstock else 0
+            unit_cost[sku] = base - over[sku]
+        unit_v.append(unit_cost.get(sku, 0))
     return Site(location, usable, unit_cost, saved, over, routes, 0.0, stock_v, unit_v, best)
 
 

@@ -7,6 +7,7 @@ A split is a list of per-site vectors of units, indexed like ``Context.skus`` (s
 from __future__ import annotations
 
 from datetime import date
+from operator import mul
 
 from chalicelib.domain.sourcing_context import Context, Site
 
@@ -37,10 +38,8 @@ class Rebalancer:
         w = self.w = ctx.weight_v
         self.stock = [site.stock_v for site in sites]
         self.unit_v = [site.unit_v for site in sites]
-        self.weight = [sum(map(int.__mul__, w, row)) for row in self.lines]
-        self.unit = [
-            sum(map(int.__mul__, u, row)) for u, row in zip(self.unit_v, self.lines, strict=True)
-        ]
+        self.weight = [sum(map(mul, w, row)) for row in self.lines]
+        self.unit = [sum(map(mul, u, row)) for u, row in zip(self.unit_v, self.lines, strict=True)]
         self.units = [sum(row) for row in self.lines]
         self.handling = [site.location.handling_cost_per_order for site in sites]
         # per site: weight -> parcel prices and their split penalty, shared by every

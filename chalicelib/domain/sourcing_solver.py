@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 from chalicelib.domain.sourcing_context import Context, Site
 from chalicelib.domain.sourcing_rebalance import Rebalancer
@@ -195,13 +196,11 @@ def _evaluate(
     for site, row in zip(sites, alloc, strict=True):
         if not any(row):
             continue
-        best = site.best_route(sum(map(int.__mul__, weight_v, row)), deadline)
+        best = site.best_route(sum(map(mul, weight_v, row)), deadline)
         if best is None:
             return None
         route, n, price = best
-        cost += (
-            site.location.handling_cost_per_order + price + sum(map(int.__mul__, site.unit_v, row))
-        )
+        cost += site.location.handling_cost_per_order + price + sum(map(mul, site.unit_v, row))
         parcels += n
         promise = max(promise, route.promise)
         parts.append((site, {skus[j]: q for j, q in enumerate(row) if q}))
@@ -213,19 +212,16 @@ def _evaluate(
 
 def _unit_ratio(ctx: Context, site: Site, need_v: list[int], deadline: date) -> float:
     """Stand-alone cost per unit of what ``site`` can cover of ``need_v`` (by SKU index)."""
-    units = weight = cost = 0
-    for q, have, w, unit in zip(need_v, site.stock_v, ctx.weight_v, site.unit_v, strict=True):
-        if q and have:
-            take = q if q < have else have
-            units += take
-            weight += w * take
-            cost += unit * take
+    takes = [q if q < have else have for q, have in zip(need_v, site.stock_v, strict=True)]
+    units = sum(takes)
     if not units:
         return float("inf")
-    best = site.best_route(weight, deadline)
+    best = site.best_route(sum(map(mul, takes, ctx.weight_v)), deadline)
     if best is None:
         return float("inf")
-    return (site.location.handling_cost_per_order + best[2] + cost) / units
+    return (
+        site.location.handling_cost_per_order + best[2] + sum(map(mul, takes, site.unit_v))
+    ) / units
 
 
 def _pool(ctx: Context, eligible: list[Site], need: dict[str, int]) -> list[Site]:
