@@ -19,7 +19,7 @@ location that shares a profile.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -80,20 +80,16 @@ def add_open_days(
 
 
 @lru_cache(maxsize=4096)
-def _ship_date(
-    timezone: str,
-    cutoff: time,
-    shift_hours: int,
+def _released_ship_date(
+    today: date,
+    before_cutoff: bool,
     closed_weekdays: frozenset[int],
     holidays_country: str,
     processing_days: int,
-    now: datetime,
 ) -> date:
-    tz = ZoneInfo(timezone)
-    local = now.astimezone(tz)
-    today = local.date()
-    cutoff_at = datetime.combine(today, cutoff, tzinfo=tz) + timedelta(hours=shift_hours)
-    if local < cutoff_at and is_open(today, closed_weekdays, holidays_country):
+    """The ship date of an order placed on the location's local ``today``, before its cut-off
+    or not: cached on the local date, so every request of the day shares it."""
+    if before_cutoff and is_open(today, closed_weekdays, holidays_country):
         released = today
     else:
         released = first_open_day(today + timedelta(days=1), closed_weekdays, holidays_country)
@@ -107,14 +103,17 @@ def ship_date(location: Location, now: datetime, *, cutoff_shift_hours: int = 0)
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    return _ship_date(
-        location.timezone,
-        location.cutoff_time,
-        cutoff_shift_hours,
+    tz = ZoneInfo(location.timezone)
+    local = now.astimezone(tz)
+    today = local.date()
+    cutoff = datetime.combine(today, location.cutoff_time, tzinfo=tz)
+    before = local < cutoff + timedelta(hours=cutoff_shift_hours)
+    return _released_ship_date(
+        today,
+        before,
         location.closed_weekdays,
         location.holidays_country,
         location.processing_days,
-        now,
     )
 
 

@@ -178,11 +178,13 @@ def _explain(ctx: Context, chosen: Plan) -> tuple[dict[str, Any], ...]:
             for s in chosen.shipments
         ),
     ]
-    others = heapq.nsmallest(
-        _RUNNERS_UP,
-        (s for s in ctx.sites if s.location_id not in used),
-        key=lambda s: (s.distance_km, s.location_id),
-    )
+    count = _RUNNERS_UP + len(used)  # the nearest sites, once per request and count
+    nearest = ctx.memo.get(("nearest", count))
+    if nearest is None:
+        nearest = ctx.memo[("nearest", count)] = heapq.nsmallest(
+            count, ctx.sites, key=lambda s: (s.distance_km, s.location_id)
+        )
+    others = [s for s in nearest if s.location_id not in used][:_RUNNERS_UP]
     for site in others:
         if site.earliest > chosen.promised_date:
             outcome = "slower"
