@@ -16,7 +16,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
 from chalicelib.domain.geo import EARTH_RADIUS_KM, haversine_km
-from chalicelib.domain.network import Capability, Location, LocationType, Speed
+from chalicelib.domain.network import Capability, CarrierService, Location, LocationType, Speed
 from chalicelib.domain.sourcing_model import CostBreakdown, Shipment, SourcingRequest
 
 NO_DEADLINE = date.max
@@ -190,7 +190,7 @@ def distance_km(request: SourcingRequest, location: Location) -> float:
     return haversine_km(to.lat, to.lon, location.lat, location.lon)
 
 
-RouteMemo = dict[tuple[object, ...], tuple[tuple[Route, ...], dict[Any, Any]]]
+RouteMemo = dict[tuple[object, ...], Any]  # calendar profile -> (routes, best-route memo)
 
 
 def _routes(
@@ -207,35 +207,54 @@ def _routes(
         location.holidays_country,
     )
     if key not in memo:
-        memo[key] = (_compute_routes(request, location), {})
+        lanes = memo.get((location.country,))
+        if lanes is None:
+            lanes = memo[(location.country,)] = _lanes(request, location.country)
+        memo[key] = (_compute_routes(request, location, lanes), {})
     return memo[key]
 
 
-def _compute_routes(request: SourcingRequest, location: Location) -> tuple[Route, ...]:
-    to = request.ship_to
-    routes: list[Route] = []
+Lanes = list[tuple[CarrierService, tuple[tuple[int, int], ...], int]]
+
+
+def _lanes(request: SourcingRequest, country: str) -> Lanes:
+    """(service, price bands in the order's currency, transit days) of every lane from
+    ``country`` to the ship-to address that the request may use, in service order."""
+    to, currency = request.ship_to, request.currency
+    found: Lanes = []
     for service in request.carrier_services:
         if service.speed is Speed.TRANSFER or (
             service.speed is Speed.EXPRESS and not request.rules.allow_express
         ):
             continue
-        shipped: date | None = None
         for lane in service.lanes:
-            if lane.from_country != location.country or lane.to_country != to.country:
+            if lane.from_country != country or lane.to_country != to.country:
                 continue
             bands = tuple(
-                (band.max_weight_g, band.price[request.currency])
+                (band.max_weight_g, band.price[currency])
                 for band in lane.bands
-                if request.currency in band.price
+                if currency in band.price
             )
-            if not bands:
-                continue
-            if shipped is None:  # the same for every lane of the service
-                shift = service.order_cutoff_shift_hours
-                shipped = ship_date(location, request.now, cutoff_shift_hours=shift)
-            days = transit_days(service, lane, to)
-            promise = delivery_date(shipped, days, to.country)
-            routes.append(Route(service.service_id, bands, shipped, promise))
+            if bands:
+                found.append((service, bands, transit_days(service, lane, to)))
+    return found
+
+
+def _compute_routes(
+    request: SourcingRequest, location: Location, lanes: Lanes
+) -> tuple[Route, ...]:
+    """The routes of ``location`` by its ``lanes``: ship date by its calendar, then transit."""
+    routes: list[Route] = []
+    shipped: dict[str, date] = {}  # per service: every lane of a service ships the same day
+    for service, bands, days in lanes:
+        day = shipped.get(service.service_id)
+        if day is None:
+            shift = service.order_cutoff_shift_hours
+            day = shipped[service.service_id] = ship_date(
+                location, request.now, cutoff_shift_hours=shift
+            )
+        promise = delivery_date(day, days, request.ship_to.country)
+        routes.append(Route(service.service_id, bands, day, promise))
     routes.sort(key=lambda r: (r.promise, r.bands[0][1]))
     return tuple(routes)
 

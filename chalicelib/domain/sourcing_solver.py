@@ -119,8 +119,13 @@ def _starts(
     the ``STARTS_REBALANCED`` best by quick estimate are rebalanced."""
     quick: list[tuple[tuple[int, date, int], int, list[Site], bool]] = []
     need_v = _vector(ctx, need)
+    unseeded: list[Site] | None = None
     for seed in [None, *pool[:SEEDS]]:
+        if unseeded and seed is unseeded[0]:
+            continue  # the cover seeded with the unseeded one's first pick is that cover
         sites = _greedy(ctx, pool, need, deadline, seed)
+        if seed is None:
+            unseeded = sites
         if not sites:
             continue
         for by_cost in (True, False):
