@@ -80,22 +80,31 @@ def _transfer_lanes(
                     yield service, lane, prices[-1]
 
 
+def _sources(ctx: Context, country: str) -> list[Location]:
+    """Warehouses and 3PLs of ``country`` that may send transfers, once per request."""
+    found: list[Location] | None = ctx.memo.get(("transfer_sources", country))
+    if found is None:
+        excluded = excluded_ids(ctx.request)
+        found = ctx.memo[("transfer_sources", country)] = [
+            source
+            for source in ctx.request.locations
+            if source.type in _SOURCES
+            and source.country == country
+            and source.location_id not in excluded
+        ]
+    return found
+
+
 def _transfer(
     ctx: Context, store: Location, missing: dict[str, int], stock: dict[str, dict[str, int]]
 ) -> Part | None:
     """The earliest (then cheapest) single-warehouse transfer of ``missing`` to ``store``."""
     request, best = ctx.request, None
-    excluded = excluded_ids(request)
     to = Address(country=store.country, postal_code=store.postal_code)
     weight = sum(ctx.weights[sku] * q for sku, q in missing.items())
-    for source in request.locations:
+    for source in _sources(ctx, store.country):
         raw = stock.get(source.location_id, {})
-        if (
-            source.type not in _SOURCES
-            or source.country != store.country
-            or source.location_id in excluded
-            or any(raw.get(sku, 0) < q for sku, q in missing.items())
-        ):
+        if any(raw.get(sku, 0) < q for sku, q in missing.items()):
             continue
         for service, lane, price in _transfer_lanes(ctx, source, store):
             arrives = promised_date(source, service, lane, to, request.now)

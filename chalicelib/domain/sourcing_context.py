@@ -59,6 +59,7 @@ class Site:
     distance_km: float
     stock_v: list[int]  # ``avail`` as a vector indexed like ``Context.skus`` (0 when absent)
     unit_v: list[int]  # ``unit_cost`` as a vector indexed like ``Context.skus``
+    cover: tuple[int, int, int]  # units, weight and unit cost of what it can send of the cart
     # deadline -> weight -> best route; shared by the sites with the same routes
     memo: dict[date, dict[int, tuple[Route, int, int] | None]] = field(default_factory=dict)
 
@@ -264,7 +265,7 @@ def _site(
     location: Location,
     raw: dict[str, int],
     memo: RouteMemo,
-    skus: list[str],
+    vectors: tuple[list[str], list[int], list[int]],
 ) -> Site | str:
     """The site of ``location``, or why it can't ship (its stock before store protection is
     ``raw``, not empty)."""
@@ -279,18 +280,24 @@ def _site(
     saved = location.holding_cost_per_unit_day * rules.holding_horizon_days
     base = location.handling_cost_per_unit - saved
     reward, overstock = rules.overstock_reward_per_unit, rules.overstock_units
+    skus, need_v, weight_v = vectors
     over: dict[str, int] = {}
     unit_cost: dict[str, int] = {}
     stock_v: list[int] = []
     unit_v: list[int] = []
-    for sku in skus:
+    units = weight = cost = 0  # what the site can send of the whole cart
+    for sku, wanted, unit_weight in zip(skus, need_v, weight_v, strict=True):
         have = usable.get(sku, 0)
         stock_v.append(have)
         if have:
             over[sku] = reward if raw[sku] > overstock else 0
             unit_cost[sku] = base - over[sku]
+            take = wanted if wanted < have else have
+            units, weight = units + take, weight + unit_weight * take
+            cost += unit_cost[sku] * take
         unit_v.append(unit_cost.get(sku, 0))
-    return Site(location, usable, unit_cost, saved, over, routes, 0.0, stock_v, unit_v, best)
+    cover = (units, weight, cost)
+    return Site(location, usable, unit_cost, saved, over, routes, 0.0, stock_v, unit_v, cover, best)
 
 
 def build_context(request: SourcingRequest) -> Context:
@@ -312,6 +319,7 @@ def build_context(request: SourcingRequest) -> Context:
         stock=stock,
     )
     memo: RouteMemo = {}
+    vectors = (skus, [need[sku] for sku in skus], ctx.weight_v)
     for location in request.locations:
         raw = stock.get(location.location_id)
         if location.location_id in excluded:
@@ -319,7 +327,7 @@ def build_context(request: SourcingRequest) -> Context:
         elif Capability.SHIP not in location.capabilities:
             found = "lacks_capability"
         else:
-            found = _site(request, location, raw, memo, skus) if raw else "no_stock"
+            found = _site(request, location, raw, memo, vectors) if raw else "no_stock"
         if isinstance(found, str):
             ctx.rejected.setdefault(found, []).append(location.location_id)
         else:

@@ -29,6 +29,7 @@ cheapest deadline usually share one search (``fastest_and_cheapest``).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from datetime import date
 from operator import mul
@@ -40,7 +41,7 @@ POOL_SIZE = 8
 MAX_ROUNDS = 6
 STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
 SEEDS = 4  # greedy covers started from each of the best sites of the pool
-NEIGHBOURS_REBALANCED = 2  # best neighbours (by quick estimate) costed exactly per round
+NEIGHBOURS_REBALANCED = 1  # best neighbours (by quick estimate) costed exactly per round
 POLISHED = 2  # best open sets rebalanced with pairs of moves at the end
 STARTS_REBALANCED = 3  # greedy covers (best by quick estimate) rebalanced as starts
 
@@ -59,6 +60,15 @@ def _unit_ratio(ctx: Context, site: Site, need_v: list[int], deadline: date) -> 
     ) / units
 
 
+def _cover_ratio(site: Site) -> float:
+    """``_unit_ratio`` of the whole cart by any route, from the site's precomputed cover."""
+    units, weight, cost = site.cover
+    best = site.best_route(weight, date.max) if units else None
+    if best is None:
+        return float("inf")
+    return (site.location.handling_cost_per_order + best[2] + cost) / units
+
+
 def _pool(ctx: Context, eligible: list[Site], need: dict[str, int]) -> list[Site]:
     """The ``POOL_SIZE`` best sites by unit ratio, plus enough others to cover every SKU.
 
@@ -68,9 +78,12 @@ def _pool(ctx: Context, eligible: list[Site], need: dict[str, int]) -> list[Site
         return eligible
     ratio: dict[int, float] = ctx.memo.setdefault(("ratio", *sorted(need.items())), {})
     need_v = _vector(ctx, need)
+    whole = need == ctx.need
     for site in eligible:
         if id(site) not in ratio:
-            ratio[id(site)] = _unit_ratio(ctx, site, need_v, date.max)
+            ratio[id(site)] = (
+                _cover_ratio(site) if whole else _unit_ratio(ctx, site, need_v, date.max)
+            )
     ranked = sorted(eligible, key=lambda s: ratio[id(s)])
     pool = ranked[:POOL_SIZE]
     for j, qty in enumerate(need_v):
@@ -192,15 +205,21 @@ def _split_lower_bound(
     ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date
 ) -> int:
     """No split over two or more sites can cost less than this."""
-    fixed = sorted(
-        site.location.handling_cost_per_order
-        + min(r.bands[0][1] for r in site.routes if r.promise <= deadline)
-        for site in eligible
-    )
+    cheapest: dict[int, int] = {}  # per shared routes tuple: the lowest first-band price
+    fixed: list[int] = []
+    for site in eligible:
+        price = cheapest.get(id(site.routes))
+        if price is None:
+            price = min(r.bands[0][1] for r in site.routes if r.promise <= deadline)
+            cheapest[id(site.routes)] = price
+        fixed.append(site.location.handling_cost_per_order + price)
+    first, second = heapq.nsmallest(2, fixed)
     units = sum(
-        qty * min(s.unit_cost[sku] for s in eligible if sku in s.avail) for sku, qty in need.items()
+        qty * min(s.unit_v[j] for s in eligible if s.stock_v[j])
+        for j, qty in enumerate(_vector(ctx, need))
+        if qty
     )
-    return fixed[0] + fixed[1] + ctx.request.rules.split_penalty + units
+    return first + second + ctx.request.rules.split_penalty + units
 
 
 def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:
