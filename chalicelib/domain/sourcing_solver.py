@@ -43,7 +43,7 @@ STARTS_IMPROVED = 2  # local search runs from this many of the best starting poi
 SEEDS = 4  # greedy covers started from each of the best sites of the pool
 NEIGHBOURS_REBALANCED = 1  # best neighbours (by quick estimate) costed exactly per round
 POLISHED = 2  # best open sets rebalanced with pairs of moves at the end
-STARTS_REBALANCED = 3  # greedy covers (best by quick estimate) rebalanced as starts
+STARTS_REBALANCED = 2  # greedy covers (best by quick estimate) rebalanced as starts
 
 
 def _unit_ratio(ctx: Context, site: Site, need_v: list[int], deadline: date) -> float:
