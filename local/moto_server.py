@@ -3,7 +3,8 @@
 moto does not lock concurrent DynamoDB writes: under thread stress a conditional update on a
 threaded moto server oversells (DESIGN.md, "Facts checked"). Real DynamoDB is atomic per item, so
 ``DynamoLock`` serialises every DynamoDB request; SQS long polls and everything else stay
-concurrent.
+concurrent. ``moto_patches.apply()`` makes a failed transaction roll back only the items it
+touched, not deep copies of whole tables (which made transactions slow down as the stack filled).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from local import moto_patches
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -76,6 +79,7 @@ class MotoServer:
         lock: bool = True,
         pages: dict[str, Callable[[], str]] | None = None,
     ) -> None:
+        moto_patches.apply()
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.lock = DynamoLock(moto_app, enabled=lock)
         self._server: BaseWSGIServer = make_server(
