@@ -95,11 +95,10 @@ def _estimate(
     for j, qty in enumerate(need_v):
         if not qty:
             continue
-        holders = [(s.unit_v[j], i) for i, s in enumerate(sites) if s.stock_v[j]]
-        if by_cost:
+        holders = [(s.unit_v[j], i, s.stock_v[j]) for i, s in enumerate(sites) if s.stock_v[j]]
+        if by_cost and len(holders) > 1:
             holders.sort()
-        for unit, i in holders:
-            have = sites[i].stock_v[j]
+        for unit, i, have in holders:
             take = qty if qty < have else have
             weight[i] += w[j] * take
             cost[i] += unit * take

@@ -66,25 +66,6 @@ class Rebalancer:
         self.fixed[i][weight] = fixed
         return fixed
 
-    def try_move(self, a: int, b: int, moves: tuple[Move, ...]) -> bool:
-        """Move every (sku index, qty) of ``moves`` from site ``a`` to site ``b`` if that saves."""
-        row_a, row_b, stock_b = self.lines[a], self.lines[b], self.stock[b]
-        unit_a, unit_b, w = self.unit_v[a], self.unit_v[b], self.w
-        dw = du_a = du_b = dn = 0
-        for j, qty in moves:
-            if stock_b[j] < row_b[j] + qty or row_a[j] < qty:
-                return False
-            dw += w[j] * qty
-            du_a += unit_a[j] * qty
-            du_b += unit_b[j] * qty
-            dn += qty
-        if not self._saves(a, b, dw, du_a, du_b, dn):
-            return False
-        for j, qty in moves:
-            row_a[j] -= qty
-            row_b[j] += qty
-        return True
-
     def _saves(self, a: int, b: int, dw: int, du_a: int, du_b: int, dn: int) -> bool:
         """Record the new totals of ``a`` and ``b`` if their costs after the move are lower."""
         weight, unit, units = self.weight, self.unit, self.units
@@ -107,7 +88,7 @@ class Rebalancer:
                     moves.append((j, have))
         return moves
 
-    def _pair_moves(self, a: int) -> list[tuple[Move, ...]]:
+    def _pair_moves(self, a: int) -> list[tuple[Move, Move]]:
         """Two lines (or units) together: one alone may not cross a weight-band boundary."""
         singles = self._single_moves(a)
         return [
@@ -120,10 +101,24 @@ class Rebalancer:
     def _sweep_pairs(self) -> bool:
         """Every pair of moves from every site, each to the first other site where it saves."""
         n, moved = len(self.sites), False
+        lines, stock, unit_v, w = self.lines, self.stock, self.unit_v, self.w
         for a in range(n):
-            others = [b for b in range(n) if b != a]
-            for moves in self._pair_moves(a):
-                moved = any(self.try_move(a, b, moves) for b in others) or moved
+            row_a, unit_a = lines[a], unit_v[a]
+            for (j, p), (k, q) in self._pair_moves(a):
+                if row_a[j] < p or row_a[k] < q:
+                    continue
+                dw = w[j] * p + w[k] * q
+                du_a = unit_a[j] * p + unit_a[k] * q
+                for b in range(n):
+                    row_b, stock_b = lines[b], stock[b]
+                    if b == a or stock_b[j] < row_b[j] + p or stock_b[k] < row_b[k] + q:
+                        continue
+                    du_b = unit_v[b][j] * p + unit_v[b][k] * q
+                    if self._saves(a, b, dw, du_a, du_b, p + q):
+                        row_a[j], row_a[k] = row_a[j] - p, row_a[k] - q
+                        row_b[j], row_b[k] = row_b[j] + p, row_b[k] + q
+                        moved = True
+                        break
         return moved
 
     def _sweep(self) -> bool:
