@@ -60,19 +60,18 @@ def fewest_parcels(
     When one of the ``known`` splits already sends no more parcels than that cover, the
     cheapest of them answers without another search.
     """
-    remaining = dict(need)
+    remaining = [need.get(sku, 0) for sku in ctx.skus]
     chosen: list[Site] = []
-    while any(remaining.values()):
+    while any(remaining):
         site = max(
             (s for s in ctx.sites if s not in chosen),
-            key=lambda s: sum(min(q, s.avail.get(sku, 0)) for sku, q in remaining.items()),
+            key=lambda s: sum(map(min, remaining, s.stock_v)),
             default=None,
         )
-        if site is None or not any(site.avail.get(sku, 0) for sku in remaining if remaining[sku]):
+        if site is None or not any(map(min, remaining, site.stock_v)):
             return None
         chosen.append(site)
-        for sku in remaining:
-            remaining[sku] -= min(remaining[sku], site.avail.get(sku, 0))
+        remaining = [q - min(q, have) for q, have in zip(remaining, site.stock_v, strict=True)]
     cover = evaluate(ctx, chosen, need, date.max, limit)
     if cover is None:
         return None
