@@ -10,14 +10,30 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from chalicelib.domain.sourcing_context import Context, Site
-from chalicelib.domain.sourcing_solver import Candidate, better, covers, evaluate, solve
+from chalicelib.domain.sourcing_solver import Candidate, better, evaluate, solve
 
 
 def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:
     """Every promise date from the first at which the eligible sites cover ``need``."""
-    dates = sorted({route.promise for site in ctx.sites for route in site.routes})
+    key = ("deadlines", *need.items())
+    if key not in ctx.memo:
+        ctx.memo[key] = _from_first_covering(ctx, need)
+    found: list[date] = ctx.memo[key]
+    return found
+
+
+def _from_first_covering(ctx: Context, need: dict[str, int]) -> list[date]:
+    """Sites join by earliest promise date; their stock vectors are summed as dates advance."""
+    shared = {id(site.routes): site.routes for site in ctx.sites}  # sites share routes
+    dates = sorted({route.promise for routes in shared.values() for route in routes})
+    need_v = [need.get(sku, 0) for sku in ctx.skus]
+    joining = sorted(ctx.sites, key=lambda s: s.earliest)
+    have, k = [0] * len(need_v), 0
     for i, deadline in enumerate(dates):
-        if covers([s for s in ctx.sites if s.earliest <= deadline], need):
+        while k < len(joining) and joining[k].earliest <= deadline:
+            have = [h + x for h, x in zip(have, joining[k].stock_v, strict=True)]
+            k += 1
+        if all(h >= q for h, q in zip(have, need_v, strict=True)):
             return dates[i:]
     return []
 
