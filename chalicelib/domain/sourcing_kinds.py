@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from chalicelib.domain.sourcing_context import Context, Site
-from chalicelib.domain.sourcing_solver import Candidate, better, evaluate, solve
+from chalicelib.domain.sourcing_solver import Candidate, better, evaluate, shared_routes, solve
 
 
 def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:
@@ -24,8 +24,7 @@ def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:
 
 def _from_first_covering(ctx: Context, need: dict[str, int]) -> list[date]:
     """Sites join by earliest promise date; their stock vectors are summed as dates advance."""
-    shared = {id(site.routes): site.routes for site in ctx.sites}  # sites share routes
-    dates = sorted({route.promise for routes in shared.values() for route in routes})
+    dates = sorted({route.promise for routes in shared_routes(ctx) for route in routes})
     need_v = [need.get(sku, 0) for sku in ctx.skus]
     joining = sorted(ctx.sites, key=lambda s: s.earliest)
     have, k = [0] * len(need_v), 0

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from datetime import date
 from operator import mul
 
-from chalicelib.domain.sourcing_context import Context, Site
+from chalicelib.domain.sourcing_context import Context, Route, Site
 from chalicelib.domain.sourcing_costing import Candidate, better, estimate, evaluate, polish
 
 POOL_SIZE = 8
@@ -257,13 +257,21 @@ def best_single(
     )
 
 
+def shared_routes(ctx: Context) -> list[tuple[Route, ...]]:
+    """The distinct routes tuples of the sites (sites with the same calendar share one)."""
+    found: list[tuple[Route, ...]] | None = ctx.memo.get(("routes",))
+    if found is None:
+        found = ctx.memo[("routes",)] = list({id(s.routes): s.routes for s in ctx.sites}.values())
+    return found
+
+
 def solve(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> Candidate | None:
     """The cheapest split found promising by ``deadline`` in at most ``limit`` parcels.
 
     Deadlines that admit the same routes give the same answer, which is memoised.
     """
-    routes = tuple(sum(r.promise <= deadline for r in s.routes) for s in ctx.sites)
-    key = ("solve", limit, routes, *sorted(need.items()))
+    admitted = tuple(sum(r.promise <= deadline for r in routes) for routes in shared_routes(ctx))
+    key = ("solve", limit, admitted, *sorted(need.items()))
     if key not in ctx.memo:
         ctx.memo[key] = _search(ctx, need, deadline=deadline, limit=limit)
     found: Candidate | None = ctx.memo[key]
