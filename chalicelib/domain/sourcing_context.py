@@ -5,6 +5,11 @@ that could ship part of the cart, the usable stock per SKU (after store protecti
 cost per unit (handling - holding saved - overstock reward) and its *routes* (carrier service,
 price bands in the order's currency, ship date and promised date). Locations that can't help are
 recorded with the reason, for the explanation.
+
+For the solver's tight loops a site also carries its stock and unit costs as vectors indexed like
+``Context.skus``, and what it could send of the whole cart (``cover``). Lanes are filtered once per
+origin country, and sites with the same country and calendar share one routes tuple and one
+memo of their best route per deadline and weight.
 """
 
 from __future__ import annotations
