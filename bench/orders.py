@@ -186,14 +186,36 @@ class CallCounter:
                 self.rcu += 1
 
 
-def _units(obj: dict[str, Any], size: int) -> int:
-    return max(1, math.ceil(len(json.dumps(obj, default=str)) / size))
+def _units(op: dict[str, Any], size: int) -> int:
+    """Write units of one item write: its size by DynamoDB's rules (attribute names plus values;
+    binary counts its raw bytes), rounded up to ``size``. Updates are sized by their request, a
+    fair proxy for the small stock and aggregate items they touch."""
+    if "Item" in op:
+        body = sum(len(name) + _value_size(value) for name, value in op["Item"].items())
+    else:
+        body = len(json.dumps({k: v for k, v in op.items() if k != "TableName"}, default=str))
+    return max(1, math.ceil(body / size))
+
+
+def _value_size(value: Any) -> int:
+    if not isinstance(value, dict):  # a resource-style (deserialised) value
+        return len(value) if isinstance(value, (str, bytes)) else len(str(value))
+    ((kind, inner),) = value.items()
+    if kind in ("S", "B"):
+        return len(inner.encode() if isinstance(inner, str) else inner)
+    if kind == "N":
+        return len(inner) // 2 + 1
+    if kind == "M":
+        return 3 + sum(len(k) + 1 + _value_size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    return 1
 
 
 def _index_writes(kind: str, op: dict[str, Any]) -> int:
     """Write units DynamoDB spends on indexes: a new order enters its 4 keys-only listing
-    indexes; a stock movement changes ``headroom`` (the low-stock index key: delete + put) and
-    the attributes the by-location index projects."""
+    indexes; a stock movement changes ``headroom``, the low-stock index key (delete + put); the
+    by-location index holds keys only."""
     table = op.get("TableName", "")
     if (
         kind == "Put"
@@ -202,7 +224,7 @@ def _index_writes(kind: str, op: dict[str, Any]) -> int:
     ):
         return 4
     if kind == "Update" and table.endswith("-stock"):
-        return 3
+        return 2
     return 0
 
 

@@ -196,10 +196,13 @@ class DynamoStock:
         return [level_from_item(i) for i in self._query(KeyConditionExpression=Key("sku").eq(sku))]
 
     def by_location(self, location_id: str) -> list[StockLevel]:
-        items = self._query(
+        """The index holds keys only (stock movements never write it): the levels themselves
+        come by BatchGetItem."""
+        keys = self._query(
             IndexName="by-location", KeyConditionExpression=Key("location_id").eq(location_id)
         )
-        return [level_from_item(i) for i in items]
+        levels = self.get_many((k["sku"], k["location_id"]) for k in keys)
+        return [levels[key] for key in sorted(levels)]
 
     def violations(self) -> list[str]:
         items: list[dict[str, Any]] = []
