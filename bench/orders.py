@@ -40,6 +40,13 @@ PRICES = {  # USD, published on-demand prices
     "sqs": 0.40 / 1e6,
 }
 LAMBDA_GB = 0.5
+SQS_CALLS = {
+    "SendMessage",
+    "SendMessageBatch",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+}
 
 
 def seed(stack: Stack) -> str:
@@ -166,24 +173,39 @@ class CallCounter:
     def __init__(self) -> None:
         self.http: Counter = Counter()
         self.background: Counter = Counter()
-        self.wcu = self.rcu = 0.0
+        self.wcu: Counter = Counter()  # "http" / "background" -> write units
+        self.rcu: Counter = Counter()
         self.lock = threading.Lock()
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        on_http = "process_request" in threading.current_thread().name
+        side = "http" if "process_request" in threading.current_thread().name else "background"
         with self.lock:
-            (self.http if on_http else self.background)[model.name] += 1
+            (self.http if side == "http" else self.background)[model.name] += 1
             if model.name == "TransactWriteItems":
                 for entry in params["TransactItems"]:
                     ((kind, op),) = entry.items()
-                    self.wcu += 2 * _units(op, 1024) + _index_writes(kind, op)
+                    self.wcu[side] += 2 * _units(op, 1024) + _index_writes(kind, op)
             elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
-                self.wcu += _units(params, 1024) + _index_writes(model.name[:-4], params)
+                self.wcu[side] += _units(params, 1024) + _index_writes(model.name[:-4], params)
             elif model.name == "BatchGetItem":
                 for table in params["RequestItems"].values():
-                    self.rcu += len(table["Keys"]) * (1 if table.get("ConsistentRead") else 0.5)
+                    reads = len(table["Keys"]) * (1 if table.get("ConsistentRead") else 0.5)
+                    self.rcu[side] += reads
             elif model.name in ("GetItem", "Query"):
-                self.rcu += 1
+                self.rcu[side] += 1
+
+    def cost(self, sides: tuple[str, ...], orders: int, lambda_calls: int) -> dict[str, float]:
+        """USD per order for the calls made on ``sides``."""
+        calls = sum((self.http if s == "http" else self.background for s in sides), Counter())
+        sqs = sum(v for k, v in calls.items() if k in SQS_CALLS)
+        return {
+            "dynamodb writes": sum(self.wcu[s] for s in sides) / orders * PRICES["wcu"],
+            "dynamodb reads": sum(self.rcu[s] for s in sides) / orders * PRICES["rcu"],
+            "api gateway": PRICES["apigw"],
+            "lambda": lambda_calls
+            * (PRICES["lambda_req"] + 0.15 * LAMBDA_GB * PRICES["lambda_gbs"]),
+            "sqs": sqs / orders * PRICES["sqs"],
+        }
 
 
 def _units(op: dict[str, Any], size: int) -> int:
@@ -287,32 +309,19 @@ def main() -> None:
         )
         background = {k: round(v / n, 2) for k, v in counter.background.items()}
         print(f"asynchronous side, per order: {background}")
-        sqs_requests = sum(
-            v
-            for k, v in {**counter.http, **counter.background}.items()
-            if k
-            in (
-                "SendMessage",
-                "SendMessageBatch",
-                "ReceiveMessage",
-                "DeleteMessage",
-                "DeleteMessageBatch",
+        for label, sides, lambdas in (
+            ("capture (the HTTP path)", ("http",), 1),
+            ("capture + dispatch (with the order-events consumer)", ("http", "background"), 2),
+        ):
+            per_order = counter.cost(sides, n, lambdas)
+            wcu = sum(counter.wcu[s] for s in sides) / n
+            rcu = sum(counter.rcu[s] for s in sides) / n
+            print(f"{label}: {wcu:.1f} write units, {rcu:.1f} read units per order")
+            print(
+                "  cost per 1000 orders (USD, excluding SES): "
+                + ", ".join(f"{k} {v * 1000:.4f}" for k, v in per_order.items())
+                + f"  => {sum(per_order.values()) * 1000:.4f} (target <= 0.02)"
             )
-        )
-        per_order = {
-            "dynamodb writes": counter.wcu / n * PRICES["wcu"],
-            "dynamodb reads": counter.rcu / n * PRICES["rcu"],
-            "api gateway": PRICES["apigw"],
-            "lambda": 2 * PRICES["lambda_req"] + 0.15 * LAMBDA_GB * PRICES["lambda_gbs"],
-            "sqs": sqs_requests / n * PRICES["sqs"],
-        }
-        total = sum(per_order.values()) * 1000
-        print(f"write units/order {counter.wcu / n:.1f}, read units/order {counter.rcu / n:.1f}")
-        print(
-            "cost per 1000 orders (USD, excluding SES): "
-            + ", ".join(f"{k} {v * 1000:.4f}" for k, v in per_order.items())
-            + f"  => {total:.4f} (target <= 0.02)"
-        )
         print("(SQS polling by idle consumers is not counted: Lambda's event source mapping polls)")
     finally:
         stack.stop()
