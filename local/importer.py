@@ -4,14 +4,15 @@ report as ``POST /imports/{products|stock}``:
     python -m local.importer --products products.csv --stock stock.json
 
 A ``.csv`` file has a header line (``price_EUR``-style columns for prices); anything else is read
-as a JSON list of rows. The tables are the ones the environment names (``AWS_ENDPOINT_URL`` for
-the local moto server, ``DIRIGENT_PREFIX`` for the stage). Exits 1 when any row was rejected.
+as a JSON list of rows. It writes to the running local stack (its moto on DIRIGENT_MOTO_PORT,
+default 5000) with the local stage's names. Exits 1 when any row was rejected.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=Path, help="products, CSV or JSON")
     parser.add_argument("--stock", type=Path, help="stock levels, CSV or JSON")
     args = parser.parse_args(argv)
+    from local.stack import configure_env
+
+    configure_env(moto_port=int(os.environ.get("DIRIGENT_MOTO_PORT", "5000")))
     failed = False
     # products first: stock rows must name known products
     for kind, path in (("products", args.products), ("stock", args.stock)):
