@@ -12,10 +12,8 @@ from chalicelib.api import (
     alerts,
     catalog,
     dashboard,
-    events,
     exports,
     imports,
-    order_queue,
     orders,
     reports,
     returns,
@@ -24,6 +22,7 @@ from chalicelib.api import (
     tracking,
 )
 from chalicelib.config import queue_name
+from chalicelib.consumers import order_events, warehouse_events
 from chalicelib.observability import instrument
 
 app = Chalice(app_name="dirigent")
@@ -51,7 +50,7 @@ _register(reports, exports, dashboard)
 @app.on_sqs_message(queue=queue_name("warehouse-events"), batch_size=10)
 def on_warehouse_event(event: Any) -> dict[str, Any]:
     """Warehouse events: each record applied on its own; failures reported per message."""
-    return events.handle_batch(event.to_dict(), event.context)
+    return warehouse_events.handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule(alerts.alert_rate(), name="low_stock_alerts")
@@ -63,7 +62,7 @@ def low_stock_alerts(event: Any) -> None:
 @app.on_sqs_message(queue=queue_name("order-events"), batch_size=10)
 def on_order_event(event: Any) -> dict[str, Any]:
     """Internal order events: dispatch placed orders, serve backorders; partial failures."""
-    return order_queue.handle_order_events(event.to_dict(), event.context)
+    return order_events.handle_order_events(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="outbox_sweeper")

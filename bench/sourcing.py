@@ -38,7 +38,7 @@ from chalicelib.domain.sourcing import (
     nearest_plan,
     plan,
 )
-from chalicelib.domain.sourcing_context import build_context
+from chalicelib.domain.sourcing.context import build_context
 from tests.fixtures.network import SharedNetwork, load_network
 
 CATALOGUE = 60

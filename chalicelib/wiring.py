@@ -184,8 +184,8 @@ def pending_events() -> DynamoPendingEvents:
 def warehouse_events() -> WarehouseEventService:
     """Stock events are applied by inventory; pass ``handlers={"picked": fn, ...}`` here to
     take order and return events off the pending list."""
-    from chalicelib.api.order_queue import shipment_event_handlers
     from chalicelib.api.returns import return_event_handlers
+    from chalicelib.consumers.order_events import shipment_event_handlers
 
     return WarehouseEventService(
         inventory=inventory(),

@@ -1,5 +1,5 @@
 """Demo data, loaded through the HTTP API exactly as an integration would:
-the EU network of ``shared/data/network-eu.json`` (14 locations, 3 carrier services), three
+the EU network of ``local/data/network-eu.json`` (14 locations, 3 carrier services), three
 channels, default sourcing rules, 200 products and their stock (bulk import), and an API key
 per channel plus one for customer service. Re-running overwrites the same records (new keys
 are made each time).
@@ -8,7 +8,6 @@ are made each time).
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,12 @@ _ADJECTIVES = ("Alpine", "Bold", "Calm", "Dusky", "Easy", "Fjord", "Golden", "Ha
 _NOUNS = ("Mug", "Lamp", "Throw", "Vase", "Kettle", "Backpack", "Jacket", "Boots", "Tray", "Rug")
 
 
-def shared_dir() -> Path:
-    """``shared/`` beside the repository root; ``DIRIGENT_SHARED_DIR`` overrides."""
-    env = os.environ.get("DIRIGENT_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+NETWORK_FILE = Path(__file__).resolve().parent / "data" / "network-eu.json"
 
 
 def network_documents() -> dict[str, Any]:
-    """The raw documents of ``shared/data/network-eu.json`` (a fresh copy on every call)."""
-    return json.loads((shared_dir() / "data" / "network-eu.json").read_text(encoding="utf-8"))
+    """The raw documents of ``local/data/network-eu.json`` (a fresh copy on every call)."""
+    return json.loads(NETWORK_FILE.read_text(encoding="utf-8"))
 
 
 def product_rows(count: int = SKU_COUNT, seed: int = SEED) -> list[dict[str, Any]]:

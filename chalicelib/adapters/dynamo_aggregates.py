@@ -2,7 +2,7 @@
 per-location, per-SKU and per-reason counters inside), and the open-backorder gauges.
 
 - ``AGG#orders#<channel>#<currency>`` / ``<YYYY-MM-DD>#<shard>``: the counters of the orders
-  placed that day (``chalicelib.domain.order_metrics``), added with ``ADD``.
+  placed that day (``chalicelib.domain.order.metrics``), added with ``ADD``.
 - ``AGG#backorders`` / ``<channel>#<shard>``: units and orders waiting for stock now.
 
 An order's counters always go to the same shard (by its id): concurrent orders of one channel
@@ -26,8 +26,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_tx import serialize
-from chalicelib.domain.order import Order
-from chalicelib.domain.order_metrics import delta, metrics, split_gauges
+from chalicelib.domain.order.metrics import delta, metrics, split_gauges
+from chalicelib.domain.order.model import Order
 
 SHARDS = 4
 BACKORDERS_PK = "AGG#backorders"

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_stock import level_from_item
 from chalicelib.adapters.dynamo_tx import serialize
-from chalicelib.domain.alerts import ItemKey, Notice
+from chalicelib.domain.alerts.rules import ItemKey, Notice
 from chalicelib.domain.network import StockLevel
 
 LOW_STOCK_INDEX = "low-stock"

@@ -23,7 +23,7 @@ from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_orders import OUTBOX_SHARDS, outbox_key
 from chalicelib.adapters.dynamo_tx import put_new, serialize
-from chalicelib.domain.order import Order, OrderShipment
+from chalicelib.domain.order.model import Order, OrderShipment
 
 EVENT_MARKER_TTL_SECONDS = 14 * 24 * 3600
 _PICKUP_PK = "PICKUP"

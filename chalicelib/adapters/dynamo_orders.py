@@ -23,7 +23,7 @@ from chalicelib.adapters.dynamo_stock import movement_update
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order import Order, order_from_doc, order_to_doc
+from chalicelib.domain.order.model import Order, order_from_doc, order_to_doc
 
 Reservation = tuple[str, str, int]  # sku, location_id, quantity
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo_stock import new_item, now_iso
 from chalicelib.adapters.dynamo_tx import put_new, serialize
-from chalicelib.domain.returns import Rma, rma_from_doc, rma_to_doc
+from chalicelib.domain.returns.policy import Rma, rma_from_doc, rma_to_doc
 
 
 def _key(rma_id: str) -> dict[str, str]:

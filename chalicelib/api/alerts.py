@@ -14,9 +14,9 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field, TypeAdapter, Va
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.schemas import CountryCode, Id, Request, check_path_id, same_id
+from chalicelib.api.models.common import CountryCode, Id, Request, check_path_id, same_id
 from chalicelib.domain.access import Role
-from chalicelib.domain.alerts import AlertGroup, Scope
+from chalicelib.domain.alerts.rules import AlertGroup, Scope
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.services.alerts import group_to_doc
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.schemas import (
+from chalicelib.api.models.common import (
     CarrierServiceIn,
     ChannelIn,
     LocationIn,

@@ -11,7 +11,7 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import MAX_BODY_BYTES, BadRequest, Ctx, PayloadTooLarge, endpoint
-from chalicelib.api.schemas import ImportReport, ProductRowIn, StockRowIn, validate_rows
+from chalicelib.api.models.common import ImportReport, ProductRowIn, StockRowIn, validate_rows
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.services.importer import StockRow, parse_csv

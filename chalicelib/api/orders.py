@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
-from chalicelib.api.order_schemas import (
+from chalicelib.api.models.orders import (
     DeliveryOptions,
     DeliveryOptionsRequest,
     OrderList,
@@ -17,7 +17,7 @@ from chalicelib.api.order_schemas import (
 )
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, Forbidden
-from chalicelib.domain.order import Order, order_to_doc
+from chalicelib.domain.order.model import Order, order_to_doc
 from chalicelib.services.ordering import Cart, PlaceOrder, request_hash
 
 bp = Blueprint(__name__)

@@ -18,10 +18,10 @@ from chalicelib import wiring
 from chalicelib.api.auth import authenticate
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
-from chalicelib.api.schemas import MAX_QUANTITY, Id
+from chalicelib.api.models.common import MAX_QUANTITY, Id
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, Unauthorized
-from chalicelib.domain.returns import Condition, RequestedLine, ReturnReason, Rma
+from chalicelib.domain.returns.policy import Condition, RequestedLine, ReturnReason, Rma
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.returns import RequestReturn, ReturnEvent
 
@@ -203,7 +203,7 @@ def get_return(ctx: Ctx, rma_id: str) -> RmaView:
 
 
 def apply_return_event(event: Any, body: dict[str, Any]) -> None:
-    """A parsed ``return_received`` / ``return_in_transit`` (``chalicelib.api.events``)."""
+    """A parsed ``return_received`` or ``return_in_transit`` (``consumers.warehouse_events``)."""
     service = wiring.returns()
     common = {
         "event_id": event.event_id,
@@ -238,7 +238,7 @@ def replay_pending_returns(pending: list[dict[str, Any]]) -> dict[str, str]:
     ``DynamoPendingEvents.pending()`` lists them): ``event_id -> outcome`` ("applied", or the
     reason it failed, e.g. an RMA this system never issued). Safe to run again: every event
     applies once."""
-    from chalicelib.api.events import parse
+    from chalicelib.consumers.warehouse_events import parse
 
     outcomes: dict[str, str] = {}
     for kept in pending:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
-from chalicelib.api.schemas import (
+from chalicelib.api.models.common import (
     AdjustmentIn,
     AdjustmentOut,
     StockLevelIn,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.domain.errors import FieldError, NotFound
-from chalicelib.domain.order import Order
+from chalicelib.domain.order.model import Order
 
 bp = Blueprint(__name__)
 

@@ -1,7 +1,7 @@
 """The retail network as plain data: locations, carrier services, products, stock, rules.
 
 These are the inputs of sourcing and promise dates. They carry no I/O and are built from the
-stored master data (see ``chalicelib.api.schemas``) or directly in tests.
+stored master data (see ``chalicelib.api.models.common``) or directly in tests.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Report arithmetic on aggregates: plain numbers in, tables out. No I/O.
 
 The daily reports read ``Series``: per ``(channel, currency)`` the counters of the orders placed
-each day (``chalicelib.domain.order_metrics`` names them). Each report is a ``Report``: its
+each day (``chalicelib.domain.order.metrics`` names them). Each report is a ``Report``: its
 columns, one row per day and series (days without orders give zeros, so charts and CSVs have no
 gaps), and ``totals``: the same columns over the whole range, one row per currency (money never
 adds up across currencies; rates do not depend on it). Money is in minor units; a rate is a
@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.network import StockLevel
-from chalicelib.domain.order_metrics import FUNNEL, KEY_SEP
+from chalicelib.domain.order.metrics import FUNNEL, KEY_SEP
 
 Counters = Mapping[str, int]
 SeriesKey = tuple[str, str]  # channel, currency

@@ -27,8 +27,8 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.adapters.dynamo_alerts import shipped_counter_update
 from chalicelib.config import settings
-from chalicelib.domain.alert_digest import digest_mail
-from chalicelib.domain.alerts import (
+from chalicelib.domain.alerts.digest import digest_mail
+from chalicelib.domain.alerts.rules import (
     VELOCITY_DAYS,
     AlertGroup,
     DigestLine,

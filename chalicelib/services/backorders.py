@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.adapters.dynamo_orders import StaleOrder, StockRace
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Address, CartLine
-from chalicelib.domain.order import DeliveryMode, Order, OrderShipment, shipment_id_for
+from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment, shipment_id_for
 from chalicelib.domain.sourcing import OptionKind, Plan, SourcingRequest, plan
 from chalicelib.services.catalog import product_from_doc
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Snapshots

@@ -1,7 +1,7 @@
 """Master data: channels, locations, products, carrier services and the versioned sourcing
 rules, stored as JSON documents (the validated wire form) and read back as domain objects.
 
-The API validates documents with pydantic (``chalicelib.api.schemas``) before they get here;
+The API validates documents with pydantic (``chalicelib.api.models.common``) before they get here;
 the ``*_from_doc`` decoders turn stored documents into the frozen dataclasses sourcing uses.
 """
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.adapters.dynamo_orders import StaleOrder
 from chalicelib.domain.errors import FieldError, NotFound
-from chalicelib.domain.order import Order, OrderShipment, OrderStatus, ShipmentStatus
+from chalicelib.domain.order.model import Order, OrderShipment, OrderStatus, ShipmentStatus
 from chalicelib.services.notifications import MailRejected, Notifier
 from chalicelib.services.ports import Network, OrderStore
 

@@ -16,7 +16,7 @@ from string import Template
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from chalicelib.domain.order import Order, OrderShipment, OrderStatus
+from chalicelib.domain.order.model import Order, OrderShipment, OrderStatus
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -82,7 +82,7 @@ class Notifier:
         )
 
     def return_received(self, order: Order, rma: Any, receipt: Any) -> None:
-        """Units of a return arrived (``chalicelib.domain.returns``): what, and the refund."""
+        """Units of a return arrived (``domain.returns.policy``): what, and the refund."""
         refund = receipt.refund
         shipping = (
             f" (shipping {_money(refund.shipping, refund.currency)})" if refund.shipping else ""

@@ -10,7 +10,7 @@ from chalicelib.adapters.dynamo_orders import Page, StaleOrder
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order import Order, order_to_doc
+from chalicelib.domain.order.model import Order, order_to_doc
 from chalicelib.services.ports import OrderEvents, OrderSearch, OrderStore
 
 MAX_DAYS = 366

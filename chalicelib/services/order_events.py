@@ -1,7 +1,7 @@
 """Apply a location's shipment events to orders, each exactly once.
 
 ``picked``, ``shipped``, ``delivered``, ``ready_for_pickup``, ``collected`` and ``short_pick``
-move a shipment (``chalicelib.domain.order_progress``). The order, its stock movements, the
+move a shipment (``chalicelib.domain.order.progress``). The order, its stock movements, the
 event's marker (``EVENT#<event_id>`` with ``attribute_not_exists``) and any lookup items
 (tracking number, pick-up expiry, outbox mark for a re-sourced shipment) are written in ONE
 versioned transaction: either the event happened completely, or not at all and a retry applies
@@ -22,8 +22,8 @@ from aws_lambda_powertools import Logger
 from chalicelib.adapters.dynamo_orders import StaleOrder, StockRace
 from chalicelib.adapters.dynamo_tx import TransactionFailed
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
-from chalicelib.domain.order import Order, OrderShipment, ShipmentStatus
-from chalicelib.domain.order_progress import (
+from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
+from chalicelib.domain.order.progress import (
     Move,
     Progress,
     ShipmentEventType,

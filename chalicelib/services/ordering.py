@@ -22,7 +22,7 @@ from chalicelib.adapters.dynamo_orders import OrderExists, StaleOrder, StockRace
 from chalicelib.domain.channel import BackorderPolicy, Channel
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, OutOfStock
 from chalicelib.domain.network import Address, CartLine, Product
-from chalicelib.domain.order import (
+from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
     OrderLine,

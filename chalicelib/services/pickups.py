@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.adapters.dynamo_orders import StaleOrder
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order import Order, OrderShipment, ShipmentStatus
+from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.ports import OrderStore
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from chalicelib.domain.channel import Channel
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import CarrierService, Location
-from chalicelib.domain.order import Order
+from chalicelib.domain.order.model import Order
 from chalicelib.domain.rules import SourcingRules
 
 Reservation = tuple[str, str, int]  # sku, location_id, quantity

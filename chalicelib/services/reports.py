@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import reports as rpt
-from chalicelib.domain.alerts import is_low
+from chalicelib.domain.alerts.rules import is_low
 from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.network import Location, Product, StockLevel

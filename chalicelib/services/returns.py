@@ -24,9 +24,9 @@ from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import FieldError, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import CarrierService, Location, Product, StockLevel
-from chalicelib.domain.order import Order
-from chalicelib.domain.return_options import ShipTo, rank_options
-from chalicelib.domain.returns import (
+from chalicelib.domain.order.model import Order
+from chalicelib.domain.returns.options import ShipTo, rank_options
+from chalicelib.domain.returns.policy import (
     Condition,
     Receipt,
     RequestedLine,

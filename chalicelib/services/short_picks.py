@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from chalicelib.domain.channel import BackorderPolicy
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Address, CartLine
-from chalicelib.domain.order import DeliveryMode, Order, OrderShipment
-from chalicelib.domain.order_progress import Move, resourced_shipment_id
+from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment
+from chalicelib.domain.order.progress import Move, resourced_shipment_id
 from chalicelib.domain.sourcing import OptionKind, Plan, SourcingRequest, plan
 from chalicelib.services.catalog import product_from_doc
 from chalicelib.services.notifications import Delay

@@ -1,7 +1,7 @@
 """What the warehouses tell us, applied once per event.
 
 ``WarehouseEventService.handlers`` maps an event ``type`` to ``handler(event, body)``: the
-parsed event (attributes as in ``chalicelib.api.events``) and its raw JSON body. Stock events
+parsed event (attributes as in ``consumers.warehouse_events``) and its raw JSON body. Stock events
 are applied here; order and return events are kept as pending (durably, nothing is lost) until
 their handlers are passed in with ``handlers={"picked": ..., ...}`` (see ``wiring``).
 """

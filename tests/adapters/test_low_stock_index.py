@@ -10,7 +10,7 @@ import pytest
 from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
 from chalicelib.adapters.dynamo_stock import DynamoStock, movement_update, now_iso
 from chalicelib.adapters.dynamo_tx import transact_write
-from chalicelib.domain.alerts import Notice
+from chalicelib.domain.alerts.rules import Notice
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
 from chalicelib.services.alerts import record_shipped, record_shipped_lines

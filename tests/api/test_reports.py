@@ -257,7 +257,7 @@ def test_the_aggregates_equal_the_sum_of_every_stored_order_s_metrics(client, aw
     """Whatever happened (duplicates, out of order, short picks, cancels, returns), the daily
     items hold exactly what the stored orders count now."""
     from chalicelib.adapters.dynamo_orders import order_from_item
-    from chalicelib.domain.order_metrics import metrics, split_gauges
+    from chalicelib.domain.order.metrics import metrics, split_gauges
 
     first = place(client, shop["key"], "INV-1", [("SKU-1", 3)])
     second = place(client, shop["key"], "INV-2", [("SKU-2", 2)])

@@ -152,7 +152,7 @@ def test_a_shipment_event_for_an_unknown_order_fails_its_record(client, known):
 
 def test_a_handler_passed_in_takes_its_type_off_the_pending_list(known):
     from chalicelib.adapters.memory import MemoryPendingEvents
-    from chalicelib.api.events import parse
+    from chalicelib.consumers.warehouse_events import parse
     from chalicelib.services.warehouse_events import WarehouseEventService
 
     seen = []

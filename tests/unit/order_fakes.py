@@ -26,7 +26,7 @@ from chalicelib.domain.network import (
     StockLevel,
     WeightBand,
 )
-from chalicelib.domain.order import Order, order_from_doc, order_to_doc
+from chalicelib.domain.order.model import Order, order_from_doc, order_to_doc
 from chalicelib.domain.rules import SourcingRules
 
 

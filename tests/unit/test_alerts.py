@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.alert_digest import digest_csv, digest_mail
-from chalicelib.domain.alerts import (
+from chalicelib.domain.alerts.digest import digest_csv, digest_mail
+from chalicelib.domain.alerts.rules import (
     AlertGroup,
     Notice,
     Scope,

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.domain.errors import InvalidInput, InvalidTransition, NotFound
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order import (
+from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
     OrderLine,
@@ -16,7 +16,7 @@ from chalicelib.domain.order import (
     order_from_doc,
     order_to_doc,
 )
-from chalicelib.domain.order_progress import (
+from chalicelib.domain.order.progress import (
     ShipmentEventType,
     advance_shipment,
     resourced_shipment_id,

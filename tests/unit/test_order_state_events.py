@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
 from chalicelib.domain.channel import BackorderPolicy
 from chalicelib.domain.network import StockLevel
-from chalicelib.domain.order import (
+from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
     OrderLine,
@@ -22,7 +22,7 @@ from chalicelib.domain.order import (
     OrderStatus,
     order_to_doc,
 )
-from chalicelib.domain.order_progress import ShipmentEventType
+from chalicelib.domain.order.progress import ShipmentEventType
 from chalicelib.services.order_events import OrderEventService, Outcome, ShipmentEvent
 from chalicelib.services.short_picks import Resourcer
 from tests.unit.order_fakes import FakeNetwork, FakeOrders, FakeSnapshots, FakeTable, Recorder

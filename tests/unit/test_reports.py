@@ -6,14 +6,14 @@ from datetime import date
 
 from chalicelib.domain import reports as rpt
 from chalicelib.domain.network import StockLevel
-from chalicelib.domain.order import (
+from chalicelib.domain.order.metrics import delta, fulfilment_time, metrics, split_gauges
+from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
     OrderLine,
     OrderShipment,
     ShipmentStatus,
 )
-from chalicelib.domain.order_metrics import delta, fulfilment_time, metrics, split_gauges
 
 DAYS = rpt.days_between(date(2026, 3, 1), date(2026, 3, 3))
 SERIES: rpt.Series = {

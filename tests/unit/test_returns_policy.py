@@ -20,15 +20,15 @@ from chalicelib.domain.network import (
     StockLevel,
     WeightBand,
 )
-from chalicelib.domain.order import (
+from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
     OrderLine,
     OrderShipment,
     ShipmentStatus,
 )
-from chalicelib.domain.return_options import ReturnOptionKind, ShipTo, rank_options
-from chalicelib.domain.returns import (
+from chalicelib.domain.returns.options import ReturnOptionKind, ShipTo, rank_options
+from chalicelib.domain.returns.policy import (
     Condition,
     RequestedLine,
     ReturnReason,

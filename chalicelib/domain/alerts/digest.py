@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
-from chalicelib.domain.alerts import VELOCITY_DAYS, DigestLine
+from chalicelib.domain.alerts.rules import VELOCITY_DAYS, DigestLine
 from chalicelib.domain.mail import Attachment, Mail
 
 CSV_COLUMNS = (

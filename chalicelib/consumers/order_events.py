@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import wiring
-from chalicelib.domain.order_progress import ShipmentEventType
+from chalicelib.domain.order.progress import ShipmentEventType
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.order_events import ShipmentEvent
 
@@ -99,7 +99,7 @@ def handle_order_events(event: dict[str, Any], context: Any = None) -> dict[str,
 
 
 def apply_shipment_event(event: Any, body: dict[str, Any]) -> None:
-    """A parsed warehouse event (``chalicelib.api.events``) applied to its order."""
+    """A parsed warehouse event (``chalicelib.consumers.warehouse_events``) applied to its order."""
     outcome = wiring.order_event_service().apply(
         ShipmentEvent(
             event_id=event.event_id,

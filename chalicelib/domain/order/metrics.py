@@ -22,7 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.domain.order import DeliveryMode, Order, OrderShipment, OrderStatus, ShipmentStatus
+from chalicelib.domain.order.model import (
+    DeliveryMode,
+    Order,
+    OrderShipment,
+    OrderStatus,
+    ShipmentStatus,
+)
 
 GAUGE_PREFIX = "open_"
 KEY_SEP = "@"

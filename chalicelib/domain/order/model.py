@@ -149,7 +149,7 @@ class Order:
     explanation: list[dict[str, Any]] = field(default_factory=list)
     cancelled: dict[str, int] = field(default_factory=dict)  # sku -> units cancelled
     notified: list[str] = field(default_factory=list)  # customer mails sent, e.g. "confirmation"
-    # rma_id -> summary kept in step with the RMA item (see chalicelib.domain.returns)
+    # rma_id -> summary kept in step with the RMA item (see chalicelib.domain.returns.policy)
     returns: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What this order has added to the report aggregates so far (see domain.order_metrics):
     # saved with the order, so every later save adds exactly the difference, once.

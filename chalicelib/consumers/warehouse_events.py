@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from chalicelib import wiring
 from chalicelib.api.http import field_errors
-from chalicelib.api.schemas import MAX_QUANTITY, Id
+from chalicelib.api.models.common import MAX_QUANTITY, Id
 
 logger = Logger(service="dirigent")
 

@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
 from chalicelib.domain.geo import EARTH_RADIUS_KM, haversine_km
 from chalicelib.domain.network import Capability, CarrierService, Location, LocationType, Speed
-from chalicelib.domain.sourcing_model import CostBreakdown, Shipment, SourcingRequest
+from chalicelib.domain.sourcing.model import CostBreakdown, Shipment, SourcingRequest
 
 NO_DEADLINE = date.max
 

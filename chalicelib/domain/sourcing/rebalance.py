@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from operator import mul
 
-from chalicelib.domain.sourcing_context import Context, Site
+from chalicelib.domain.sourcing.context import Context, Site
 
 Move = tuple[int, int]  # (SKU index, units)
 

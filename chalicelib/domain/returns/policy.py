@@ -25,7 +25,7 @@ from typing import Any
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Product
-from chalicelib.domain.order import Order, OrderStatus, ShipmentStatus
+from chalicelib.domain.order.model import Order, OrderStatus, ShipmentStatus
 
 Move = tuple[Movement, tuple[str, str, int]]  # movement, (sku, location_id, quantity)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from operator import mul
 
-from chalicelib.domain.sourcing_context import Context, Site
-from chalicelib.domain.sourcing_rebalance import Rebalancer
+from chalicelib.domain.sourcing.context import Context, Site
+from chalicelib.domain.sourcing.rebalance import Rebalancer
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from chalicelib.domain.sourcing_context import Context, Site
-from chalicelib.domain.sourcing_solver import Candidate, better, evaluate, shared_routes, solve
+from chalicelib.domain.sourcing.context import Context, Site
+from chalicelib.domain.sourcing.solver import Candidate, better, evaluate, shared_routes, solve
 
 
 def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:

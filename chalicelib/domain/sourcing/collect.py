@@ -24,8 +24,8 @@ from chalicelib.domain.network import (
     LocationType,
     Speed,
 )
-from chalicelib.domain.sourcing_context import Context, excluded_ids
-from chalicelib.domain.sourcing_model import (
+from chalicelib.domain.sourcing.context import Context, excluded_ids
+from chalicelib.domain.sourcing.model import (
     CostBreakdown,
     OptionKind,
     Plan,

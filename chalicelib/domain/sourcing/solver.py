@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from datetime import date
 from operator import mul
 
-from chalicelib.domain.sourcing_context import Context, Route, Site
-from chalicelib.domain.sourcing_costing import Candidate, better, estimate, evaluate, polish
+from chalicelib.domain.sourcing.context import Context, Route, Site
+from chalicelib.domain.sourcing.costing import Candidate, better, estimate, evaluate, polish
 
 POOL_SIZE = 8
 MAX_ROUNDS = 6

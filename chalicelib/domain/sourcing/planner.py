@@ -28,31 +28,19 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from chalicelib.domain.sourcing_collect import click_collect_plans
-from chalicelib.domain.sourcing_context import Context, build_context
-from chalicelib.domain.sourcing_kinds import fastest_and_cheapest, fewest_parcels
-from chalicelib.domain.sourcing_model import (
+from chalicelib.domain.sourcing.collect import click_collect_plans
+from chalicelib.domain.sourcing.context import Context, build_context
+from chalicelib.domain.sourcing.kinds import fastest_and_cheapest, fewest_parcels
+from chalicelib.domain.sourcing.model import (
     CostBreakdown,
     OptionKind,
     Plan,
     Shipment,
     SourcingRequest,
     SourcingResult,
-    Unsourceable,
     option_id_for,
 )
-from chalicelib.domain.sourcing_solver import Candidate, singles
-
-__all__ = [
-    "OptionKind",
-    "Plan",
-    "Shipment",
-    "SourcingRequest",
-    "SourcingResult",
-    "Unsourceable",
-    "nearest_plan",
-    "plan",
-]
+from chalicelib.domain.sourcing.solver import Candidate, singles
 
 _RUNNERS_UP = 5  # candidate locations named in an explanation besides the chosen ones
 _IDS_PER_REASON = 5

@@ -1,0 +1,1 @@
+"""The HTTP edge's pydantic models (requests, responses), shared with the OpenAPI document."""

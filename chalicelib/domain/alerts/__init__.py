@@ -1,0 +1,2 @@
+"""Low-stock alerts: recipient groups and what is low (``rules``), and the digest mail
+(``digest``)."""

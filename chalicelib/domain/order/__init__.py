@@ -1,0 +1,2 @@
+"""The order: its model and state machine (``model``), shipment progress (``progress``)
+and what it counts in reports (``metrics``)."""
