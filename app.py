@@ -1,13 +1,12 @@
-"""Dirigent: the Chalice app. Thin on purpose: routes live in blueprints under chalicelib/api,
-SQS and schedule handlers only hand their events to services."""
+"""Dirigent: the Chalice app. Thin on purpose: HTTP routes live in blueprints under
+chalicelib/api; every queue and schedule entry hands its event to chalicelib/consumers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice import Chalice
 
-from chalicelib import wiring
 from chalicelib.api import (
     alerts,
     catalog,
@@ -22,29 +21,27 @@ from chalicelib.api import (
     tracking,
 )
 from chalicelib.config import queue_name
-from chalicelib.consumers import order_events, warehouse_events
+from chalicelib.consumers import order_events, schedules, warehouse_events
 from chalicelib.observability import instrument
 
 app = Chalice(app_name="dirigent")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 instrument(app)
 
-app.register_blueprint(system.bp)
-app.register_blueprint(catalog.bp)
-app.register_blueprint(stock.bp)
-app.register_blueprint(imports.bp)
-app.register_blueprint(orders.bp)
-app.register_blueprint(alerts.bp)
-app.register_blueprint(tracking.bp)
-app.register_blueprint(returns.bp)
-
-
-def _register(*modules: Any) -> None:
-    for module in modules:
-        app.register_blueprint(module.bp)
-
-
-_register(reports, exports, dashboard)
+for blueprint in (
+    system,
+    catalog,
+    stock,
+    imports,
+    orders,
+    alerts,
+    tracking,
+    returns,
+    reports,
+    exports,
+    dashboard,
+):
+    app.register_blueprint(blueprint.bp)
 
 
 @app.on_sqs_message(queue=queue_name("warehouse-events"), batch_size=10)
@@ -53,25 +50,25 @@ def on_warehouse_event(event: Any) -> dict[str, Any]:
     return warehouse_events.handle_batch(event.to_dict(), event.context)
 
 
-@app.schedule(alerts.alert_rate(), name="low_stock_alerts")
-def low_stock_alerts(event: Any) -> None:
-    """Mail the low-stock digests; the rate is LOW_STOCK_ALERT_RATE_MINUTES at package time."""
-    alerts.run_schedule()
-
-
 @app.on_sqs_message(queue=queue_name("order-events"), batch_size=10)
 def on_order_event(event: Any) -> dict[str, Any]:
     """Internal order events: dispatch placed orders, serve backorders; partial failures."""
-    return order_events.handle_order_events(event.to_dict(), event.context)
+    return order_events.handle_batch(event.to_dict(), event.context)
 
 
-@app.schedule(Rate(1, unit=Rate.MINUTES), name="outbox_sweeper")
+@app.schedule(schedules.alert_rate(), name="low_stock_alerts")
+def low_stock_alerts(event: Any) -> None:
+    """Mail the low-stock digests; the rate is LOW_STOCK_ALERT_RATE_MINUTES at package time."""
+    schedules.low_stock_alerts()
+
+
+@app.schedule(schedules.OUTBOX_SWEEP, name="outbox_sweeper")
 def outbox_sweeper(event: Any) -> None:
     """Re-send fulfilment requests whose dispatch did not complete (the outbox)."""
-    wiring.dispatcher().sweep()
+    schedules.outbox_sweep()
 
 
-@app.schedule(Rate(15, unit=Rate.MINUTES), name="pickup_expiry")
+@app.schedule(schedules.PICKUP_EXPIRY, name="pickup_expiry")
 def pickup_expiry(event: Any) -> None:
     """Cancel click & collect shipments not collected within the channel's window."""
-    wiring.pickup_expiry().expire()
+    schedules.pickup_expiry()

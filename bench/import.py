@@ -29,7 +29,7 @@ def main() -> None:
     )
     from chalicelib import wiring
     from chalicelib.api.imports import import_rows
-    from chalicelib.services.catalog import Kind
+    from chalicelib.domain.catalog import Kind
     from infrastructure.create import create_all
     from local.demo import network_documents, product_rows
 

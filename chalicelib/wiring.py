@@ -1,76 +1,96 @@
-"""The one place that builds boto3 clients and adapters, lazily, so that moto and tests can set
-the endpoint first. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) is what points at moto."""
+"""Composition: the one place that builds boto3 clients, adapters and services.
+
+Every factory is cached, so a warm Lambda builds each adapter and service once; ``reset()``
+forgets them all (tests, and the local stack on start). Factories are built lazily, so that
+moto and tests can set the endpoint first (``AWS_ENDPOINT_URL``, honoured by boto3 itself, is
+what points at moto), and import what they build only when first called: a Lambda pays for the
+modules its handler uses. This module imports nothing from ``api`` or ``consumers``.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
-from chalicelib.adapters.dynamo_catalog import DynamoCatalog, Kind
-from chalicelib.adapters.dynamo_events import DynamoPendingEvents
-from chalicelib.adapters.dynamo_orders import DynamoOrders
-from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
-from chalicelib.adapters.dynamo_stock import DynamoStock
-from chalicelib.adapters.sqs import OrderEventsPublisher, SqsQueues
 from chalicelib.config import settings
-from chalicelib.services.access import KeyService
-from chalicelib.services.backorders import BackorderService
-from chalicelib.services.catalog import CatalogService
-from chalicelib.services.importer import ImportService
-from chalicelib.services.inventory import InventoryService, on_stock_arrived
-from chalicelib.services.order_desk import OrderDesk
-from chalicelib.services.ordering import OrderService
-from chalicelib.services.warehouse_events import WarehouseEventService
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
+if TYPE_CHECKING:
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from chalicelib.adapters.dynamo_aggregates import DynamoAggregates
+    from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
+    from chalicelib.adapters.dynamo_catalog import DynamoCatalog
+    from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
+    from chalicelib.adapters.dynamo_orders import DynamoOrders
+    from chalicelib.adapters.dynamo_returns import DynamoReturns, DynamoReturnStock
+    from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
+    from chalicelib.adapters.dynamo_stock import DynamoStock
+    from chalicelib.adapters.ses import SesMailer
+    from chalicelib.adapters.sqs import SqsOrderEvents, SqsQueues
+    from chalicelib.services.access import KeyService
+    from chalicelib.services.alerts import AlertGroups, LowStockAlerts
+    from chalicelib.services.backorders import BackorderService
+    from chalicelib.services.catalog import CatalogService
+    from chalicelib.services.exports import ExportService
+    from chalicelib.services.fulfilment import Dispatcher
+    from chalicelib.services.importer import ImportService
+    from chalicelib.services.inventory import InventoryService
+    from chalicelib.services.notifications import Notifier
+    from chalicelib.services.order_desk import OrderDesk
+    from chalicelib.services.order_events import OrderEventService
+    from chalicelib.services.ordering import OrderService
+    from chalicelib.services.pickups import PickupExpiry
+    from chalicelib.services.reports import ReportService
+    from chalicelib.services.returns import ReturnService
+
+
+def reset() -> None:
+    """Forget every cached client, adapter, service and setting."""
+    for value in list(globals().values()):
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+# --- AWS -------------------------------------------------------------------------------------
 
 
 @cache
 def session() -> boto3.session.Session:
+    import boto3
+
     return boto3.session.Session()
 
 
 @cache
+def boto_config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=64)
+
+
+@cache
 def client(service: str) -> Any:
-    return session().client(service, config=_BOTO_CONFIG)
+    return session().client(service, config=boto_config())
 
 
 @cache
 def dynamodb() -> Any:
-    return session().resource("dynamodb", config=_BOTO_CONFIG)
+    return session().resource("dynamodb", config=boto_config())
 
 
 def table(name: str) -> Any:
     return dynamodb().Table(name)
 
 
-def reset() -> None:
-    """Forget every cached client, adapter and setting (tests, and the local stack on start)."""
-    for fn in (session, client, dynamodb, settings):
-        fn.cache_clear()
-    for hook in _RESET_HOOKS:
-        hook()
+# --- adapters --------------------------------------------------------------------------------
 
 
-_RESET_HOOKS: list[Any] = []
-
-
-def on_reset(hook: Any) -> Any:
-    """Register a cached factory (or any callable) to clear on ``reset()``."""
-    _RESET_HOOKS.append(getattr(hook, "cache_clear", hook))
-    return hook
-
-
-# --- adapters and services -------------------------------------------------------------------
-# Each factory is cached, so a warm Lambda builds it once; ``reset()`` forgets them all.
-
-
-@on_reset
 @cache
 def catalog() -> DynamoCatalog:
+    from chalicelib.adapters.dynamo_catalog import DynamoCatalog
+    from chalicelib.domain.catalog import Kind
+
     return DynamoCatalog(
         table(settings().catalog_table),
         ttl=settings().cache_ttl_seconds,
@@ -78,41 +98,19 @@ def catalog() -> DynamoCatalog:
     )
 
 
-@on_reset
-@cache
-def keys() -> KeyService:
-    return KeyService(catalog())
-
-
-@on_reset
-@cache
-def catalog_service() -> CatalogService:
-    return CatalogService(catalog())
-
-
-@on_reset
-@cache
-def queues() -> SqsQueues:
-    return SqsQueues(client("sqs"))
-
-
-@on_reset
-@cache
-def order_events() -> OrderEventsPublisher:
-    return OrderEventsPublisher(queues(), settings().order_events_queue)
-
-
-@on_reset
 @cache
 def orders() -> DynamoOrders:
+    from chalicelib.adapters.dynamo_orders import DynamoOrders
+
     return DynamoOrders(
         table(settings().orders_table), settings().stock_table, client=client("dynamodb")
     )
 
 
-@on_reset
 @cache
 def snapshots() -> DynamoSnapshots:
+    from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
+
     s = settings()
     return DynamoSnapshots(
         dynamodb().meta.client,
@@ -122,9 +120,126 @@ def snapshots() -> DynamoSnapshots:
     )
 
 
-@on_reset
+@cache
+def stock_store() -> DynamoStock:
+    from chalicelib.adapters.dynamo_stock import DynamoStock
+
+    s = settings()
+    return DynamoStock(table(s.stock_table), client=client("dynamodb"), events_table=s.orders_table)
+
+
+@cache
+def fulfilment_log() -> DynamoFulfilmentLog:
+    from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
+
+    return DynamoFulfilmentLog(table(settings().orders_table))
+
+
+@cache
+def rmas() -> DynamoReturns:
+    from chalicelib.adapters.dynamo_returns import DynamoReturns
+
+    return DynamoReturns(table(settings().orders_table))
+
+
+@cache
+def return_stock() -> DynamoReturnStock:
+    from chalicelib.adapters.dynamo_returns import DynamoReturnStock
+
+    return DynamoReturnStock(stock_store())
+
+
+@cache
+def low_stock_index() -> DynamoLowStock:
+    from chalicelib.adapters.dynamo_alerts import DynamoLowStock
+
+    return DynamoLowStock(table(settings().stock_table))
+
+
+@cache
+def alert_state() -> DynamoAlertState:
+    from chalicelib.adapters.dynamo_alerts import DynamoAlertState
+
+    return DynamoAlertState(table(settings().orders_table))
+
+
+@cache
+def aggregates() -> DynamoAggregates:
+    from chalicelib.adapters.dynamo_aggregates import DynamoAggregates
+
+    return DynamoAggregates(table(settings().orders_table))
+
+
+@cache
+def queues() -> SqsQueues:
+    from chalicelib.adapters.sqs import SqsQueues
+
+    return SqsQueues(client("sqs"))
+
+
+@cache
+def order_events() -> SqsOrderEvents:
+    from chalicelib.adapters.sqs import SqsOrderEvents
+
+    return SqsOrderEvents(queues(), settings().order_events_queue)
+
+
+@cache
+def mailer() -> SesMailer:
+    from chalicelib.adapters.ses import SesMailer
+
+    return SesMailer(client("ses"), sender=settings().mail_sender)
+
+
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """The Powertools persistence layer on the idempotency table; use it with an explicit
+    ``key_prefix`` per use case and ``output_serializer=PydanticSerializer(Model)``."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
+    )
+
+
+# --- master data, stock and access -----------------------------------------------------------
+
+
+@cache
+def catalog_service() -> CatalogService:
+    from chalicelib.services.catalog import CatalogService
+
+    return CatalogService(catalog())
+
+
+@cache
+def keys() -> KeyService:
+    from chalicelib.services.access import KeyService
+
+    return KeyService(catalog())
+
+
+@cache
+def inventory() -> InventoryService:
+    from chalicelib.services.inventory import InventoryService
+
+    return InventoryService(stock_store(), catalog_service(), events=order_events())
+
+
+@cache
+def importer() -> ImportService:
+    from chalicelib.services.importer import ImportService
+
+    return ImportService(catalog_service(), stock_store())
+
+
+# --- orders: capture, the order desk, backorders ---------------------------------------------
+
+
 @cache
 def ordering() -> OrderService:
+    from chalicelib.services.ordering import OrderService
+
     s = settings()
     return OrderService(
         network=catalog_service(),
@@ -136,73 +251,22 @@ def ordering() -> OrderService:
     )
 
 
-@on_reset
 @cache
 def order_desk() -> OrderDesk:
+    from chalicelib.services.order_desk import OrderDesk
+
     return OrderDesk(
         orders=orders(),
         search=orders(),
         events=order_events(),
-        stock_freed=lambda sku, location_id: backorders().allocate(sku, location_id),
-        by_tracking_number=lambda number: fulfilment_log().order_ids(number),
+        by_tracking_number=fulfilment_log().order_ids,
     )
 
 
-@on_reset
-@cache
-def stock_store() -> DynamoStock:
-    s = settings()
-    return DynamoStock(table(s.stock_table), client=client("dynamodb"), events_table=s.orders_table)
-
-
-@on_reset
-@cache
-def inventory() -> InventoryService:
-    return InventoryService(stock_store(), catalog_service())
-
-
-@on_reset
-@cache
-def idempotency_store() -> Any:
-    """The Powertools persistence layer on the idempotency table; use it with an explicit
-    ``key_prefix`` per use case and ``output_serializer=PydanticSerializer(Model)``."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    return DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=client("dynamodb")
-    )
-
-
-@on_reset
-@cache
-def pending_events() -> DynamoPendingEvents:
-    return DynamoPendingEvents(table(settings().orders_table))
-
-
-@on_reset
-@cache
-def warehouse_events() -> WarehouseEventService:
-    """Stock events are applied by inventory; pass ``handlers={"picked": fn, ...}`` here to
-    take order and return events off the pending list."""
-    from chalicelib.api.returns import return_event_handlers
-    from chalicelib.consumers.order_events import shipment_event_handlers
-
-    return WarehouseEventService(
-        inventory=inventory(),
-        pending=pending_events(),
-        handlers={**shipment_event_handlers(), **return_event_handlers()},
-    )
-
-
-@on_reset
-@cache
-def importer() -> ImportService:
-    return ImportService(catalog_service(), stock_store())
-
-
-@on_reset
 @cache
 def backorders() -> BackorderService:
+    from chalicelib.services.backorders import BackorderService
+
     return BackorderService(
         network=catalog_service(),
         snapshots=snapshots(),
@@ -212,68 +276,20 @@ def backorders() -> BackorderService:
     )
 
 
-# Units arriving anywhere may serve waiting backorders: hand that to the order-events queue.
-on_stock_arrived(lambda sku, location_id: order_events().stock_arrived(sku, location_id))
-
-
-# --- low-stock alerts (imports kept here: this block is the alerts' own wiring) ---------------
-
-
-@on_reset
-@cache
-def alert_groups() -> Any:
-    from chalicelib.services.alerts import AlertGroups
-
-    return AlertGroups(catalog())
-
-
-@on_reset
-@cache
-def low_stock_alerts() -> Any:
-    from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
-    from chalicelib.adapters.mailer import SesRawMailer
-    from chalicelib.services.alerts import LowStockAlerts
-
-    s = settings()
-    return LowStockAlerts(
-        groups=alert_groups(),
-        network=catalog_service(),
-        index=DynamoLowStock(table(s.stock_table)),
-        stock=stock_store(),
-        state=DynamoAlertState(table(s.orders_table)),
-        mailer=SesRawMailer(client("ses"), sender=s.mail_sender),
-        stage=s.stage,
-    )
-
-
 # --- fulfilment: dispatch, shipment events, customer mails, pick-up expiry -------------------
 
 
-@on_reset
 @cache
-def fulfilment_log() -> Any:
-    from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
-
-    return DynamoFulfilmentLog(table(settings().orders_table))
-
-
-@on_reset
-@cache
-def notifier() -> Any:
-    from chalicelib.adapters.ses import SesMailer as CustomerMailer
+def notifier() -> Notifier:
     from chalicelib.services.notifications import Notifier
 
-    s = settings()
     return Notifier(
-        mailer=CustomerMailer(client("ses"), s.mail_sender),
-        token_for=ordering().tracking_token,
-        track_url=s.track_url,
+        mailer=mailer(), token_for=ordering().tracking_token, track_url=settings().track_url
     )
 
 
-@on_reset
 @cache
-def dispatcher() -> Any:
+def dispatcher() -> Dispatcher:
     from chalicelib.services.fulfilment import Dispatcher
 
     return Dispatcher(
@@ -286,34 +302,23 @@ def dispatcher() -> Any:
     )
 
 
-@on_reset
 @cache
-def order_event_service() -> Any:
+def order_event_service() -> OrderEventService:
     from chalicelib.services.order_events import OrderEventService
     from chalicelib.services.short_picks import Resourcer
 
-    s = settings()
     return OrderEventService(
         orders=orders(),
         log=fulfilment_log(),
         network=catalog_service(),
-        resourcer=Resourcer(
-            network=catalog_service(),
-            snapshots=DynamoSnapshots(
-                dynamodb().meta.client,
-                stock_table=s.stock_table,
-                catalog_table=s.catalog_table,
-                orders_table=s.orders_table,
-            ),
-        ),
+        resourcer=Resourcer(network=catalog_service(), snapshots=snapshots()),
         notifier=notifier(),
         dispatcher=dispatcher(),
     )
 
 
-@on_reset
 @cache
-def pickup_expiry() -> Any:
+def pickup_expiry() -> PickupExpiry:
     from chalicelib.services.pickups import PickupExpiry
 
     return PickupExpiry(orders=orders(), log=fulfilment_log())
@@ -322,55 +327,62 @@ def pickup_expiry() -> Any:
 # --- returns ---------------------------------------------------------------------------------
 
 
-@on_reset
 @cache
-def returns() -> Any:
-    from chalicelib.adapters.dynamo_returns import DynamoReturns, DynamoReturnStock
-    from chalicelib.services.inventory import notify_stock_arrived
+def returns() -> ReturnService:
     from chalicelib.services.returns import ReturnService
 
-    s = settings()
     return ReturnService(
         orders=orders(),
-        rmas=DynamoReturns(table(s.orders_table)),
+        rmas=rmas(),
         log=fulfilment_log(),
         network=catalog_service(),
         levels=stock_store(),
-        stock=DynamoReturnStock(stock_store(), stock_table=s.stock_table),
+        stock=return_stock(),
         mails=notifier(),
         token_matches=ordering().token_matches,
-        stock_arrived=notify_stock_arrived,
+        events=order_events(),
     )
 
 
-# --- reports, exports and the dashboard ---------------------------------------------------------
+# --- low-stock alerts, reports and exports ---------------------------------------------------
 
 
-@on_reset
 @cache
-def aggregates() -> Any:
-    from chalicelib.adapters.dynamo_aggregates import DynamoAggregates
+def alert_groups() -> AlertGroups:
+    from chalicelib.services.alerts import AlertGroups
 
-    return DynamoAggregates(table(settings().orders_table))
+    return AlertGroups(catalog())
 
 
-@on_reset
 @cache
-def reports() -> Any:
-    from chalicelib.adapters.dynamo_alerts import DynamoLowStock
+def low_stock_alerts() -> LowStockAlerts:
+    from chalicelib.services.alerts import LowStockAlerts
+
+    return LowStockAlerts(
+        groups=alert_groups(),
+        network=catalog_service(),
+        index=low_stock_index(),
+        stock=stock_store(),
+        state=alert_state(),
+        mailer=mailer(),
+        stage=settings().stage,
+    )
+
+
+@cache
+def reports() -> ReportService:
     from chalicelib.services.reports import ReportService
 
     return ReportService(
         aggregates=aggregates(),
         network=catalog_service(),
         stock=stock_store(),
-        low_stock=DynamoLowStock(table(settings().stock_table)),
+        low_stock=low_stock_index(),
     )
 
 
-@on_reset
 @cache
-def exports() -> Any:
+def exports() -> ExportService:
     from chalicelib.adapters.dynamo_exports import DynamoReturnListing, S3Files
     from chalicelib.services.exports import ExportService
 

@@ -47,7 +47,7 @@ _CONSUME = [
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
 ]
-_SES = ["ses:SendEmail", "ses:SendRawEmail"]
+_SES = ["ses:SendRawEmail"]
 _EXPORTS = ["s3:PutObject", "s3:GetObject"]
 
 

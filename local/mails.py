@@ -33,34 +33,26 @@ def mails_page() -> str:
 
 
 def _raw_parts(raw: str) -> tuple[str, str | None, list[str]]:
-    """A raw MIME mail (SendRawEmail, e.g. the low-stock digest): subject, the HTML body if
-    any, and the attachment names."""
+    """A raw MIME mail (the app sends every mail with SendRawEmail): subject, the HTML body if
+    any (else the plain text), and the attachment names."""
     parsed = email.message_from_string(raw, policy=default_policy)
     if not isinstance(parsed, EmailMessage):
         return "(raw message)", None, []
-    html = parsed.get_body(("html",))
+    body = parsed.get_body(("html", "plain"))
     names = [str(a.get_filename() or "attachment") for a in parsed.iter_attachments()]
-    return str(parsed["Subject"] or "(raw message)"), html.get_content() if html else None, names
+    return str(parsed["Subject"] or "(raw message)"), body.get_content() if body else None, names
 
 
 def _mail(message: Any) -> str:
-    to = message.destinations
-    if isinstance(to, dict):
-        to = [a for key in ("ToAddresses", "CcAddresses", "BccAddresses") for a in to.get(key, [])]
-    subject, body = getattr(message, "subject", ""), getattr(message, "body", None)
-    attached: list[str] = []
-    if body is None and getattr(message, "raw_data", None):
-        subject, body, attached = _raw_parts(message.raw_data)
-        if body is None:
-            body = message.raw_data
-    recipients = ", ".join(sorted(set(map(str, to or []))))  # moto repeats raw ones
+    raw = str(getattr(message, "raw_data", "") or "")
+    subject, body, attached = _raw_parts(raw)
+    recipients = ", ".join(sorted(set(map(str, message.destinations or []))))  # moto repeats
     head = (
-        f"<p><b>{escape(subject or '(raw message)')}</b><br>"
+        f"<p><b>{escape(subject)}</b><br>"
         f"from {escape(str(message.source))} to {escape(recipients)}"
         + (f"<br>attached: {escape(', '.join(attached))}" if attached else "")
         + "</p>"
     )
     if body is not None and "<" in body:
         return f'<div class="mail">{head}<iframe sandbox srcdoc="{escape(body)}"></iframe></div>'
-    text = body if body is not None else getattr(message, "raw_data", "")
-    return f'<div class="mail">{head}<pre>{escape(str(text))}</pre></div>'
+    return f'<div class="mail">{head}<pre>{escape(body if body is not None else raw)}</pre></div>'

@@ -24,10 +24,11 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.dynamo_stock import level_from_item
 from chalicelib.adapters.dynamo_tx import serialize
+from chalicelib.adapters.stock_items import level_from_item
 from chalicelib.domain.alerts.rules import ItemKey, Notice
 from chalicelib.domain.network import StockLevel
+from chalicelib.domain.order.writes import ShippedUnits
 
 LOW_STOCK_INDEX = "low-stock"
 SHIPPED_KEEP_DAYS = 35
@@ -58,6 +59,11 @@ def shipped_counter_update(
             ),
         }
     }
+
+
+def shipped_units_update(table: str, write: ShippedUnits) -> dict[str, Any]:
+    """``shipped_counter_update`` of a ``ShippedUnits`` write."""
+    return shipped_counter_update(table, write.sku, write.location_id, write.day, write.quantity)
 
 
 class DynamoLowStock:

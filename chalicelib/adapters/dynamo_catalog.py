@@ -14,16 +14,6 @@ from boto3.dynamodb.conditions import Key
 BATCH_GET_MAX = 100
 
 
-class Kind:
-    API_KEY = "APIKEY"
-    CHANNEL = "CHANNEL"
-    LOCATION = "LOCATION"
-    PRODUCT = "PRODUCT"
-    CARRIER = "CARRIER"
-    RULES = "RULES"
-    ALERT_GROUP = "ALERTGROUP"
-
-
 class DynamoCatalog:
     """Documents by ``(kind, id)``. ``list`` and ``get`` of cached kinds are served from memory
     for ``ttl`` seconds; writes through this instance invalidate the cache at once."""

@@ -11,47 +11,30 @@ import base64
 import json
 import time
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_aggregates import aggregate_ops
 from chalicelib.adapters.dynamo_catalog import batch_get
-from chalicelib.adapters.dynamo_stock import movement_update
+from chalicelib.adapters.dynamo_order_writes import outbox_key, write_entry
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
-from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
+from chalicelib.adapters.stock_items import movement_update
+from chalicelib.domain.errors import (
+    FieldError,
+    InvalidInput,
+    OrderExists,
+    StaleOrder,
+    StockRace,
+    WriteConflict,
+)
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import Order, order_from_doc, order_to_doc
+from chalicelib.domain.order.writes import OrderWrite, RmaSaved
+from chalicelib.domain.paging import Page
 
 Reservation = tuple[str, str, int]  # sku, location_id, quantity
-
-
-class OrderExists(Conflict):
-    code = "order_exists"
-
-
-class StockRace(Conflict):
-    """A reservation's condition failed: someone took the stock since we read it."""
-
-    code = "out_of_stock"
-
-    def __init__(self, skus: Sequence[str]) -> None:
-        self.skus = sorted(set(skus))
-        super().__init__(f"stock changed for {', '.join(self.skus)}")
-
-
-class StaleOrder(Conflict):
-    """The order changed since it was read (optimistic concurrency): read again and retry."""
-
-    code = "concurrent_update"
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    cursor: str | None
 
 
 def _order_key(order_id: str) -> dict[str, str]:
@@ -62,22 +45,21 @@ def _backorder_key(sku: str, created_at: str, order_id: str) -> dict[str, str]:
     return {"pk": f"BACKORDER#{sku}", "sk": f"{created_at}#{order_id}"}
 
 
-OUTBOX_SHARDS = 4
-
-
-def outbox_key(order: Order) -> dict[str, str]:
-    """The outbox mark written with the order: the dispatcher deletes it once every request
-    is sent; a sweeper finds what is left (``OUTBOX#<shard>``, oldest first)."""
-    shard = int(order.order_id[-2:], 16) % OUTBOX_SHARDS
-    return {"pk": f"OUTBOX#{shard}", "sk": f"{order.created_at}#{order.order_id}"}
-
-
 class DynamoOrders:
-    def __init__(self, table: Any, stock_table: str, *, client: Any) -> None:
-        """``client`` is a low-level DynamoDB client: transaction items arrive serialized."""
+    def __init__(
+        self,
+        table: Any,
+        stock_table: str,
+        *,
+        client: Any,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``client`` is a low-level DynamoDB client: transaction items arrive serialized.
+        ``clock`` stamps event markers (epoch seconds)."""
         self._table = table
         self._client = client
         self._stock_table = stock_table
+        self._clock = clock
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -156,17 +138,24 @@ class DynamoOrders:
         order: Order,
         *,
         moves: Sequence[tuple[Movement, Reservation]] = (),
-        extra: Sequence[dict[str, Any]] = (),
+        writes: Sequence[OrderWrite] = (),
         drop_backorders: Sequence[str] = (),
         outbox: bool = False,
         now: str,
     ) -> None:
         """Save ``order`` if nobody changed it since it was read (its ``version``), together with
-        stock movements and other transaction items (event markers). ``outbox`` marks it for
-        dispatch (new shipments to send). Bumps ``order.version``."""
+        stock movements and the writes that go with it (event markers, lookups, RMAs...).
+        ``outbox`` marks it for dispatch (new shipments to send). Bumps ``order.version`` (and
+        the version of every saved RMA). Raises StaleOrder, StockRace or WriteConflict (the
+        condition of one of ``writes`` failed)."""
         expected, aggregated = order.version, order.aggregated
         order.version = expected + 1
         counters = aggregate_ops(self._table.name, order)  # report aggregates, exactly once
+        now_s = self._clock()
+        extra = [
+            write_entry(w, order, table=self._table.name, stock_table=self._stock_table, now=now_s)
+            for w in writes
+        ]
         ops = [
             {
                 "Put": {
@@ -190,6 +179,9 @@ class DynamoOrders:
         except Exception:
             order.version, order.aggregated = expected, aggregated
             raise
+        for write in writes:
+            if isinstance(write, RmaSaved):
+                write.rma.version += 1
 
     def _run(self, ops: list[dict[str, Any]], reservations: Sequence[Reservation]) -> None:
         if len(ops) > 100:
@@ -212,6 +204,8 @@ class DynamoOrders:
                 raise StockRace(lost) from exc
             if exc.conflict:
                 raise StaleOrder("a concurrent transaction held an item") from exc
+            if exc.failed:
+                raise WriteConflict("a write that goes with the order was refused") from exc
             raise
 
     def put_quote(self, quote_id: str, channel: str, doc: dict[str, Any], ttl_seconds: int) -> None:

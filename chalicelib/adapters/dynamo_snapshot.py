@@ -6,21 +6,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.adapters.dynamo_stock import level_from_item
-from chalicelib.domain.network import StockLevel
+from chalicelib.adapters.dynamo_orders import order_from_item
+from chalicelib.adapters.stock_items import level_from_item
+from chalicelib.domain.catalog import Kind
+from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
+from chalicelib.domain.products import product_from_doc
 
 BATCH_GET_MAX = 100
-
-
-@dataclass
-class Snapshot:
-    stock: list[StockLevel] = field(default_factory=list)
-    products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    quote: dict[str, Any] | None = None  # the raw item
-    order: dict[str, Any] | None = None  # the raw item
 
 
 class DynamoSnapshots:
@@ -44,7 +38,7 @@ class DynamoSnapshots:
         keys: list[tuple[str, dict[str, Any]]] = [
             (self._stock, {"sku": s, "location_id": loc}) for s in skus for loc in locations
         ]
-        keys += [(self._catalog, {"pk": "PRODUCT", "sk": s}) for s in skus]
+        keys += [(self._catalog, {"pk": Kind.PRODUCT.value, "sk": s}) for s in skus]
         if quote_id:
             keys.append((self._orders, {"pk": f"QUOTE#{quote_id}", "sk": "QUOTE"}))
         if order_id:
@@ -54,11 +48,15 @@ class DynamoSnapshots:
             if item_table == self._stock:
                 snap.stock.append(level_from_item(item))
             elif item_table == self._catalog:
-                snap.products[item["sk"]] = json.loads(item["doc"])
+                snap.products[item["sk"]] = product_from_doc(json.loads(item["doc"]))
             elif item["pk"].startswith("QUOTE#"):
-                snap.quote = item
+                snap.quote = StoredQuote(
+                    channel=item["channel"],
+                    expires_at=int(item["expires_at"]),
+                    doc=json.loads(item["doc"]),
+                )
             else:
-                snap.order = item
+                snap.order = order_from_item(item)
         return snap
 
     def _batch_get(

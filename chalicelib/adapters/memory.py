@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.adapters.dynamo_stock import now_iso, stock_violations
+from chalicelib.adapters.stock_items import stock_violations
 from chalicelib.domain import inventory
 from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock
 from chalicelib.domain.inventory import Movement
@@ -186,13 +186,3 @@ class MemoryStock:
             if event_id is not None:
                 self.applied_events.add(event_id)
             return True
-
-
-class MemoryPendingEvents:
-    """Events kept for a handler that does not exist yet."""
-
-    def __init__(self) -> None:
-        self.events: dict[str, dict[str, Any]] = {}
-
-    def keep(self, event_id: str, event_type: str, body: dict[str, Any]) -> None:
-        self.events[event_id] = {"type": event_type, "body": body, "received_at": now_iso()}

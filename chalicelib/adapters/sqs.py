@@ -40,21 +40,29 @@ class SqsQueues:
                 raise RuntimeError(f"SQS refused {len(resp['Failed'])} messages: {resp['Failed']}")
 
 
-class OrderEventsPublisher:
-    """Internal order events (``order_placed``, ...) for the asynchronous side."""
+class SqsOrderEvents:
+    """The ``OrderEvents`` port on the internal order-events queue. Message ids are stable per
+    fact, so a receiver can tell a redelivery."""
 
     def __init__(self, queues: SqsQueues, queue_name: str) -> None:
         self._queues, self._queue = queues, queue_name
 
-    def publish(self, event_type: str, order_id: str, **detail: Any) -> None:
-        body = {"message_id": f"{event_type}:{order_id}", "type": event_type, "order_id": order_id}
-        self._queues.send(self._queue, {**body, **detail})
+    def order_placed(self, order_id: str) -> None:
+        self._order("order_placed", order_id)
+
+    def order_updated(self, order_id: str) -> None:
+        self._order("order_updated", order_id)
+
+    def order_cancelled(self, order_id: str) -> None:
+        self._order("order_cancelled", order_id)
 
     def stock_arrived(self, sku: str, location_id: str) -> None:
-        """Backorders of ``sku`` may now be served from ``location_id`` (handled async, so a
-        failure is retried by SQS instead of lost)."""
         body = {"type": "stock_arrived", "sku": sku, "location_id": location_id}
         self._queues.send(self._queue, {"message_id": f"stock_arrived:{sku}:{location_id}", **body})
+
+    def _order(self, event_type: str, order_id: str) -> None:
+        body = {"message_id": f"{event_type}:{order_id}", "type": event_type, "order_id": order_id}
+        self._queues.send(self._queue, body)
 
 
 def _dump(body: dict[str, Any]) -> str:

@@ -6,15 +6,13 @@ alpha-2) or ``all`` (purchasing: every location, no ``value``).
 
 from __future__ import annotations
 
-import os
-from typing import Annotated, Any
-
-from chalice import Blueprint, Rate
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, TypeAdapter, ValidationError
+from chalice import Blueprint
+from pydantic import TypeAdapter, ValidationError
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models.common import CountryCode, Id, Request, check_path_id, same_id
+from chalicelib.api.models.alerts import AlertGroupIn, AlertGroupList, AlertGroupOut
+from chalicelib.api.models.common import CountryCode, check_path_id, same_id
 from chalicelib.domain.access import Role
 from chalicelib.domain.alerts.rules import AlertGroup, Scope
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
@@ -22,40 +20,6 @@ from chalicelib.services.alerts import group_to_doc
 
 bp = Blueprint(__name__)
 _COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode)
-
-
-def _unique_addresses(values: list[str]) -> list[str]:
-    if len({v.lower() for v in values}) != len(values):
-        raise ValueError("addresses must not repeat")
-    return values
-
-
-class AlertGroupIn(Request):
-    group_id: Id | None = Field(default=None, description="must equal the path if given")
-    scope: Scope
-    value: str | None = Field(
-        default=None,
-        max_length=64,
-        description="location id (scope location), country code (scope country), none (all)",
-    )
-    recipients: Annotated[list[EmailStr], AfterValidator(_unique_addresses)] = Field(
-        min_length=1, max_length=50
-    )
-    daily_reminder: bool = Field(
-        default=False, description="mail still-low items again once a day, not only once"
-    )
-
-
-class AlertGroupOut(BaseModel):
-    group_id: str
-    scope: Scope
-    value: str | None
-    recipients: list[str]
-    daily_reminder: bool
-
-
-class AlertGroupList(BaseModel):
-    alert_groups: list[AlertGroupOut]
 
 
 def _value(req: AlertGroupIn) -> str | None:
@@ -121,24 +85,3 @@ def list_alert_groups(ctx: Ctx) -> AlertGroupList:
     """Every recipient group."""
     groups = wiring.alert_groups().list()
     return AlertGroupList(alert_groups=[AlertGroupOut(**group_to_doc(g)) for g in groups])
-
-
-# --- the schedule ------------------------------------------------------------------------------
-
-RATE_ENV = "LOW_STOCK_ALERT_RATE_MINUTES"
-
-
-def alert_rate() -> Rate:
-    """The schedule's rate in minutes from ``LOW_STOCK_ALERT_RATE_MINUTES`` (default 60).
-    Chalice reads it when app.py is imported, i.e. when ``chalice package``/``deploy`` runs:
-    set it in that shell per stage (``make package STAGE=prod LOW_STOCK_ALERT_RATE_MINUTES=15``),
-    not in the Lambda's environment."""
-    raw = os.environ.get(RATE_ENV, "60")
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{RATE_ENV} must be a whole number of minutes >= 1, not {raw!r}")
-    return Rate(int(raw), unit=Rate.MINUTES)
-
-
-def run_schedule() -> dict[str, Any]:
-    """One alert run (the schedule handler)."""
-    return vars(wiring.low_stock_alerts().run())

@@ -6,41 +6,32 @@ from dataclasses import fields
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models.common import (
     CarrierServiceIn,
+    CarrierServiceList,
     ChannelIn,
+    ChannelList,
     LocationIn,
+    LocationList,
     ProductIn,
     RulesOut,
     check_path_id,
     same_id,
 )
 from chalicelib.domain.access import Role
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.rules import SourcingRules
-from chalicelib.services.catalog import Kind
 
 bp = Blueprint(__name__)
 
 STAFF = [Role.ADMIN, Role.SERVICE]
 RULES = TypeAdapter(SourcingRules)
 _RULE_FIELDS = {f.name for f in fields(SourcingRules)}
-
-
-class ChannelList(BaseModel):
-    channels: list[ChannelIn]
-
-
-class LocationList(BaseModel):
-    locations: list[LocationIn]
-
-
-class CarrierServiceList(BaseModel):
-    carrier_services: list[CarrierServiceIn]
 
 
 def _found(doc: dict[str, Any] | None, what: str, name: str, value: str) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""The operations dashboard: ``GET /dashboard`` (a static page, public), its script and style
+"""The operations dashboard: ``GET /dashboard`` (a static page, public), its scripts and style
 under ``/dashboard/assets/{name}``, and ``GET /dashboard/data`` (admin, service: the figures).
 
 The page carries no data: it asks for an API key once (kept in the browser's localStorage) and
 calls the JSON API with it. Everything it needs ships with the app (no CDN, works offline);
-the charts are SVG drawn by a small hand-written script.
+the charts are SVG drawn by a small hand-written script (``charts.js``, beside ``app.js``).
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models.dashboard import DashboardData
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, NotFound
 
 bp = Blueprint(__name__)
 STATIC = Path(__file__).resolve().parents[1] / "dashboard"
 ASSETS = {
+    "charts.js": "application/javascript; charset=utf-8",  # the SVG charts, loaded first
     "app.js": "application/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
@@ -36,27 +37,6 @@ CSP = (
 @cache
 def _read(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
-
-
-class Kpis(BaseModel):
-    orders_today: int
-    units_today: int
-    fill_rate: float | None
-    on_time_rate: float | None
-    open_backorders: int = Field(description="orders waiting for stock")
-    open_backorder_units: int
-    low_stock: int = Field(description="items at or below their reorder point")
-    window_days: int = Field(description="the rates cover the orders of this many days")
-
-
-class DashboardData(BaseModel):
-    as_of: str
-    today: str
-    kpis: Kpis
-    orders_per_day: dict[str, Any]
-    funnel: list[dict[str, Any]]
-    stock_health: list[dict[str, Any]]
-    low_stock: list[dict[str, Any]]
 
 
 @endpoint(bp, "/dashboard", roles=None)
@@ -77,7 +57,7 @@ def dashboard_page(ctx: Ctx) -> Response:
 
 @endpoint(bp, "/dashboard/assets/{name}", roles=None)
 def dashboard_asset(ctx: Ctx, name: str) -> Response:
-    """The dashboard's script and style sheet."""
+    """The dashboard's scripts and style sheet."""
     if name not in ASSETS:
         raise NotFound(f"no asset {name}", fields=[FieldError("name", "unknown asset")])
     return Response(

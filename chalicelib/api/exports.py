@@ -10,25 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
+from chalicelib.api.models.exports import ExportLink
 from chalicelib.domain.access import Role
 from chalicelib.services.reports import parse_query
 
 bp = Blueprint(__name__)
-
-
-class ExportLink(BaseModel):
-    """The answer for an export too large to return inline."""
-
-    export: str
-    filename: str
-    rows: int
-    bytes: int
-    url: str = Field(description="pre-signed GET link to the CSV in the exports bucket")
-    expires_at: str
 
 
 @endpoint(bp, "/exports/{kind}", roles=[Role.ADMIN], response=ExportLink)

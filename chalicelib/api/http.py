@@ -22,6 +22,7 @@ from chalicelib.api.auth import Principal, Role, authenticate
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,
+    ErrorCode,
     FieldError,
     Forbidden,
     InvalidInput,
@@ -45,15 +46,15 @@ _STATUS: list[tuple[type[DomainError], int]] = [
 
 
 class BadRequest(DomainError):
-    code = "bad_request"
+    code = ErrorCode.BAD_REQUEST
 
 
 class PayloadTooLarge(DomainError):
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 def error_response(
-    status: int, code: str, message: str, fields: Iterable[FieldError] = (), **extra: Any
+    status: int, code: ErrorCode, message: str, fields: Iterable[FieldError] = (), **extra: Any
 ) -> Response:
     body: dict[str, Any] = {"code": code, "message": message}
     body["fields"] = [{"path": f.path, "reason": f.reason} for f in fields]
@@ -89,7 +90,9 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
 
 def _map_error(exc: Exception) -> Response:
     if isinstance(exc, ValidationError):
-        return error_response(422, "validation_error", "the request is invalid", field_errors(exc))
+        return error_response(
+            422, ErrorCode.VALIDATION_ERROR, "the request is invalid", field_errors(exc)
+        )
     if isinstance(exc, BadRequest):
         return error_response(400, exc.code, exc.message, exc.fields)
     if isinstance(exc, PayloadTooLarge):
@@ -100,7 +103,7 @@ def _map_error(exc: Exception) -> Response:
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 400)
         return error_response(status, exc.code, exc.message, exc.fields)
     logger.exception("unhandled error")
-    return error_response(500, "internal_error", "something went wrong on our side")
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "something went wrong on our side")
 
 
 @dataclass

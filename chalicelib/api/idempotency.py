@@ -7,7 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
@@ -16,7 +20,6 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from chalice import Blueprint
 from pydantic import BaseModel
 
-from chalicelib import wiring
 from chalicelib.api.http import Ctx
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
 
@@ -33,13 +36,15 @@ class IdempotentCall:
 def idempotent_call(
     run: Callable[..., BaseModel],
     *,
+    store: BasePersistenceLayer,
     key_prefix: str,
     event_key: str,
     payload: str,
     output: type[BaseModel],
 ) -> IdempotentCall:
-    """``run(command=..., **kw)`` made idempotent on the JMESPath ``event_key`` of its command.
-    Build it lazily (the persistence layer makes a DynamoDB client). The explicit
+    """``run(command=..., **kw)`` made idempotent on the JMESPath ``event_key`` of its command,
+    recorded in ``store`` (``wiring.idempotency_store()``, built lazily: it makes a DynamoDB
+    client; cache the result per store). The explicit
     ``key_prefix`` keeps records valid across Chalice handlers (the default uses the function
     name), and ``PydanticSerializer`` makes replays return the same model."""
     config = IdempotencyConfig(
@@ -49,7 +54,7 @@ def idempotent_call(
     )
     wrapped = idempotent_function(
         data_keyword_argument="command",
-        persistence_store=wiring.idempotency_store(),
+        persistence_store=store,
         config=config,
         output_serializer=PydanticSerializer(output),
         key_prefix=key_prefix,

@@ -56,7 +56,7 @@ def delivery_options(ctx: Ctx) -> dict[str, Any]:
     cart = Cart(
         channel=_channel_of(ctx.principal),
         currency=req.currency,
-        ship_to=req.ship_to.model_dump(exclude_none=True),
+        ship_to=req.ship_to.address(),
         lines=[(line.sku, line.quantity, None) for line in req.lines],
     )
     return wiring.ordering().quote(cart)
@@ -80,7 +80,7 @@ def place_order(ctx: Ctx) -> Any:
         cart=Cart(
             channel=channel,
             currency=req.currency,
-            ship_to=req.ship_to.model_dump(exclude_none=True),
+            ship_to=req.ship_to.address(),
             lines=[(line.sku, line.quantity, line.unit_price) for line in req.lines],
         ),
         channel_order_id=req.channel_order_id,

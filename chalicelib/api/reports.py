@@ -11,31 +11,18 @@ import io
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models.reports import ReportView
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput
-from chalicelib.domain.reports import CURRENT_STATE, Report, ReportName
+from chalicelib.domain.reports import CURRENT_STATE, Report
 from chalicelib.services.exports import safe_cell
 from chalicelib.services.reports import Query, parse_query
 
 bp = Blueprint(__name__)
 READERS = [Role.ADMIN, Role.SERVICE]
-
-
-class ReportView(BaseModel):
-    report: str = Field(description=f"one of {', '.join(r.value for r in ReportName)}")
-    from_: str = Field(alias="from", description="first day (YYYY-MM-DD), inclusive")
-    to: str = Field(description="last day, inclusive")
-    as_of: str | None = Field(default=None, description="for reports of the current state")
-    filters: dict[str, str | None]
-    columns: list[str]
-    rows: list[dict[str, Any]] = Field(
-        description="one per day and channel/currency (daily reports), location, reason or SKU"
-    )
-    totals: list[dict[str, Any]] = Field(description="the range as a whole, per currency")
 
 
 def report_view(name: str, report: Report, query: Query, as_of: str | None) -> dict[str, Any]:

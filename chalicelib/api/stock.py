@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
 from chalicelib.api.models.common import (
+    AdjustmentCommand,
     AdjustmentIn,
     AdjustmentOut,
     StockLevelIn,
@@ -61,11 +62,6 @@ def put_stock(ctx: Ctx, sku: str, location_id: str) -> StockLocationOut:
     return _location_out(level)
 
 
-class AdjustmentCommand(BaseModel):
-    idempotency_key: str = Field(min_length=1, max_length=200)
-    adjustment: AdjustmentIn
-
-
 def _adjust(adjustment: AdjustmentIn) -> AdjustmentOut:
     level = wiring.inventory().adjust(
         adjustment.sku, adjustment.location_id, adjustment.delta, reason=adjustment.reason
@@ -78,9 +74,8 @@ def _adjust(adjustment: AdjustmentIn) -> AdjustmentOut:
     )
 
 
-@wiring.on_reset
 @cache
-def _adjust_once() -> IdempotentCall:
+def _adjust_once(store: Any) -> IdempotentCall:
     """``_adjust`` made idempotent on the key (the same key with another body is 422)."""
 
     def run(command: AdjustmentCommand) -> AdjustmentOut:
@@ -88,6 +83,7 @@ def _adjust_once() -> IdempotentCall:
 
     return idempotent_call(
         run,
+        store=store,
         key_prefix=IDEMPOTENCY_KEY_PREFIX,
         event_key="idempotency_key",
         payload="adjustment",
@@ -112,7 +108,7 @@ def post_adjustment(ctx: Ctx) -> AdjustmentOut:
     if key is None:
         return _adjust(adjustment)
     command = AdjustmentCommand(idempotency_key=key, adjustment=adjustment)
-    result: AdjustmentOut = call_once(bp, _adjust_once(), command=command)
+    result: AdjustmentOut = call_once(bp, _adjust_once(wiring.idempotency_store()), command=command)
     return result
 
 

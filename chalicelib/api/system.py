@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import wiring
 from chalicelib.api import openapi
 from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.models.system import ApiKeyCreated, ApiKeyRequest, Health
 from chalicelib.domain.access import Role
 
 bp = Blueprint(__name__)
-
-
-class Health(BaseModel):
-    status: str
-
-
-class ApiKeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Role = Field(description="admin, service or channel")
-    channel: str | None = Field(
-        default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"
-    )
-
-
-class ApiKeyCreated(BaseModel):
-    key_id: str
-    api_key: str = Field(description="shown once; only its hash is stored")
-    role: Role
-    channel: str | None = None
 
 
 @endpoint(bp, "/health", response=Health)

@@ -1,12 +1,8 @@
-"""The asynchronous edges of fulfilment.
-
-- The internal order-events queue (``dirigent-order-events``): ``order_placed`` and
-  ``order_updated`` dispatch the order's unsent shipments, ``stock_arrived`` lets waiting
-  backorders take the units, ``order_cancelled`` needs nothing here. Partial batch failures as
-  for warehouse events: one bad message never fails its batch.
-- The shipment events of the warehouse-events queue, handed over by
-  ``WarehouseEventService`` (``shipment_event_handlers``) and applied by ``OrderEventService``.
-"""
+"""The internal order-events queue (``dirigent-order-events``), fed by the ``OrderEvents`` port:
+``order_placed`` and ``order_updated`` dispatch the order's unsent shipments, ``stock_arrived``
+lets waiting backorders take the units (received, adjusted up, returned or freed by a cancel),
+``order_cancelled`` needs nothing here. Partial batch failures: one bad message never fails
+its batch."""
 
 from __future__ import annotations
 
@@ -15,18 +11,10 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import wiring
-from chalicelib.domain.order.progress import ShipmentEventType
-from chalicelib.services.fulfilment import iso
-from chalicelib.services.order_events import ShipmentEvent
+from chalicelib.consumers import batch
 
 logger = Logger(service="dirigent")
 
@@ -58,7 +46,7 @@ def _stock_arrived(body: dict[str, Any]) -> None:
     wiring.backorders().allocate(message.sku, message.location_id)
 
 
-HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
+USE_CASES: dict[str, Callable[[dict[str, Any]], None]] = {
     "order_placed": _order_message,
     "order_updated": _order_message,
     "order_cancelled": _order_message,
@@ -66,57 +54,16 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-def _handle_record(record: SQSRecord) -> None:
-    try:
-        body = json.loads(record.body)
-        kind = body.get("type") if isinstance(body, dict) else None
-        handler = HANDLERS.get(str(kind))
-        if handler is None:
-            raise ValueError(f"type: unknown order event {kind!r}")
-        handler(body)
-    except (ValueError, ValidationError) as exc:  # json and pydantic errors alike
-        logger.error("order event unreadable", message_id=record.message_id, reason=str(exc))
-        raise
-    except Exception as exc:
-        logger.error(
-            "order event failed",
-            message_id=record.message_id,
-            reason=f"{type(exc).__name__}: {exc}",
-        )
-        raise
+def apply(body: str) -> None:
+    """Parse one message body and handle it; raises for a record to retry or dead-letter."""
+    message = json.loads(body)
+    kind = message.get("type") if isinstance(message, dict) else None
+    use_case = USE_CASES.get(str(kind))
+    if use_case is None:
+        raise ValueError(f"type: unknown order event {kind!r}")
+    use_case(message)
 
 
-def handle_order_events(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Handle every record; ``{"batchItemFailures": [...]}`` names the ones to retry."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(
-        event=event, record_handler=_handle_record, processor=processor, context=context
-    )
-    return dict(response)
-
-
-# --- shipment events from the warehouse-events queue ----------------------------------------
-
-
-def apply_shipment_event(event: Any, body: dict[str, Any]) -> None:
-    """A parsed warehouse event (``chalicelib.consumers.warehouse_events``) applied to its order."""
-    outcome = wiring.order_event_service().apply(
-        ShipmentEvent(
-            event_id=event.event_id,
-            type=ShipmentEventType(event.type),
-            location_id=event.location_id,
-            occurred_at=iso(event.occurred_at),
-            order_id=event.order_id,
-            shipment_id=event.shipment_id,
-            carrier=getattr(event, "carrier", None),
-            tracking_number=getattr(event, "tracking_number", None),
-            sku=getattr(event, "sku", None),
-            missing_quantity=getattr(event, "missing_quantity", None),
-        )
-    )
-    logger.info("shipment event", event_id=event.event_id, type=event.type, outcome=outcome.value)
-
-
-def shipment_event_handlers() -> dict[str, Callable[[Any, dict[str, Any]], None]]:
-    """``type -> handler`` for ``WarehouseEventService(handlers=...)``."""
-    return {kind.value: apply_shipment_event for kind in ShipmentEventType}
+def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries."""
+    return batch.handle_batch(event, context, apply, consumer="order event")

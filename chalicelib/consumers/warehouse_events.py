@@ -1,23 +1,25 @@
-"""Warehouse events from SQS: one pydantic model per ``type`` (a discriminated union), and the
-batch handler that applies each record on its own and reports failures per message."""
+"""Warehouse events from SQS (``dirigent-warehouse-events``): one pydantic model per ``type`` (a
+discriminated union), the table ``type -> use case``, and the batch handler that applies each
+record on its own and reports failures per message."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chalicelib import wiring
 from chalicelib.api.http import field_errors
 from chalicelib.api.models.common import MAX_QUANTITY, Id
+from chalicelib.consumers import batch
+from chalicelib.domain.order.progress import ShipmentEventType
+from chalicelib.domain.returns.model import Condition
+from chalicelib.services.fulfilment import iso
+from chalicelib.services.order_events import ShipmentEvent
+from chalicelib.services.returns import ReturnEvent
 
 logger = Logger(service="dirigent")
 
@@ -33,34 +35,34 @@ class EventBase(BaseModel):
     occurred_at: AwareDatetime
 
 
-class ShipmentEvent(EventBase):
+class ShipmentEventIn(EventBase):
     order_id: Ref
     shipment_id: Ref
 
 
-class Picked(ShipmentEvent):
+class Picked(ShipmentEventIn):
     type: Literal["picked"]
 
 
-class Shipped(ShipmentEvent):
+class Shipped(ShipmentEventIn):
     type: Literal["shipped"]
     carrier: Annotated[str, Field(min_length=1, max_length=100)]
     tracking_number: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class Delivered(ShipmentEvent):
+class Delivered(ShipmentEventIn):
     type: Literal["delivered"]
 
 
-class ReadyForPickup(ShipmentEvent):
+class ReadyForPickup(ShipmentEventIn):
     type: Literal["ready_for_pickup"]
 
 
-class Collected(ShipmentEvent):
+class Collected(ShipmentEventIn):
     type: Literal["collected"]
 
 
-class ShortPick(ShipmentEvent):
+class ShortPick(ShipmentEventIn):
     type: Literal["short_pick"]
     sku: Id
     missing_quantity: Quantity
@@ -134,23 +136,86 @@ def parse(body: str) -> tuple[Any, dict[str, Any]]:
         raise UnreadableEvent(reasons) from exc
 
 
-def _handle_record(record: SQSRecord) -> None:
-    try:
-        event, raw = parse(record.body)
-        wiring.warehouse_events().handle(event, raw)
-    except Exception as exc:
-        logger.error(
-            "warehouse event failed",
-            message_id=record.message_id,
-            reason=f"{type(exc).__name__}: {exc}",
+# --- the table ``type -> use case`` ------------------------------------------------------------
+
+
+def _shipment_event(event: Any) -> None:
+    outcome = wiring.order_event_service().apply(
+        ShipmentEvent(
+            event_id=event.event_id,
+            type=ShipmentEventType(event.type),
+            location_id=event.location_id,
+            occurred_at=iso(event.occurred_at),
+            order_id=event.order_id,
+            shipment_id=event.shipment_id,
+            carrier=getattr(event, "carrier", None),
+            tracking_number=getattr(event, "tracking_number", None),
+            sku=getattr(event, "sku", None),
+            missing_quantity=getattr(event, "missing_quantity", None),
         )
-        raise
+    )
+    logger.info("shipment event", event_id=event.event_id, type=event.type, outcome=outcome.value)
+
+
+def _stock_received(event: StockReceived) -> None:
+    applied = wiring.inventory().receive(
+        event.sku, event.location_id, event.quantity, event_id=event.event_id
+    )
+    logger.info("stock received", event_id=event.event_id, applied=applied)
+
+
+def _stock_count(event: StockCount) -> None:
+    applied = wiring.inventory().count(
+        event.sku,
+        event.location_id,
+        event.counted_on_hand,
+        event.counted_at,
+        event_id=event.event_id,
+    )
+    logger.info("stock counted", event_id=event.event_id, applied=applied)
+
+
+def _return_event(event: ReturnReceived | ReturnInTransit) -> None:
+    returns = wiring.returns()
+    if isinstance(event, ReturnReceived):
+        outcome = returns.received(
+            ReturnEvent(
+                event_id=event.event_id,
+                location_id=event.location_id,
+                occurred_at=iso(event.occurred_at),
+                rma_id=event.rma_id,
+                lines=tuple((ln.sku, ln.quantity, Condition(ln.condition)) for ln in event.lines),
+            )
+        )
+    else:
+        outcome = returns.in_transit(
+            ReturnEvent(
+                event_id=event.event_id,
+                location_id=event.location_id,
+                occurred_at=iso(event.occurred_at),
+                rma_id=event.rma_id,
+                carrier=event.carrier,
+                tracking_number=event.tracking_number,
+            )
+        )
+    logger.info("return event", event_id=event.event_id, type=event.type, outcome=outcome.value)
+
+
+USE_CASES: dict[str, Callable[[Any], None]] = {
+    **{kind.value: _shipment_event for kind in ShipmentEventType},
+    "stock_received": _stock_received,
+    "stock_count": _stock_count,
+    "return_received": _return_event,
+    "return_in_transit": _return_event,
+}
+
+
+def apply(body: str) -> None:
+    """Parse one message body and apply it once; raises for a record to retry or dead-letter."""
+    event, _ = parse(body)
+    USE_CASES[event.type](event)
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Apply every record; ``{"batchItemFailures": [...]}`` names the ones to retry."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(
-        event=event, record_handler=_handle_record, processor=processor, context=context
-    )
-    return dict(response)
+    """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries."""
+    return batch.handle_batch(event, context, apply, consumer="warehouse event")

@@ -4,6 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """The stable ``error.code`` values clients see; the strings never change."""
+
+    ERROR = "error"  # a domain error without a more specific code
+    VALIDATION_ERROR = "validation_error"  # the request breaks a rule or fails validation (422)
+    NOT_FOUND = "not_found"  # no such resource, or not visible to the caller (404)
+    CONFLICT = "conflict"  # the request conflicts with the current state (409)
+    OUT_OF_STOCK = "out_of_stock"  # not enough stock to source or reserve the cart (409)
+    INSUFFICIENT_STOCK = "insufficient_stock"  # a stock movement would take too much (409)
+    INVALID_TRANSITION = "invalid_transition"  # the status change is not allowed (409)
+    ORDER_EXISTS = "order_exists"  # an order with that id is stored already (409)
+    CONCURRENT_UPDATE = "concurrent_update"  # changed since it was read: read and retry (409)
+    UNAUTHORIZED = "unauthorized"  # no valid API key (401)
+    FORBIDDEN = "forbidden"  # the key's role may not do this (403)
+    BAD_REQUEST = "bad_request"  # the body is missing or unreadable (not JSON, not UTF-8) (400)
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # the body is over the size limit (413)
+    INTERNAL_ERROR = "internal_error"  # an unexpected failure on our side (500)
 
 
 @dataclass(frozen=True)
@@ -13,7 +33,7 @@ class FieldError:
 
 
 class DomainError(Exception):
-    code = "error"
+    code: ErrorCode = ErrorCode.ERROR
 
     def __init__(self, message: str, *, fields: Sequence[FieldError] = ()) -> None:
         super().__init__(message)
@@ -24,19 +44,19 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     """The request is well-formed but breaks a rule (422)."""
 
-    code = "validation_error"
+    code = ErrorCode.VALIDATION_ERROR
 
 
 class NotFound(DomainError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(DomainError):
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 class OutOfStock(Conflict):
-    code = "out_of_stock"
+    code = ErrorCode.OUT_OF_STOCK
 
     def __init__(self, skus: Iterable[str], message: str = "") -> None:
         self.skus = sorted(set(skus))
@@ -46,16 +66,45 @@ class OutOfStock(Conflict):
 class InsufficientStock(Conflict):
     """A stock update would take more than is available or make ``reserved`` negative."""
 
-    code = "insufficient_stock"
+    code = ErrorCode.INSUFFICIENT_STOCK
 
 
 class InvalidTransition(Conflict):
-    code = "invalid_transition"
+    code = ErrorCode.INVALID_TRANSITION
 
 
 class Unauthorized(DomainError):
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
 
 
 class Forbidden(DomainError):
-    code = "forbidden"
+    code = ErrorCode.FORBIDDEN
+
+
+class OrderExists(Conflict):
+    """An order with the same id is stored already (a replayed or concurrent capture)."""
+
+    code = ErrorCode.ORDER_EXISTS
+
+
+class StockRace(Conflict):
+    """A reservation's condition failed: someone took the stock since we read it."""
+
+    code = ErrorCode.OUT_OF_STOCK
+
+    def __init__(self, skus: Sequence[str]) -> None:
+        self.skus = sorted(set(skus))
+        super().__init__(f"stock changed for {', '.join(self.skus)}")
+
+
+class StaleOrder(Conflict):
+    """The order changed since it was read (optimistic concurrency): read again and retry."""
+
+    code = ErrorCode.CONCURRENT_UPDATE
+
+
+class WriteConflict(Conflict):
+    """A condition on a write that goes with an order failed (its event marker exists, the
+    RMA or a stock item changed since it was read): nothing was written."""
+
+    code = ErrorCode.CONCURRENT_UPDATE

@@ -21,3 +21,8 @@ class Mail:
     text: str
     html: str
     attachments: tuple[Attachment, ...] = ()
+
+
+class MailRejected(Exception):
+    """The mail service refused a mail for good (a bad address, an unverified sender):
+    retrying cannot help. Throttling and outages are not this: they propagate as they are."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from enum import StrEnum
+from typing import Any
 
 
 class LocationType(StrEnum):
@@ -109,11 +110,45 @@ class StockLevel:
 
 @dataclass(frozen=True, slots=True)
 class Address:
+    """Where an order goes (its ship-to), as the channel gave it. ``None`` means "not given":
+    such fields stay out of the address's document (see ``address_to_doc``)."""
+
     country: str
     postal_code: str
-    city: str = ""
+    city: str | None = None
     lat: float | None = None
     lon: float | None = None
+    line1: str | None = None
+    line2: str | None = None
+    name: str | None = None
+
+
+# The document's keys, in the order the API has always written them.
+_ADDRESS_KEYS = ("country", "postal_code", "city", "line1", "line2", "name", "lat", "lon")
+
+
+def address_to_doc(address: Address) -> dict[str, Any]:
+    """The address as plain data: the fields given, nothing for those that were not (an empty
+    postal code, from a document that had none, stays absent too)."""
+    doc: dict[str, Any] = {}
+    for key in _ADDRESS_KEYS:
+        value = getattr(address, key)
+        if value is not None and not (key == "postal_code" and value == ""):
+            doc[key] = value
+    return doc
+
+
+def address_from_doc(doc: Mapping[str, Any]) -> Address:
+    return Address(
+        country=str(doc.get("country", "")),
+        postal_code=str(doc.get("postal_code", "")),
+        city=doc.get("city"),
+        lat=doc.get("lat"),
+        lon=doc.get("lon"),
+        line1=doc.get("line1"),
+        line2=doc.get("line2"),
+        name=doc.get("name"),
+    )
 
 
 @dataclass(frozen=True, slots=True)

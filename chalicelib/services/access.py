@@ -7,6 +7,7 @@ import time
 from typing import Any, Protocol
 
 from chalicelib.domain.access import Principal, Role, hash_key, new_key
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import FieldError, InvalidInput
 
 
@@ -15,9 +16,6 @@ class DocumentStore(Protocol):
         self, kind: str, item_id: str, doc: dict[str, Any], *, only_new: bool = False
     ) -> None: ...
     def get(self, kind: str, item_id: str) -> dict[str, Any] | None: ...
-
-
-API_KEY = "APIKEY"
 
 
 class KeyService:
@@ -47,7 +45,7 @@ class KeyService:
         key_id, fresh = new_key()
         key = api_key or fresh
         doc = {"key_id": key_id, "role": role.value, "channel": channel, "created_at": time.time()}
-        self._store.put(API_KEY, hash_key(key), doc)
+        self._store.put(Kind.API_KEY, hash_key(key), doc)
         return {"key_id": key_id, "api_key": key, "role": role.value, "channel": channel}
 
     def resolve(self, api_key: str) -> Principal | None:
@@ -57,7 +55,7 @@ class KeyService:
             hit = self._cache.get(digest)
         if hit and now - hit[0] < self._ttl:
             return hit[1]
-        doc = self._store.get(API_KEY, digest)
+        doc = self._store.get(Kind.API_KEY, digest)
         if doc is None:
             return None
         principal = Principal(Role(doc["role"]), key_id=doc["key_id"], channel=doc.get("channel"))

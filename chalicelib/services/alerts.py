@@ -12,7 +12,8 @@ A run (``LowStockAlerts.run``, hourly by default):
    failed is tried again next run; a crash between sending and recording may repeat a mail,
    never lose one.
 
-``record_shipped`` gives the fulfilment side the transaction item that counts shipped units.
+``record_shipped`` gives the fulfilment side the write (``ShippedUnits``) that counts shipped
+units, saved with the order that shipped them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_alerts import shipped_counter_update
-from chalicelib.config import settings
 from chalicelib.domain.alerts.digest import digest_mail
 from chalicelib.domain.alerts.rules import (
     VELOCITY_DAYS,
@@ -44,12 +43,13 @@ from chalicelib.domain.alerts.rules import (
     suggest_transfer,
     velocity,
 )
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.mail import Mail
 from chalicelib.domain.network import Location, StockLevel
+from chalicelib.domain.order.writes import ShippedUnits, shipped_units
 
 logger = Logger(service="dirigent")
 
-ALERT_GROUP_KIND = "ALERTGROUP"  # the catalog kind (adapters.dynamo_catalog.Kind.ALERT_GROUP)
 LEASE = "low-stock-alerts"
 LEASE_SECONDS = 600
 
@@ -94,32 +94,21 @@ class Mailer(Protocol):
 # --- shipped units (called by the fulfilment side) ---------------------------------------------
 
 
-def record_shipped(
-    sku: str, location_id: str, day: date | str, quantity: int, *, table: str | None = None
-) -> dict[str, Any]:
-    """The TransactWriteItems entry that adds ``quantity`` units of ``sku`` shipped from
-    ``location_id`` on ``day`` (the event's ``occurred_at`` date, UTC) to the velocity counters.
-    Add it to the transaction that applies the ``shipped`` event with its event marker: the
-    marker makes the count exactly-once. One entry per SKU per transaction (see
+def record_shipped(sku: str, location_id: str, day: date | str, quantity: int) -> ShippedUnits:
+    """The write that adds ``quantity`` units of ``sku`` shipped from ``location_id`` on
+    ``day`` (the event's ``occurred_at`` date, UTC) to the velocity counters. Write it with the
+    order in the transaction that applies the ``shipped`` event with its event marker: the
+    marker makes the count exactly-once. One per SKU per transaction (see
     ``record_shipped_lines`` when a shipment holds a SKU twice)."""
     when = date.fromisoformat(day[:10]) if isinstance(day, str) else day
-    return shipped_counter_update(
-        table or settings().orders_table, sku, location_id, when, quantity
-    )
+    return ShippedUnits(sku, location_id, when, quantity)
 
 
 def record_shipped_lines(
-    location_id: str, day: date | str, lines: Iterable[tuple[str, int]], *, table: str | None = None
-) -> list[dict[str, Any]]:
-    """``record_shipped`` for a shipment's ``(sku, quantity)`` lines, one entry per SKU."""
-    totals: dict[str, int] = {}
-    for sku, quantity in lines:
-        totals[sku] = totals.get(sku, 0) + quantity
-    return [
-        record_shipped(sku, location_id, day, q, table=table)
-        for sku, q in sorted(totals.items())
-        if q > 0
-    ]
+    location_id: str, day: date | str, lines: Iterable[tuple[str, int]]
+) -> list[ShippedUnits]:
+    """``record_shipped`` for a shipment's ``(sku, quantity)`` lines, one per SKU."""
+    return shipped_units(location_id, day, lines)
 
 
 # --- recipient groups --------------------------------------------------------------------------
@@ -152,15 +141,15 @@ class AlertGroups:
         self._docs = docs
 
     def put(self, group: AlertGroup) -> AlertGroup:
-        self._docs.put(ALERT_GROUP_KIND, group.group_id, group_to_doc(group))
+        self._docs.put(Kind.ALERT_GROUP, group.group_id, group_to_doc(group))
         return group
 
     def get(self, group_id: str) -> AlertGroup | None:
-        doc = self._docs.get(ALERT_GROUP_KIND, group_id)
+        doc = self._docs.get(Kind.ALERT_GROUP, group_id)
         return group_from_doc(doc) if doc else None
 
     def list(self) -> list[AlertGroup]:
-        groups = [group_from_doc(d) for d in self._docs.list(ALERT_GROUP_KIND)]
+        groups = [group_from_doc(d) for d in self._docs.list(Kind.ALERT_GROUP)]
         return sorted(groups, key=lambda g: g.group_id)
 
 

@@ -9,12 +9,12 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import StaleOrder, StockRace
+from chalicelib.domain.errors import StaleOrder, StockRace
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.network import Address, CartLine
+from chalicelib.domain.network import CartLine
 from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment, shipment_id_for
+from chalicelib.domain.order.snapshot import Snapshot
 from chalicelib.domain.sourcing import OptionKind, Plan, SourcingRequest, plan
-from chalicelib.services.catalog import product_from_doc
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Snapshots
 
 logger = Logger(service="dirigent")
@@ -70,30 +70,24 @@ class BackorderService:
                 continue
             except StockRace:
                 return None
-            self._events.publish("order_updated", order.order_id)
+            self._events.order_updated(order.order_id)
             return quantity
         return 0
 
     def _plan(
-        self, order: Order, sku: str, quantity: int, location_id: str, snap: Any
+        self, order: Order, sku: str, quantity: int, location_id: str, snap: Snapshot
     ) -> Plan | None:
         pickup = order.delivery.get("pickup_location_id")
         locations = [
             loc for loc in self._network.locations() if loc.location_id in (location_id, pickup)
         ]
-        ship_to = order.ship_to
         request = SourcingRequest(
             lines=[CartLine(sku, quantity)],
-            ship_to=Address(
-                country=ship_to["country"],
-                postal_code=ship_to.get("postal_code", ""),
-                lat=ship_to.get("lat"),
-                lon=ship_to.get("lon"),
-            ),
+            ship_to=order.ship_to,
             stock=snap.stock,
             locations=locations,
             carrier_services=self._network.carrier_services(),
-            products={s: product_from_doc(d) for s, d in snap.products.items()},
+            products=dict(snap.products),
             now=self._clock(),
             rules=self._network.rules(),
             channel=order.channel,

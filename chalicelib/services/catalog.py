@@ -13,6 +13,7 @@ from dataclasses import fields
 from datetime import time as clock
 from typing import Any, Protocol
 
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.network import (
@@ -25,17 +26,8 @@ from chalicelib.domain.network import (
     Speed,
     WeightBand,
 )
+from chalicelib.domain.products import product_from_doc
 from chalicelib.domain.rules import SourcingRules
-
-
-class Kind:
-    """Catalog kinds (the same strings as ``adapters.dynamo_catalog.Kind``)."""
-
-    CHANNEL = "CHANNEL"
-    LOCATION = "LOCATION"
-    PRODUCT = "PRODUCT"
-    CARRIER = "CARRIER"
-    RULES = "RULES"
 
 
 class DocumentStore(Protocol):
@@ -92,17 +84,6 @@ def location_from_doc(doc: dict[str, Any]) -> Location:
     )
 
 
-def product_from_doc(doc: dict[str, Any]) -> Product:
-    return Product(
-        sku=doc["sku"],
-        weight_g=int(doc["weight_g"]),
-        prices={cur: int(v) for cur, v in (doc.get("prices") or {}).items()},
-        returnable=bool(doc.get("returnable", True)),
-        name=doc.get("name", ""),
-        reorder_point=int(doc.get("reorder_point", 0)),
-    )
-
-
 def carrier_service_from_doc(doc: dict[str, Any]) -> CarrierService:
     lanes = tuple(
         Lane(
@@ -139,7 +120,7 @@ def rules_from_doc(doc: dict[str, Any]) -> SourcingRules:
     return SourcingRules(**values)
 
 
-_ID_FIELD = {
+_ID_FIELD: dict[str, str] = {  # the id field of each kind's documents
     Kind.CHANNEL: "channel",
     Kind.LOCATION: "location_id",
     Kind.PRODUCT: "sku",

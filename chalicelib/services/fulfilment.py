@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import StaleOrder
-from chalicelib.domain.errors import FieldError, NotFound
+from chalicelib.domain.errors import FieldError, NotFound, StaleOrder
+from chalicelib.domain.mail import MailRejected
+from chalicelib.domain.network import address_to_doc
 from chalicelib.domain.order.model import Order, OrderShipment, OrderStatus, ShipmentStatus
-from chalicelib.services.notifications import MailRejected, Notifier
+from chalicelib.domain.order.writes import OutboxClear
+from chalicelib.services.notifications import Notifier
 from chalicelib.services.ports import Network, OrderStore
 
 logger = Logger(service="dirigent")
@@ -30,7 +32,6 @@ SOURCE = "dispatcher"
 
 
 class Outbox(Protocol):
-    def outbox_delete_item(self, order: Order) -> dict[str, Any]: ...
     def outbox_due(self, before: str, *, limit: int = 100) -> list[tuple[str, dict[str, str]]]: ...
     def drop_mark(self, key: dict[str, str]) -> None: ...
 
@@ -75,9 +76,7 @@ class Dispatcher:
                 mailed = self._confirm(order)
             _mark(order, sent, mailed, at=iso(self._clock()))
             try:
-                self._orders.update(
-                    order, extra=[self._outbox.outbox_delete_item(order)], now=iso(self._clock())
-                )
+                self._orders.update(order, writes=[OutboxClear()], now=iso(self._clock()))
             except StaleOrder:
                 order = self._get(order_id)
                 continue
@@ -164,5 +163,5 @@ def fulfilment_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
     if shipment.pickup_location_id:
         body["pickup"] = {"location_id": shipment.pickup_location_id}
     else:
-        body["ship_to"] = order.ship_to
+        body["ship_to"] = address_to_doc(order.ship_to)
     return body

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.network import StockLevel
-from chalicelib.services.catalog import CatalogService, Kind
+from chalicelib.services.catalog import CatalogService
 from chalicelib.services.inventory import StockStore
 
 PRICE_PREFIX = "price_"

@@ -1,14 +1,13 @@
 """Stock use cases: absolute levels (import), manual adjustments, receipts and counts from the
 warehouses, and the stock of a SKU across locations.
 
-``STOCK_ARRIVED_HOOKS`` is the extension point for whatever must react when units arrive
-(receipts and positive adjustments), e.g. allocating backorders: register a callable with
-``on_stock_arrived``. By default the list is empty, so arrival notifies nobody.
+Units that become available (receipts, positive adjustments) are announced through the
+``OrderEvents`` port (``stock_arrived``), after the write: waiting backorders may take them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -18,29 +17,9 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.errors import FieldError, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Location, Product, StockLevel
+from chalicelib.services.ports import OrderEvents
 
 logger = Logger(service="dirigent")
-
-StockArrivedHook = Callable[[str, str], None]  # (sku, location_id)
-
-# Called after units of a SKU arrived at a location (stock_received events, positive manual
-# adjustments). The write is done when they run: a hook that fails is logged, never undoes it,
-# so hooks should only hand work on (e.g. send a message) and tolerate being called twice.
-STOCK_ARRIVED_HOOKS: list[StockArrivedHook] = []
-
-
-def on_stock_arrived(hook: StockArrivedHook) -> StockArrivedHook:
-    """Register ``hook(sku, location_id)`` to run whenever stock arrives (usable as decorator)."""
-    STOCK_ARRIVED_HOOKS.append(hook)
-    return hook
-
-
-def notify_stock_arrived(sku: str, location_id: str) -> None:
-    for hook in list(STOCK_ARRIVED_HOOKS):
-        try:
-            hook(sku, location_id)
-        except Exception:  # the stock is written: a failing hook must not undo that
-            logger.exception("stock-arrived hook failed", sku=sku, location_id=location_id)
 
 
 class StockStore(Protocol):
@@ -119,9 +98,10 @@ def utc_stamp(moment: datetime) -> str:
 
 
 class InventoryService:
-    def __init__(self, stock: StockStore, catalog: MasterData) -> None:
+    def __init__(self, stock: StockStore, catalog: MasterData, *, events: OrderEvents) -> None:
         self.stock = stock
         self._catalog = catalog
+        self._events = events
 
     def set_levels(
         self,
@@ -146,7 +126,7 @@ class InventoryService:
         level = self.stock.adjust(sku, location_id, delta, reorder_point=product.reorder_point)
         logger.info("stock adjusted", sku=sku, location_id=location_id, delta=delta, reason=reason)
         if delta > 0:
-            notify_stock_arrived(sku, location_id)
+            self._announce(sku, location_id)
         return level
 
     def receive(self, sku: str, location_id: str, quantity: int, *, event_id: str) -> bool:
@@ -161,7 +141,7 @@ class InventoryService:
             reorder_point=product.reorder_point,
         )
         if applied:
-            notify_stock_arrived(sku, location_id)
+            self._announce(sku, location_id)
         return applied
 
     def count(
@@ -188,6 +168,13 @@ class InventoryService:
         if self._catalog.product(sku) is None:
             raise NotFound(f"no product {sku!r}", fields=[FieldError("sku", "unknown")])
         return SkuStock(sku, sorted(self.stock.for_sku(sku), key=lambda lvl: lvl.location_id))
+
+    def _announce(self, sku: str, location_id: str) -> None:
+        """The stock is written: a failed announcement is logged, never undoes it."""
+        try:
+            self._events.stock_arrived(sku, location_id)
+        except Exception:
+            logger.exception("stock_arrived not announced", sku=sku, location_id=location_id)
 
     def _known(self, sku: str, location_id: str) -> Product:
         if self._catalog.location(location_id) is None:

@@ -16,17 +16,16 @@ from string import Template
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from chalicelib.domain.mail import Mail
 from chalicelib.domain.order.model import Order, OrderShipment, OrderStatus
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
-class MailRejected(Exception):
-    """The mail service refused a mail for good (bad address): retrying cannot help."""
-
-
 class Mailer(Protocol):
-    def send(self, *, to: str, subject: str, text: str, html: str) -> str: ...
+    def send(self, mail: Mail) -> str:
+        """Send one mail; raises ``domain.mail.MailRejected`` when it is refused for good."""
+        ...
 
 
 @dataclass
@@ -112,10 +111,12 @@ class Notifier:
         html_values = {k: html.escape(str(v)) for k, v in common.items()}
         html_values.update({k: _html(v) for k, v in values.items()})
         self._mailer.send(
-            to=str(email),
-            subject=subject,
-            text=_template(f"{template}.txt").substitute(text_values),
-            html=_template(f"{template}.html").substitute(html_values),
+            Mail(
+                to=(str(email),),
+                subject=subject,
+                text=_template(f"{template}.txt").substitute(text_values),
+                html=_template(f"{template}.html").substitute(html_values),
+            )
         )
 
 

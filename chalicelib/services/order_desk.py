@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from chalicelib.adapters.dynamo_orders import Page, StaleOrder
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+from chalicelib.domain.errors import FieldError, InvalidInput, NotFound, StaleOrder
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import Order, order_to_doc
+from chalicelib.domain.paging import Page
 from chalicelib.services.ports import OrderEvents, OrderSearch, OrderStore
 
 MAX_DAYS = 366
@@ -23,15 +23,12 @@ class OrderDesk:
         orders: OrderStore,
         search: OrderSearch,
         events: OrderEvents,
-        stock_freed: Callable[[str, str], Any] = lambda sku, location_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         by_tracking_number: Callable[[str], list[str]] = lambda number: [],
     ) -> None:
-        """``stock_freed(sku, location_id)`` runs for every released reservation: backorders
-        waiting for that SKU may take the units. ``by_tracking_number`` gives the ids of the
-        orders a carrier's tracking number belongs to."""
+        """``by_tracking_number`` gives the ids of the orders a carrier's tracking number
+        belongs to."""
         self._orders, self._search, self._events, self._clock = orders, search, events, clock
-        self._stock_freed = stock_freed
         self._by_tracking_number = by_tracking_number
 
     def get(self, order_id: str, principal: Principal) -> Order:
@@ -63,9 +60,9 @@ class OrderDesk:
                 )
             except StaleOrder:
                 continue
-            self._events.publish("order_cancelled", order.order_id)
-            for sku, location_id, _ in releases:
-                self._stock_freed(sku, location_id)
+            self._events.order_cancelled(order.order_id)
+            for sku, location_id in sorted({(sku, loc) for sku, loc, _ in releases}):
+                self._events.stock_arrived(sku, location_id)  # backorders may take the units
             return order
         raise StaleOrder("the order keeps changing; try again")
 

@@ -2,8 +2,8 @@
 
 ``picked``, ``shipped``, ``delivered``, ``ready_for_pickup``, ``collected`` and ``short_pick``
 move a shipment (``chalicelib.domain.order.progress``). The order, its stock movements, the
-event's marker (``EVENT#<event_id>`` with ``attribute_not_exists``) and any lookup items
-(tracking number, pick-up expiry, outbox mark for a re-sourced shipment) are written in ONE
+event's marker (``EventMarker``: only once) and the writes that go with it (tracking number,
+pick-up expiry, outbox mark for a re-sourced shipment, shipped units) are written in ONE
 versioned transaction: either the event happened completely, or not at all and a retry applies
 it. A duplicate finds its marker and changes nothing. Mails and the dispatch of re-sourced
 shipments follow the commit (the outbox sweeper catches a dispatch that fails).
@@ -15,13 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import StaleOrder, StockRace
-from chalicelib.adapters.dynamo_tx import TransactionFailed
-from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+from chalicelib.domain.errors import (
+    FieldError,
+    InvalidInput,
+    NotFound,
+    StaleOrder,
+    StockRace,
+    WriteConflict,
+)
+from chalicelib.domain.mail import MailRejected
 from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
 from chalicelib.domain.order.progress import (
     Move,
@@ -31,9 +37,17 @@ from chalicelib.domain.order.progress import (
     shipment_for_event,
     take_short,
 )
+from chalicelib.domain.order.writes import (
+    EventMarker,
+    OrderWrite,
+    OutboxMark,
+    PickupDone,
+    PickupWaiting,
+    TrackingLookup,
+)
 from chalicelib.services.alerts import record_shipped_lines
 from chalicelib.services.fulfilment import iso
-from chalicelib.services.notifications import Delay, MailRejected, Notifier
+from chalicelib.services.notifications import Delay, Notifier
 from chalicelib.services.ports import Network, OrderStore
 from chalicelib.services.short_picks import Resourcer
 
@@ -63,12 +77,8 @@ class ShipmentEvent:
 
 
 class EventLog(Protocol):
-    def marker_item(self, event_id: str) -> dict[str, Any]: ...
-    def applied(self, event_id: str) -> bool: ...
-    def tracking_item(self, order: Order, shipment: OrderShipment) -> dict[str, Any]: ...
-    def pickup_put_item(self, order: Order, shipment: OrderShipment) -> dict[str, Any]: ...
-    def pickup_delete_item(self, order: Order, shipment: OrderShipment) -> dict[str, Any]: ...
-    def outbox_put_item(self, order: Order) -> dict[str, Any]: ...
+    def applied(self, event_id: str) -> bool:
+        """Whether the event's ``EventMarker`` was written (with its order)."""
 
 
 class Dispatch(Protocol):
@@ -79,7 +89,7 @@ class Dispatch(Protocol):
 class _Change:
     progress: Progress
     moves: list[Move] = field(default_factory=list)
-    extra: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[OrderWrite] = field(default_factory=list)
     delay: Delay = field(default_factory=Delay)
     new_shipments: bool = False
 
@@ -119,12 +129,12 @@ class OrderEventService:
                 self._orders.update(
                     order,
                     moves=change.moves,
-                    extra=[self._log.marker_item(event.event_id), *change.extra],
+                    writes=[EventMarker(event.event_id), *change.writes],
                     now=iso(self._clock()),
                 )
             except (StaleOrder, StockRace):
                 continue  # read again: another event or a cancel won, or the stock moved
-            except TransactionFailed:
+            except WriteConflict:
                 if self._log.applied(event.event_id):
                     return Outcome.DUPLICATE
                 raise
@@ -147,7 +157,7 @@ class OrderEventService:
                 tracking_number=event.tracking_number,
             )
             change = _Change(progress, moves=list(progress.moves))
-            change.extra = self._lookups(order, shipment, event, progress)
+            change.writes = self._lookups(order, shipment, event, progress)
         if change.progress.ignored:
             order.record(
                 at=event.occurred_at,
@@ -188,27 +198,27 @@ class OrderEventService:
             change.delay = resolution.delay
             if resolution.shipments:
                 change.new_shipments = True
-                change.extra.append(self._log.outbox_put_item(order))
+                change.writes.append(OutboxMark())
         return change
 
     def _lookups(
         self, order: Order, shipment: OrderShipment, event: ShipmentEvent, progress: Progress
-    ) -> list[dict[str, Any]]:
-        """The side items this event writes with the order."""
-        extra = []
+    ) -> list[OrderWrite]:
+        """The writes that go with the order for this event."""
+        writes: list[OrderWrite] = []
         if event.type == ShipmentEventType.SHIPPED and event.tracking_number and progress.changed:
-            extra.append(self._log.tracking_item(order, shipment))
+            writes.append(TrackingLookup(shipment.shipment_id, str(shipment.tracking_number)))
         if progress.entered == ShipmentStatus.READY_FOR_PICKUP:
             shipment.pickup_until = iso(
                 _parse(event.occurred_at) + timedelta(days=self._pickup_window(order))
             )
-            extra.append(self._log.pickup_put_item(order, shipment))
+            writes.append(PickupWaiting(shipment.shipment_id, shipment.pickup_until))
         elif progress.entered is not None and shipment.pickup_until:
-            extra.append(self._log.pickup_delete_item(order, shipment))  # collected
+            writes.append(PickupDone(shipment.shipment_id, shipment.pickup_until))  # collected
         if progress.left_now:  # units left the location: they count for low-stock velocity
             sold = [(sku, qty) for _, (sku, _, qty) in progress.moves]
-            extra += record_shipped_lines(shipment.location_id, event.occurred_at, sold)
-        return extra
+            writes += record_shipped_lines(shipment.location_id, event.occurred_at, sold)
+        return writes
 
     def _pickup_window(self, order: Order) -> int:
         channel = self._network.channel(order.channel)

@@ -18,27 +18,30 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import OrderExists, StaleOrder, StockRace, order_from_item
 from chalicelib.domain.channel import BackorderPolicy, Channel
-from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, OutOfStock
-from chalicelib.domain.network import Address, CartLine, Product
-from chalicelib.domain.order.model import (
-    DeliveryMode,
-    Order,
-    OrderLine,
-    OrderShipment,
-    order_id_for,
-    shipment_id_for,
+from chalicelib.domain.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    OrderExists,
+    OutOfStock,
+    StaleOrder,
+    StockRace,
 )
-from chalicelib.domain.sourcing import (
-    OptionKind,
-    Plan,
-    SourcingRequest,
-    SourcingResult,
-    nearest_plan,
-    plan,
+from chalicelib.domain.network import Address, CartLine, Product, StockLevel
+from chalicelib.domain.order.model import Order, OrderLine, order_id_for
+from chalicelib.domain.sourcing import Plan, SourcingRequest, plan
+from chalicelib.services.delivery_options import (
+    choose,
+    delivery_view,
+    known_products,
+    live_quote,
+    nearest_cost,
+    new_shipment,
+    option_view,
+    parse_option,
+    reservations_for,
 )
-from chalicelib.services.catalog import product_from_doc
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Reservation, Snapshots
 
 logger = Logger(service="dirigent")
@@ -50,7 +53,7 @@ MAX_LINES = 50  # leaves room in one 100-item transaction for splits across loca
 class Cart:
     channel: str
     currency: str
-    ship_to: dict[str, Any]
+    ship_to: Address
     lines: Sequence[tuple[str, int, int | None]]  # sku, quantity, unit price (None in quotes)
 
 
@@ -100,7 +103,7 @@ class OrderService:
         snap = self._snapshots.read(
             skus=_skus(cart), location_ids=self._location_ids(), consistent=False
         )
-        products = _products(cart, snap.products)
+        products = known_products(cart.lines, snap.products)
         result = plan(self._request(cart, channel, snap.stock, products, allow_partial=False))
         backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
         if result.shortages and not result.options and not backorder:
@@ -109,7 +112,7 @@ class OrderService:
             result = plan(self._request(cart, channel, snap.stock, products, allow_partial=True))
         quote_id = "q_" + secrets.token_hex(8)
         now = self._clock()
-        options = [_option_view(quote_id, p) for p in result.options]
+        options = [option_view(quote_id, p) for p in result.options]
         doc = {
             "quote_id": quote_id,
             "expires_at": datetime.fromtimestamp(
@@ -127,7 +130,7 @@ class OrderService:
     def place(self, cmd: PlaceOrder) -> Placed:
         channel = self._channel(cmd.cart)
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
-        quote_id, option_hash = _parse_option(cmd.delivery)
+        quote_id, option_hash = parse_option(cmd.delivery)
         lost: list[str] = []
         for attempt in range(self._max_attempts):
             snap = self._snapshots.read(
@@ -139,8 +142,8 @@ class OrderService:
             )
             if snap.order is not None:
                 return self._replay(cmd, snap.order)
-            products = _products(cmd.cart, snap.products)
-            quote = _live_quote(snap.quote, cmd.cart.channel, self._clock())
+            products = known_products(cmd.cart.lines, snap.products)
+            quote = live_quote(snap.quote, cmd.cart.channel, self._clock())
             order, reservations, placed = self._build(
                 cmd, channel, snap.stock, products, quote, option_hash
             )
@@ -165,7 +168,7 @@ class OrderService:
         self,
         cmd: PlaceOrder,
         channel: Channel,
-        stock: list[Any],
+        stock: list[StockLevel],
         products: dict[str, Product],
         quote: dict[str, Any] | None,
         option_hash: str | None,
@@ -175,7 +178,7 @@ class OrderService:
         result = plan(request)
         if result.shortages and not backorder:
             raise OutOfStock(result.shortages)
-        chosen, changed = _choose(result, cmd.delivery, quote, option_hash)
+        chosen, changed = choose(result, cmd.delivery, quote, option_hash)
         if changed and channel.strict:
             raise Conflict(
                 "the chosen delivery option can no longer be promised",
@@ -183,17 +186,17 @@ class OrderService:
             )
         order = self._new_order(cmd, chosen, result.shortages)
         if chosen is not None:
-            order.delivery["nearest_cost"] = _nearest_cost(request)
+            order.delivery["nearest_cost"] = nearest_cost(request)
         placed = Placed(
             order, created=True, tracking_token=self._token(order.order_id), promise_changed=changed
         )
-        return order, _reservations(order), placed
+        return order, reservations_for(order), placed
 
     def _new_order(self, cmd: PlaceOrder, chosen: Plan | None, shortages: dict[str, int]) -> Order:
         now = self._clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
         shipments = (
-            [_shipment(order_id, i, s, chosen) for i, s in enumerate(chosen.shipments)]
+            [new_shipment(order_id, i, s, chosen) for i, s in enumerate(chosen.shipments)]
             if chosen
             else []
         )
@@ -207,7 +210,7 @@ class OrderService:
             lines=[OrderLine(sku, q, price or 0) for sku, q, price in cmd.cart.lines],
             shipments=shipments,
             created_at=now,
-            delivery=_delivery_view(chosen),
+            delivery=delivery_view(chosen),
             token_hash=hashlib.sha256(self._token(order_id).encode()).hexdigest(),
             request_hash=cmd.request_hash,
             backorders=dict(shortages),
@@ -218,8 +221,7 @@ class OrderService:
             order.record(at=now, event="backordered", source="sourcing", skus=shortages)
         return order
 
-    def _replay(self, cmd: PlaceOrder, stored: Any) -> Placed:
-        order = stored if isinstance(stored, Order) else _load(stored)
+    def _replay(self, cmd: PlaceOrder, order: Order) -> Placed:
         if order.request_hash != cmd.request_hash:
             raise Conflict(
                 f"order {cmd.channel_order_id} exists with different content",
@@ -230,7 +232,7 @@ class OrderService:
     def _publish(self, order: Order) -> None:
         """Best effort: the outbox sweeper re-sends what this misses (a crash, SQS down)."""
         try:
-            self._events.publish("order_placed", order.order_id)
+            self._events.order_placed(order.order_id)
         except Exception:
             logger.exception(
                 "order_placed not published; the outbox sweeper will", order_id=order.order_id
@@ -264,7 +266,7 @@ class OrderService:
                 f"{cart.channel} does not sell in {cart.currency}",
                 fields=[FieldError("currency", f"not one of {sorted(channel.currencies)}")],
             )
-        country = cart.ship_to.get("country", "")
+        country = cart.ship_to.country
         if channel.countries and country not in channel.countries:
             raise InvalidInput(
                 f"{cart.channel} does not deliver to {country}",
@@ -279,21 +281,14 @@ class OrderService:
         self,
         cart: Cart,
         channel: Channel,
-        stock: list[Any],
+        stock: list[StockLevel],
         products: dict[str, Product],
         *,
         allow_partial: bool,
     ) -> SourcingRequest:
-        ship_to = cart.ship_to
         return SourcingRequest(
             lines=[CartLine(sku, q) for sku, q, _ in cart.lines],
-            ship_to=Address(
-                country=ship_to["country"],
-                postal_code=ship_to.get("postal_code", ""),
-                city=ship_to.get("city", ""),
-                lat=ship_to.get("lat"),
-                lon=ship_to.get("lon"),
-            ),
+            ship_to=cart.ship_to,
             stock=stock,
             locations=self._network.locations(),
             carrier_services=self._network.carrier_services(),
@@ -310,137 +305,3 @@ class OrderService:
 
 def _skus(cart: Cart) -> list[str]:
     return [sku for sku, _, _ in cart.lines]
-
-
-def _products(cart: Cart, docs: dict[str, dict[str, Any]]) -> dict[str, Product]:
-    unknown = [
-        FieldError(f"lines[{i}].sku", f"unknown SKU {sku}")
-        for i, (sku, _, _) in enumerate(cart.lines)
-        if sku not in docs
-    ]
-    if unknown:
-        raise InvalidInput("the cart names unknown SKUs", fields=unknown)
-    return {sku: product_from_doc(doc) for sku, doc in docs.items()}
-
-
-def _parse_option(delivery: dict[str, Any]) -> tuple[str | None, str | None]:
-    option_id = delivery.get("option_id")
-    if not option_id:
-        return None, None
-    quote_id, _, option_hash = option_id.partition(".")
-    if not quote_id.startswith("q_") or not option_hash:
-        raise InvalidInput(
-            "unknown delivery option",
-            fields=[FieldError("delivery.option_id", "not an option of a quote")],
-        )
-    return quote_id, option_hash
-
-
-def _live_quote(item: dict[str, Any] | None, channel: str, now: datetime) -> dict[str, Any] | None:
-    if item is None or item.get("channel") != channel or int(item["expires_at"]) < now.timestamp():
-        return None
-    return json.loads(item["doc"])
-
-
-def _choose(
-    result: SourcingResult,
-    delivery: dict[str, Any],
-    quote: dict[str, Any] | None,
-    option_hash: str | None,
-) -> tuple[Plan | None, bool]:
-    """The plan to honour, and whether its promise differs from what the customer was shown."""
-    if not result.options:
-        return None, False  # everything is backordered
-    if option_hash is not None:
-        if quote is None:
-            raise InvalidInput(
-                "the quote of this option is unknown or expired",
-                fields=[FieldError("delivery.option_id", "expired or unknown; quote again")],
-            )
-        quoted = next(
-            (o for o in quote["options"] if o["option_id"].endswith("." + option_hash)), None
-        )
-        if quoted is None:
-            raise InvalidInput(
-                "unknown delivery option",
-                fields=[FieldError("delivery.option_id", "not an option of its quote")],
-            )
-        same = result.option(option_hash)
-        if same is not None:
-            return same, same.promised_date.isoformat() != quoted["promised_date"]
-        kind, pickup = OptionKind(quoted["kind"]), quoted.get("pickup_location_id")
-    else:
-        kind, pickup = (
-            OptionKind(delivery.get("kind", "fastest")),
-            delivery.get("pickup_location_id"),
-        )
-    best = result.first(kind, pickup) or (
-        result.first(kind) if kind == OptionKind.CLICK_COLLECT else None
-    )
-    if best is None:
-        field_path = "delivery.pickup_location_id" if pickup else "delivery.kind"
-        raise Conflict(
-            f"no {kind.value} option can be offered for this cart",
-            fields=[FieldError(field_path, "not available for this cart and address")],
-        )
-    return best, option_hash is not None or (
-        pickup is not None and best.pickup_location_id != pickup
-    )
-
-
-def _shipment(order_id: str, index: int, shipment: Any, chosen: Plan) -> OrderShipment:
-    pickup = chosen.pickup_location_id
-    return OrderShipment(
-        shipment_id=shipment_id_for(order_id, index),
-        location_id=shipment.location_id,
-        lines=dict(shipment.lines),
-        mode=DeliveryMode.PICKUP if pickup else DeliveryMode.SHIP,
-        carrier_service=shipment.carrier_service,
-        ship_date=shipment.ship_date.isoformat(),
-        promised_date=shipment.promised_date.isoformat(),
-        pickup_location_id=pickup,
-    )
-
-
-def _reservations(order: Order) -> list[Reservation]:
-    """One reservation per (sku, location): a transaction may touch each stock item once."""
-    merged: dict[tuple[str, str], int] = {}
-    for shipment in order.shipments:
-        for sku, quantity in shipment.lines.items():
-            key = (sku, shipment.location_id)
-            merged[key] = merged.get(key, 0) + quantity
-    return [(sku, loc, q) for (sku, loc), q in sorted(merged.items())]
-
-
-def _option_view(quote_id: str, p: Plan) -> dict[str, Any]:
-    view = p.as_dict()
-    view["option_id"] = f"{quote_id}.{p.option_id}"
-    view.pop("cost", None)  # the retailer's cost stays internal
-    return view
-
-
-def _delivery_view(chosen: Plan | None) -> dict[str, Any]:
-    if chosen is None:
-        return {"kind": None}
-    return {
-        "kind": chosen.kind.value,
-        "option_id": chosen.option_id,
-        "price": chosen.price,
-        "currency": chosen.currency,
-        "promised_date": chosen.promised_date.isoformat(),
-        "pickup_location_id": chosen.pickup_location_id,
-        "ready_at": chosen.ready_at.isoformat() if chosen.ready_at else None,
-        "cost": chosen.cost.as_dict(),
-        "parcels": chosen.parcels,
-    }
-
-
-def _nearest_cost(request: SourcingRequest) -> int | None:
-    """What sending every unit from the nearest location that has it would cost: the baseline
-    of the cost-to-serve report. None when the network can't cover the whole cart."""
-    baseline = nearest_plan(request)
-    return baseline.cost.total if baseline else None
-
-
-def _load(item: dict[str, Any]) -> Order:
-    return order_from_item(item)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import StaleOrder
+from chalicelib.domain.errors import StaleOrder
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
+from chalicelib.domain.order.model import ShipmentStatus
+from chalicelib.domain.order.writes import PickupDone
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.ports import OrderStore
 
@@ -23,7 +24,6 @@ SOURCE = "schedule:pickup-expiry"
 
 class PickupLog(Protocol):
     def pickups_due(self, before: str, *, limit: int = 100) -> list[tuple[str, str]]: ...
-    def pickup_delete_item(self, order: Order, shipment: OrderShipment) -> dict[str, Any]: ...
 
 
 class PickupExpiry:
@@ -63,7 +63,7 @@ class PickupExpiry:
                 self._orders.update(
                     order,
                     moves=[(Movement.RELEASE, r) for r in releases],
-                    extra=[self._log.pickup_delete_item(order, shipment)],
+                    writes=[PickupDone(shipment.shipment_id, shipment.pickup_until)],
                     now=now,
                 )
             except StaleOrder:

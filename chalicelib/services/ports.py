@@ -9,6 +9,9 @@ from chalicelib.domain.channel import Channel
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import CarrierService, Location
 from chalicelib.domain.order.model import Order
+from chalicelib.domain.order.snapshot import Snapshot
+from chalicelib.domain.order.writes import OrderWrite
+from chalicelib.domain.paging import Page
 from chalicelib.domain.rules import SourcingRules
 
 Reservation = tuple[str, str, int]  # sku, location_id, quantity
@@ -32,21 +35,30 @@ class Snapshots(Protocol):
         quote_id: str | None = None,
         order_id: str | None = None,
         consistent: bool = True,
-    ) -> Any: ...
+    ) -> Snapshot: ...
 
 
 class OrderStore(Protocol):
+    """Orders and quotes. Errors (``chalicelib.domain.errors``): ``create`` raises OrderExists
+    or StockRace (a reservation lost its stock); ``update`` raises StaleOrder (the order
+    changed since it was read), StockRace, or WriteConflict (the condition of one of
+    ``writes`` failed: an event marker exists, an RMA or a stock item changed). Nothing is
+    written then. Both may raise StaleOrder for a concurrent transaction: retry."""
+
     def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None: ...
     def update(
         self,
         order: Order,
         *,
         moves: Sequence[tuple[Movement, Reservation]] = (),
-        extra: Sequence[dict[str, Any]] = (),
+        writes: Sequence[OrderWrite] = (),
         drop_backorders: Sequence[str] = (),
         outbox: bool = False,
         now: str,
-    ) -> None: ...
+    ) -> None:
+        """Save ``order`` (bumping its version) with its stock movements and the writes that
+        go with it, in one transaction. ``outbox`` marks it for dispatch."""
+
     def get(self, order_id: str) -> Order | None: ...
     def put_quote(
         self, quote_id: str, channel: str, doc: dict[str, Any], ttl_seconds: int
@@ -54,9 +66,16 @@ class OrderStore(Protocol):
 
 
 class OrderEvents(Protocol):
-    """Publishes what happened to an order for the asynchronous side (dispatch, mails)."""
+    """The facts services announce for the asynchronous side (the order-events consumer):
+    dispatch of new shipments, and backorders that may take units that became available.
+    Each is delivered at least once; receivers are idempotent."""
 
-    def publish(self, event_type: str, order_id: str, **detail: Any) -> None: ...
+    def order_placed(self, order_id: str) -> None: ...
+    def order_updated(self, order_id: str) -> None: ...
+    def order_cancelled(self, order_id: str) -> None: ...
+    def stock_arrived(self, sku: str, location_id: str) -> None:
+        """Units of ``sku`` became available at ``location_id``: received,
+        adjusted up, returned sellable, or freed by a cancel."""
 
 
 class OrderSearch(Protocol):
@@ -73,4 +92,4 @@ class OrderSearch(Protocol):
         channel: str | None,
         limit: int,
         cursor: str | None,
-    ) -> Any: ...
+    ) -> Page: ...

@@ -4,7 +4,7 @@ Every change writes the RMA and its order (the order keeps a summary of its retu
 by the policy) in ONE versioned transaction; a return event adds its marker
 (``EVENT#<event_id>``) and the stock it moves to that transaction, as shipment events do
 (``chalicelib.services.order_events``). A duplicate finds its marker and changes nothing; a
-lost race reads again. The mail and the stock-arrived hooks (backorders) follow the commit.
+lost race reads again. The mail and the ``stock_arrived`` announcement follow the commit.
 """
 
 from __future__ import annotations
@@ -17,30 +17,25 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.adapters.dynamo_orders import StaleOrder, StockRace
-from chalicelib.adapters.dynamo_tx import TransactionFailed
 from chalicelib.domain.access import Principal
 from chalicelib.domain.channel import Channel
-from chalicelib.domain.errors import FieldError, NotFound
+from chalicelib.domain.errors import FieldError, NotFound, StaleOrder, StockRace, WriteConflict
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import CarrierService, Location, Product, StockLevel
 from chalicelib.domain.order.model import Order
-from chalicelib.domain.returns.options import ShipTo, rank_options
+from chalicelib.domain.order.writes import EventMarker, OrderWrite, ReturnedStock, RmaSaved
+from chalicelib.domain.returns.model import Condition, RequestedLine, Rma, RmaStatus, summary
+from chalicelib.domain.returns.options import rank_options
 from chalicelib.domain.returns.policy import (
-    Condition,
     Receipt,
-    RequestedLine,
-    Rma,
-    RmaStatus,
     check_request,
     mark_in_transit,
     new_rma,
     receive,
-    summary,
 )
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.order_events import EventLog, Outcome
-from chalicelib.services.ports import OrderStore
+from chalicelib.services.ports import OrderEvents, OrderStore
 
 logger = Logger(service="dirigent")
 
@@ -56,22 +51,15 @@ class ReturnNetwork(Protocol):
 
 
 class RmaStore(Protocol):
-    def put_item(self, rma: Rma) -> dict[str, Any]: ...
+    """Reads RMAs; they are written with their order (``RmaSaved``)."""
+
     def get(self, rma_id: str) -> Rma | None: ...
 
 
 class ReturnStock(Protocol):
+    """Which of the ``(sku, location_id)`` stock items exist (``ReturnedStock.exists``)."""
+
     def existing(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]: ...
-    def receive_entry(
-        self,
-        sku: str,
-        location_id: str,
-        *,
-        sellable: int,
-        damaged: int,
-        exists: bool,
-        reorder_point: int = 0,
-    ) -> dict[str, Any]: ...
 
 
 class Levels(Protocol):
@@ -121,13 +109,13 @@ class ReturnService:
         stock: ReturnStock,
         mails: ReturnMails,
         token_matches: Callable[[Order, str], bool],
-        stock_arrived: Callable[[str, str], None] = lambda sku, location_id: None,
+        events: OrderEvents,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         attempts: int = 6,
     ) -> None:
         self._orders, self._rmas, self._log, self._network = orders, rmas, log, network
         self._levels, self._stock, self._mails = levels, stock, mails
-        self._token_matches, self._stock_arrived = token_matches, stock_arrived
+        self._token_matches, self._events = token_matches, events
         self._clock, self._attempts = clock, attempts
 
     # --- the customer's request --------------------------------------------------------------
@@ -154,7 +142,7 @@ class ReturnService:
             order.returns[rma.rma_id] = summary(rma)
             order.record(at=iso(now), event="return_requested", source=source, rma_id=rma.rma_id)
             try:
-                self._orders.update(order, extra=[self._rmas.put_item(rma)], now=iso(now))
+                self._orders.update(order, writes=[RmaSaved(rma)], now=iso(now))
             except StaleOrder:
                 continue  # the order changed (another return, an event): check again
             logger.info("return requested", rma_id=rma.rma_id, order_id=order.order_id)
@@ -183,14 +171,8 @@ class ReturnService:
             wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
         locations = self._network.locations()
         stock = self._levels.get_many((sku, loc.location_id) for sku in wanted for loc in locations)
-        to = order.ship_to
         options = rank_options(
-            ship_to=ShipTo(
-                country=str(to.get("country", "")),
-                postal_code=str(to.get("postal_code", "")),
-                lat=to.get("lat"),
-                lon=to.get("lon"),
-            ),
+            ship_to=order.ship_to,
             lines=wanted,
             locations=locations,
             stock=stock,
@@ -233,7 +215,7 @@ class ReturnService:
     def _apply(
         self,
         event: ReturnEvent,
-        change: Callable[[Order, Rma, ReturnEvent], tuple[list[dict[str, Any]], Any]],
+        change: Callable[[Order, Rma, ReturnEvent], tuple[list[ReturnedStock], Any]],
     ) -> Outcome:
         for _ in range(self._attempts):
             if self._log.applied(event.event_id):
@@ -251,12 +233,12 @@ class ReturnService:
                 )
             stock_entries, receipt = change(order, rma, event)
             order.returns[rma.rma_id] = summary(rma)
-            extra = [self._log.marker_item(event.event_id), self._rmas.put_item(rma)]
+            writes: list[OrderWrite] = [EventMarker(event.event_id), RmaSaved(rma), *stock_entries]
             try:
-                self._orders.update(order, extra=[*extra, *stock_entries], now=iso(self._clock()))
+                self._orders.update(order, writes=writes, now=iso(self._clock()))
             except (StaleOrder, StockRace):
                 continue
-            except TransactionFailed:
+            except WriteConflict:
                 if self._log.applied(event.event_id):
                     return Outcome.DUPLICATE
                 continue  # the RMA or a stock item changed since it was read
@@ -267,7 +249,7 @@ class ReturnService:
 
     def _receive_change(
         self, order: Order, rma: Rma, event: ReturnEvent
-    ) -> tuple[list[dict[str, Any]], Receipt]:
+    ) -> tuple[list[ReturnedStock], Receipt]:
         receipt = receive(
             rma,
             order,
@@ -297,7 +279,7 @@ class ReturnService:
 
     def _transit_change(
         self, order: Order, rma: Rma, event: ReturnEvent
-    ) -> tuple[list[dict[str, Any]], None]:
+    ) -> tuple[list[ReturnedStock], None]:
         moved = mark_in_transit(
             rma,
             at=event.occurred_at,
@@ -314,7 +296,7 @@ class ReturnService:
         )
         return [], None
 
-    def _stock_entries(self, receipt: Receipt) -> list[dict[str, Any]]:
+    def _stock_entries(self, receipt: Receipt) -> list[ReturnedStock]:
         """One stock entry per (sku, location): sellable and damaged units together."""
         units: dict[tuple[str, str], list[int]] = {}
         for movement, (sku, location_id, quantity) in receipt.moves:
@@ -323,7 +305,7 @@ class ReturnService:
         existing = self._stock.existing(sorted(units))
         products = self._network.products({sku for sku, _ in units})
         return [
-            self._stock.receive_entry(
+            ReturnedStock(
                 sku,
                 location_id,
                 sellable=sellable,
@@ -346,7 +328,7 @@ class ReturnService:
         )
         arrived = {(sku, loc) for m, (sku, loc, _) in receipt.moves if m == Movement.RECEIVE}
         for sku, location_id in sorted(arrived):
-            self._stock_arrived(sku, location_id)  # sellable units may serve backorders
+            self._events.stock_arrived(sku, location_id)  # sellable units may serve backorders
         try:
             self._mails.return_received(order, rma, receipt)
         except Exception:

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 
 from chalicelib.domain.channel import BackorderPolicy
 from chalicelib.domain.inventory import Movement
-from chalicelib.domain.network import Address, CartLine
+from chalicelib.domain.network import CartLine
 from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment
 from chalicelib.domain.order.progress import Move, resourced_shipment_id
 from chalicelib.domain.sourcing import OptionKind, Plan, SourcingRequest, plan
-from chalicelib.services.catalog import product_from_doc
 from chalicelib.services.notifications import Delay
 from chalicelib.services.ports import Network, Snapshots
 
@@ -83,21 +82,14 @@ class Resourcer:
             return None
         pickup = short.mode == DeliveryMode.PICKUP
         prices = {line.sku: line.unit_price for line in order.lines if line.sku == sku}
-        ship_to = order.ship_to
         result = plan(
             SourcingRequest(
                 lines=[CartLine(sku, quantity)],
-                ship_to=Address(
-                    country=ship_to["country"],
-                    postal_code=ship_to.get("postal_code", ""),
-                    city=ship_to.get("city", ""),
-                    lat=ship_to.get("lat"),
-                    lon=ship_to.get("lon"),
-                ),
+                ship_to=order.ship_to,
                 stock=snap.stock,
                 locations=locations,
                 carrier_services=self._network.carrier_services(),
-                products={sku: product_from_doc(snap.products[sku])},
+                products={sku: snap.products[sku]},
                 now=self._clock(),
                 rules=self._network.rules(),
                 channel=order.channel,

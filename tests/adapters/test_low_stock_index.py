@@ -7,12 +7,14 @@ from datetime import date
 
 import pytest
 
-from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
-from chalicelib.adapters.dynamo_stock import DynamoStock, movement_update, now_iso
+from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock, shipped_units_update
+from chalicelib.adapters.dynamo_stock import DynamoStock
 from chalicelib.adapters.dynamo_tx import transact_write
+from chalicelib.adapters.stock_items import movement_update, now_iso
 from chalicelib.domain.alerts.rules import Notice
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
+from chalicelib.domain.order.writes import ShippedUnits
 from chalicelib.services.alerts import record_shipped, record_shipped_lines
 
 
@@ -56,9 +58,15 @@ def test_every_write_path_keeps_headroom_and_the_index_follows(stores):
 def test_shipped_counters_add_up_per_day_and_notices_round_trip(aws):
     orders = aws.resource("dynamodb").Table("dirigent-orders")
     client = aws.client("dynamodb")
-    transact_write(client, record_shipped_lines("dc", "2026-03-10T08:00:00Z", [("A", 2), ("A", 1)]))
-    transact_write(client, [record_shipped("A", "dc", date(2026, 3, 10), 4)])
-    transact_write(client, [record_shipped("A", "dc", "2026-03-01", 5)])
+
+    def entries(writes: list[ShippedUnits]) -> list[dict]:
+        return [shipped_units_update("dirigent-orders", w) for w in writes]
+
+    transact_write(
+        client, entries(record_shipped_lines("dc", "2026-03-10T08:00:00Z", [("A", 2), ("A", 1)]))
+    )
+    transact_write(client, entries([record_shipped("A", "dc", date(2026, 3, 10), 4)]))
+    transact_write(client, entries([record_shipped("A", "dc", "2026-03-01", 5)]))
     state = DynamoAlertState(orders)
     assert state.shipped("A", "dc", date(2026, 3, 2), date(2026, 3, 10)) == {date(2026, 3, 10): 7}
 

@@ -16,8 +16,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.dynamo_stock import movement_update
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
+from chalicelib.adapters.stock_items import movement_update
 from chalicelib.domain.inventory import Movement
 from infrastructure.create import create_all
 from local.moto_server import MotoServer

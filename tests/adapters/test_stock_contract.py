@@ -5,8 +5,9 @@ import threading
 import boto3
 import pytest
 
-from chalicelib.adapters.dynamo_stock import DynamoStock, now_iso
+from chalicelib.adapters.dynamo_stock import DynamoStock
 from chalicelib.adapters.memory import MemoryStock
+from chalicelib.adapters.stock_items import now_iso
 from chalicelib.domain.errors import InsufficientStock
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel

@@ -3,10 +3,15 @@ message ids, the fulfilment queue as a location sees it, and the mails moto kept
 
 from __future__ import annotations
 
+import email
 import json
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import getaddresses
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -113,8 +118,37 @@ def shipped(order: dict[str, Any], shipment: dict[str, Any], number: str = "") -
     )
 
 
-def mails() -> list[Any]:
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+@dataclass(frozen=True)
+class SentMail:
+    """One mail as moto's SES kept it (``SendRawEmail``: the raw MIME), parsed."""
+
+    source: str
+    destinations: list[str]  # moto's list: Destinations and the To header, so repeats
+    to: list[str]  # the To header's addresses
+    subject: str
+    text: str  # the plain-text body
+    html: str  # the HTML body
+    message: EmailMessage
+
+
+def parse_mail(raw: Any) -> SentMail:
+    message = email.message_from_string(raw.raw_data, policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    return SentMail(
+        source=str(raw.source),
+        destinations=list(raw.destinations),
+        to=[address for _, address in getaddresses([str(message["To"] or "")])],
+        subject=str(message["Subject"] or ""),
+        text=text.get_content() if text is not None else "",
+        html=html.get_content() if html is not None else "",
+        message=message,
+    )
+
+
+def mails() -> list[SentMail]:
+    """Every mail sent so far, oldest first (customer mails and digests: all are raw)."""
+    return [parse_mail(m) for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages]
 
 
 def get_order(client: Any, key: str, order_id: str) -> dict[str, Any]:

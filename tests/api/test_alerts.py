@@ -4,19 +4,25 @@ digests as SES (moto) received them: one raw MIME mail per recipient with text, 
 from __future__ import annotations
 
 import csv
-import email
 import io
 import json
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 
 import pytest
 from chalice import Rate
 
-from chalicelib.api.alerts import alert_rate
 from chalicelib.config import settings
-from tests.api.fulfilment_kit import deliver, dispatch_placed, mails, make_shop, place, shipped
+from chalicelib.consumers.schedules import alert_rate
+from tests.api.fulfilment_kit import (
+    SentMail,
+    deliver,
+    dispatch_placed,
+    mails,
+    make_shop,
+    place,
+    shipped,
+)
 from tests.api.seed import auth
 
 EVENTS = "dirigent-warehouse-events"
@@ -42,15 +48,13 @@ def tick(client: Any) -> None:
     client.lambda_.invoke("low_stock_alerts", event)
 
 
-def digests() -> list[Any]:
-    """Raw mails (the digests; customer mails go through SendEmail)."""
-    return [m for m in mails() if hasattr(m, "raw_data")]
+def digests() -> list[SentMail]:
+    """The digests among the sent mails (customer mails go through the same adapter)."""
+    return [m for m in mails() if "Low stock:" in m.subject]
 
 
-def parsed(raw_mail: Any) -> EmailMessage:
-    message = email.message_from_string(raw_mail.raw_data, policy=default_policy)
-    assert isinstance(message, EmailMessage)
-    return message
+def parsed(mail: SentMail) -> EmailMessage:
+    return mail.message
 
 
 # --- recipient groups --------------------------------------------------------------------------

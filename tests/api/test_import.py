@@ -6,8 +6,8 @@ import json as _json
 import pytest
 
 from chalicelib import wiring
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.inventory import Movement
-from chalicelib.services.catalog import Kind
 from local.demo import network_documents
 
 

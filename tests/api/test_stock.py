@@ -8,8 +8,8 @@ import pytest
 from chalicelib import wiring
 from chalicelib.domain.access import Role
 from chalicelib.domain.inventory import Movement
-from chalicelib.services import inventory
 from local.demo import network_documents
+from tests.api.fulfilment_kit import drain
 
 
 def auth(key, **extra):
@@ -137,15 +137,17 @@ def test_a_refused_idempotent_adjustment_can_be_retried_with_the_same_key(networ
     assert wiring.stock_store().get("MUG", "dc-kassel").on_hand == 3
 
 
-def test_a_positive_adjustment_calls_the_stock_arrived_hooks(network, admin_key, monkeypatch):
-    arrived = []
-    monkeypatch.setattr(inventory, "STOCK_ARRIVED_HOOKS", [lambda s, loc: arrived.append((s, loc))])
+def test_a_positive_adjustment_announces_the_stock_arrived(network, admin_key, aws):
+    def arrived():
+        events = drain(aws, "dirigent-order-events")
+        return [(m["sku"], m["location_id"]) for m in events if m["type"] == "stock_arrived"]
+
     put_stock(network, admin_key, "MUG", "dc-kassel", on_hand=3)
     body = {"sku": "MUG", "location_id": "dc-kassel", "delta": -1, "reason": "broken"}
     adjust(network, admin_key, body)
-    assert arrived == []
+    assert arrived() == []
     adjust(network, admin_key, {**body, "delta": 2, "reason": "found"})
-    assert arrived == [("MUG", "dc-kassel")]
+    assert arrived() == [("MUG", "dc-kassel")]
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,27 @@
-"""In-memory stand-ins for the order use cases: an order store that runs a transaction like
-DynamoDB (the order's version, stock movements by the pure inventory rules, conditional side
-items) and the catalog/stock reads that re-sourcing needs."""
+"""In-memory stand-ins for the order use cases: an order store that keeps domain objects and
+runs a transaction like the DynamoDB one (the order's version, stock movements by the pure
+inventory rules, the typed writes that go with the order, all or nothing), and the catalog and
+stock reads that sourcing needs."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from datetime import time
+import time as clock
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, time
 from typing import Any
 
-from chalicelib.adapters.dynamo_orders import StaleOrder, StockRace
-from chalicelib.adapters.dynamo_snapshot import Snapshot
-from chalicelib.adapters.dynamo_tx import TransactionFailed, deserialize
 from chalicelib.domain import inventory
 from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
-from chalicelib.domain.errors import InsufficientStock
+from chalicelib.domain.errors import (
+    InsufficientStock,
+    OrderExists,
+    StaleOrder,
+    StockRace,
+    WriteConflict,
+)
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import (
     Capability,
@@ -22,89 +29,172 @@ from chalicelib.domain.network import (
     Lane,
     Location,
     LocationType,
+    Product,
     Speed,
     StockLevel,
     WeightBand,
 )
-from chalicelib.domain.order.model import Order, order_from_doc, order_to_doc
+from chalicelib.domain.order.model import Order
+from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
+from chalicelib.domain.order.writes import (
+    EventMarker,
+    OrderWrite,
+    OutboxClear,
+    OutboxMark,
+    PickupDone,
+    PickupWaiting,
+    ReturnedStock,
+    RmaSaved,
+    ShippedUnits,
+    TrackingLookup,
+)
+from chalicelib.domain.returns.policy import Rma
 from chalicelib.domain.rules import SourcingRules
 
+Reservation = tuple[str, str, int]
 
-class FakeTable:
-    """Side items by ``(pk, sk)``: what ``DynamoFulfilmentLog`` reads with ``get_item``."""
 
-    name = "orders"
+@dataclass
+class Written:
+    """What the writes that go with orders left behind."""
 
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def get_item(self, *, Key: dict[str, str], ConsistentRead: bool = False) -> dict[str, Any]:
-        item = self.items.get((Key["pk"], Key["sk"]))
-        return {"Item": item} if item else {}
+    events: set[str] = field(default_factory=set)  # applied event ids
+    outbox: set[str] = field(default_factory=set)  # order ids with requests to send
+    tracking: dict[str, set[str]] = field(default_factory=dict)  # number -> order ids
+    pickups: dict[tuple[str, str], str | None] = field(default_factory=dict)  # -> until
+    shipped: Counter[tuple[str, str, date]] = field(default_factory=Counter)
+    rmas: dict[str, Rma] = field(default_factory=dict)
 
 
 class FakeOrders:
-    def __init__(self, table: FakeTable, stock: dict[tuple[str, str], StockLevel]) -> None:
-        self.table, self.stock = table, stock
-        self.docs: dict[str, tuple[dict[str, Any], int]] = {}
+    """``OrderStore`` (and the ``EventLog``/``RmaStore`` reads) on domain objects."""
+
+    def __init__(
+        self,
+        stock: dict[tuple[str, str], StockLevel],
+        *,
+        clock: Callable[[], float] = clock.time,
+    ) -> None:
+        self.stock, self.clock = stock, clock
+        self.orders: dict[str, Order] = {}
+        self.written = Written()
+        self.quotes: dict[str, StoredQuote] = {}
+        self.creates = 0
+        self.before_create: list[Callable[[], None]] = []  # run once each, like a rival write
 
     def add(self, order: Order) -> None:
-        self.docs[order.order_id] = (order_to_doc(order), order.version)
+        self.orders[order.order_id] = copy.deepcopy(order)
 
     def get(self, order_id: str) -> Order | None:
-        if order_id not in self.docs:
-            return None
-        doc, version = self.docs[order_id]
-        order = order_from_doc(copy.deepcopy(doc))
-        order.version = version
-        return order
+        order = self.orders.get(order_id)
+        return copy.deepcopy(order) if order else None
+
+    def applied(self, event_id: str) -> bool:
+        return event_id in self.written.events
+
+    def rma(self, rma_id: str) -> Rma | None:
+        rma = self.written.rmas.get(rma_id)
+        return copy.deepcopy(rma) if rma else None
+
+    def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None:
+        self.creates += 1
+        while self.before_create:
+            self.before_create.pop(0)()
+        if order.order_id in self.orders:
+            raise OrderExists("the order was written meanwhile")
+        stock = self._moved([(Movement.RESERVE, r) for r in reservations])
+        self._commit(order, stock, self.written)
+        self.written.outbox.add(order.order_id)
 
     def update(
         self,
         order: Order,
         *,
-        moves: Sequence[tuple[Movement, tuple[str, str, int]]] = (),
-        extra: Sequence[dict[str, Any]] = (),
+        moves: Sequence[tuple[Movement, Reservation]] = (),
+        writes: Sequence[OrderWrite] = (),
         drop_backorders: Sequence[str] = (),
+        outbox: bool = False,
         now: str,
     ) -> None:
-        if self.docs[order.order_id][1] != order.version:
+        stored = self.orders.get(order.order_id)
+        if stored is None or stored.version != order.version:
             raise StaleOrder("changed meanwhile")
+        stock = self._moved(moves)
+        written = copy.deepcopy(self.written)
+        for write in writes:
+            self._apply(write, order, written, stock)
+        if outbox:
+            written.outbox.add(order.order_id)
+        order.version += 1
+        self._commit(order, stock, written)
+        for write in writes:
+            if isinstance(write, RmaSaved):
+                write.rma.version += 1
+                written.rmas[write.rma.rma_id] = copy.deepcopy(write.rma)
+
+    def put_quote(self, quote_id: str, channel: str, doc: dict[str, Any], ttl: int) -> None:
+        expires = int(self.clock()) + ttl
+        self.quotes[quote_id] = StoredQuote(channel, expires, copy.deepcopy(doc))
+
+    # --- the transaction -------------------------------------------------------------------
+
+    def _moved(
+        self, moves: Sequence[tuple[Movement, Reservation]]
+    ) -> dict[tuple[str, str], StockLevel]:
         stock = dict(self.stock)
         for movement, (sku, loc, qty) in moves:
             try:
                 stock[(sku, loc)] = inventory.apply(stock[(sku, loc)], movement, qty)
-            except InsufficientStock:
+            except (InsufficientStock, KeyError):
                 raise StockRace([sku]) from None
-        items = dict(self.table.items)
-        for i, op in enumerate(extra):
-            if "Put" in op:
-                item = deserialize(op["Put"]["Item"])
-                key = (item["pk"], item["sk"])
-                if "attribute_not_exists" in op["Put"].get("ConditionExpression", "") and (
-                    key in items
-                ):
-                    reasons = ["None"] * (1 + len(moves) + len(extra))
-                    reasons[1 + len(moves) + i] = "ConditionalCheckFailed"
-                    raise TransactionFailed(reasons)
-                items[key] = item
-            elif "Update" in op:  # shipped-units counters: ADD units :q
-                key_doc = deserialize(op["Update"]["Key"])
-                key = (key_doc["pk"], key_doc["sk"])
-                added = deserialize(op["Update"]["ExpressionAttributeValues"])[":q"]
-                old = items.get(key, key_doc)
-                items[key] = {**old, "units": old.get("units", 0) + added}
-            else:
-                key_doc = deserialize(op["Delete"]["Key"])
-                items.pop((key_doc["pk"], key_doc["sk"]), None)
-        order.version += 1
-        self.docs[order.order_id] = (order_to_doc(order), order.version)
+        return stock
+
+    def _apply(
+        self,
+        write: OrderWrite,
+        order: Order,
+        written: Written,
+        stock: dict[tuple[str, str], StockLevel],
+    ) -> None:
+        refused = WriteConflict("a write that goes with the order was refused")
+        match write:
+            case EventMarker(event_id):
+                if event_id in written.events:
+                    raise refused
+                written.events.add(event_id)
+            case OutboxMark():
+                written.outbox.add(order.order_id)
+            case OutboxClear():
+                written.outbox.discard(order.order_id)
+            case TrackingLookup(_, number):
+                written.tracking.setdefault(number, set()).add(order.order_id)
+            case PickupWaiting(shipment_id, until):
+                written.pickups[(order.order_id, shipment_id)] = until
+            case PickupDone(shipment_id, until):
+                if written.pickups.get((order.order_id, shipment_id), "") == until:
+                    del written.pickups[(order.order_id, shipment_id)]
+            case ShippedUnits(sku, location_id, day, quantity):
+                written.shipped[(sku, location_id, day)] += quantity
+            case RmaSaved(rma):
+                stored = written.rmas.get(rma.rma_id)
+                if (stored.version if stored else 0) != rma.version:
+                    raise refused
+            case ReturnedStock(sku, loc, sellable, damaged, exists, reorder_point):
+                level = stock.get((sku, loc))
+                if (level is not None) != exists:
+                    raise refused
+                level = level or StockLevel(sku, loc, on_hand=0, reorder_point=reorder_point)
+                stock[(sku, loc)] = replace(
+                    level, on_hand=level.on_hand + sellable, quarantine=level.quarantine + damaged
+                )
+
+    def _commit(
+        self, order: Order, stock: dict[tuple[str, str], StockLevel], written: Written
+    ) -> None:
+        self.orders[order.order_id] = copy.deepcopy(order)
         self.stock.clear()
         self.stock.update(stock)
-        self.table.items = items
-
-    def put_quote(self, *args: Any) -> None:  # pragma: no cover - not used here
-        raise NotImplementedError
+        self.written = written
 
 
 def _location(location_id: str, lat: float, lon: float) -> Location:
@@ -123,8 +213,10 @@ def _location(location_id: str, lat: float, lon: float) -> Location:
 
 
 class FakeNetwork:
-    def __init__(self, *, policy: BackorderPolicy = BackorderPolicy.REJECT) -> None:
-        self.policy = policy
+    def __init__(
+        self, *, policy: BackorderPolicy = BackorderPolicy.REJECT, strict: bool = False
+    ) -> None:
+        self.policy, self.strict = policy, strict
         self._locations = [
             _location("dc-a", 51.3, 9.5),
             _location("dc-b", 50.1, 8.7),
@@ -138,6 +230,7 @@ class FakeNetwork:
             currencies=frozenset({"EUR"}),
             countries=frozenset({"DE"}),
             backorder_policy=self.policy,
+            strict=self.strict,
         )
 
     def locations(self) -> list[Location]:
@@ -159,15 +252,35 @@ class FakeNetwork:
 
 
 class FakeSnapshots:
-    def __init__(self, stock: dict[tuple[str, str], StockLevel], skus: Iterable[str]) -> None:
-        self._stock = stock
-        self._products = {sku: {"sku": sku, "weight_g": 500} for sku in skus}
+    """The cart's stock and products, and (given ``orders``) the quote and order it names."""
 
-    def read(self, *, skus: Iterable[str], location_ids: Iterable[str], **_: Any) -> Snapshot:
+    def __init__(
+        self,
+        stock: dict[tuple[str, str], StockLevel],
+        skus: Iterable[str],
+        orders: FakeOrders | None = None,
+    ) -> None:
+        self._stock, self._orders = stock, orders
+        self._products = {sku: Product(sku=sku, weight_g=500) for sku in skus}
+        self.reads: list[bool] = []  # consistent or not, per read
+
+    def read(
+        self,
+        *,
+        skus: Iterable[str],
+        location_ids: Iterable[str],
+        quote_id: str | None = None,
+        order_id: str | None = None,
+        consistent: bool = True,
+    ) -> Snapshot:
+        self.reads.append(consistent)
         wanted, where = set(skus), set(location_ids)
+        orders = self._orders
         return Snapshot(
             stock=[v for (s, loc), v in self._stock.items() if s in wanted and loc in where],
             products={s: self._products[s] for s in wanted if s in self._products},
+            quote=orders.quotes.get(quote_id) if orders and quote_id else None,
+            order=orders.get(order_id) if orders and order_id else None,
         )
 
 

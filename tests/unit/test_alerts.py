@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from chalicelib.adapters.dynamo_alerts import shipped_units_update
 from chalicelib.domain.alerts.digest import digest_csv, digest_mail
 from chalicelib.domain.alerts.rules import (
     AlertGroup,
@@ -243,8 +244,8 @@ def test_the_digest_has_text_html_and_a_csv_with_one_row_per_line():
 
 
 def test_shipped_lines_give_one_counter_update_per_sku():
-    entries = record_shipped_lines("ber", "2026-03-10T17:00:00Z", [("A", 2), ("B", 1), ("A", 3)],
-                                   table="orders")  # fmt: skip
+    writes = record_shipped_lines("ber", "2026-03-10T17:00:00Z", [("A", 2), ("B", 1), ("A", 3)])
+    entries = [shipped_units_update("orders", w) for w in writes]  # as the orders' transaction
     assert [e["Update"]["Key"] for e in entries] == [
         {"pk": {"S": "SHIPPED#A#ber"}, "sk": {"S": "2026-03-10"}},
         {"pk": {"S": "SHIPPED#B#ber"}, "sk": {"S": "2026-03-10"}},

@@ -5,27 +5,44 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from chalicelib.adapters.memory import MemoryCatalog, MemoryStock
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import InsufficientStock, NotFound
 from chalicelib.services import inventory
-from chalicelib.services.catalog import CatalogService, Kind
+from chalicelib.services.catalog import CatalogService
 from chalicelib.services.inventory import InventoryService, utc_stamp
 from local.demo import network_documents
 
 
 @pytest.fixture
-def service():
+def events():
+    return ArrivalLog()
+
+
+@pytest.fixture
+def service(events):
     catalog = CatalogService(MemoryCatalog())
     loc = network_documents()["locations"][0]
     catalog.put(Kind.LOCATION, loc["location_id"], loc)
     catalog.put(Kind.PRODUCT, "MUG", {"sku": "MUG", "weight_g": 300, "reorder_point": 5})
-    return InventoryService(MemoryStock(), catalog)
+    return InventoryService(MemoryStock(), catalog, events=events)
+
+
+class ArrivalLog:
+    """The events port, recording ``stock_arrived``; ``broken`` makes it fail."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.arrived: list[tuple[str, str]] = []
+        self.broken = broken
+
+    def stock_arrived(self, sku, location_id):
+        if self.broken:
+            raise RuntimeError("the order-events queue is down")
+        self.arrived.append((sku, location_id))
 
 
 @pytest.fixture
-def arrived(monkeypatch):
-    calls = []
-    monkeypatch.setattr(inventory, "STOCK_ARRIVED_HOOKS", [lambda s, loc: calls.append((s, loc))])
-    return calls
+def arrived(events):
+    return events.arrived
 
 
 def test_new_levels_take_the_products_reorder_point(service):
@@ -41,18 +58,15 @@ def test_stock_for_an_unknown_location_or_product_is_not_found(service):
         service.receive("NOPE", "dc-kassel", 1, event_id="e1")
 
 
-def test_a_receipt_is_applied_once_and_tells_the_hooks_once(service, arrived):
+def test_a_receipt_is_applied_once_and_announced_once(service, arrived):
     assert service.receive("MUG", "dc-kassel", 4, event_id="rcv-1") is True
     assert service.receive("MUG", "dc-kassel", 4, event_id="rcv-1") is False
     assert service.stock.get("MUG", "dc-kassel").on_hand == 4
     assert arrived == [("MUG", "dc-kassel")]
 
 
-def test_a_failing_hook_does_not_undo_the_receipt(service, monkeypatch):
-    def broken(sku, location_id):
-        raise RuntimeError("backorders are down")
-
-    monkeypatch.setattr(inventory, "STOCK_ARRIVED_HOOKS", [broken])
+def test_a_failing_announcement_does_not_undo_the_receipt(service, events):
+    events.broken = True
     assert service.receive("MUG", "dc-kassel", 2, event_id="rcv-2") is True
     assert service.stock.get("MUG", "dc-kassel").on_hand == 2
 

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.domain.errors import InvalidInput, InvalidTransition, NotFound
 from chalicelib.domain.inventory import Movement
+from chalicelib.domain.network import Address
 from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
@@ -52,7 +53,7 @@ def an_order(*shipments: OrderShipment) -> Order:
         channel_order_id="W-1",
         currency="EUR",
         customer={"email": "ada@example.com", "name": "Ada"},
-        ship_to={"country": "DE", "postal_code": "10115"},
+        ship_to=Address(country="DE", postal_code="10115"),
         lines=[OrderLine(sku, q, 1000) for sku, q in lines.items()],
         shipments=list(shipments),
         created_at=AT,

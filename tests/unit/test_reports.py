@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from chalicelib.domain import reports as rpt
-from chalicelib.domain.network import StockLevel
+from chalicelib.domain.network import Address, StockLevel
 from chalicelib.domain.order.metrics import delta, fulfilment_time, metrics, split_gauges
 from chalicelib.domain.order.model import (
     DeliveryMode,
@@ -169,7 +169,7 @@ def order(**kw: object) -> Order:
         "channel_order_id": "C-1",
         "currency": "EUR",
         "customer": {},
-        "ship_to": {"country": "DE"},
+        "ship_to": Address(country="DE", postal_code=""),
         "lines": [OrderLine("S1", 2, 1_500)],
         "shipments": [shipment],
         "created_at": "2026-03-01T10:00:00.000Z",

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import (
+    Address,
     Capability,
     CarrierService,
     Lane,
@@ -27,21 +28,18 @@ from chalicelib.domain.order.model import (
     OrderShipment,
     ShipmentStatus,
 )
-from chalicelib.domain.returns.options import ReturnOptionKind, ShipTo, rank_options
-from chalicelib.domain.returns.policy import (
+from chalicelib.domain.returns.model import (
     Condition,
     RequestedLine,
     ReturnReason,
     Rma,
     RmaStatus,
-    check_request,
-    mark_in_transit,
-    new_rma,
-    receive,
     rma_from_doc,
     rma_to_doc,
     summary,
 )
+from chalicelib.domain.returns.options import ReturnOptionKind, rank_options
+from chalicelib.domain.returns.policy import check_request, mark_in_transit, new_rma, receive
 
 DELIVERED_AT = "2025-03-03T10:00:00.000Z"
 SOON = datetime(2025, 3, 10, tzinfo=UTC)
@@ -60,7 +58,7 @@ def delivered_order(
         channel_order_id="C-1",
         currency="EUR",
         customer={"email": "ada@example.com"},
-        ship_to={"country": "DE", "postal_code": "10115"},
+        ship_to=Address(country="DE", postal_code="10115"),
         lines=[OrderLine(sku, q, 1299 if sku == "MUG" else 500) for sku, q in lines.items()],
         shipments=[
             OrderShipment(
@@ -265,7 +263,7 @@ def location(loc_id: str, kind: LocationType, lat: float, lon: float, **kw) -> L
     )
 
 
-BERLIN = ShipTo("DE", "10115", 52.52, 13.40)
+BERLIN = Address("DE", "10115", lat=52.52, lon=13.40)
 DHL = CarrierService(
     "dhl-std",
     "DHL",
@@ -282,7 +280,7 @@ NETWORK = [
 ]
 
 
-def options(stock: dict[tuple[str, str], StockLevel], ship_to: ShipTo = BERLIN) -> list:
+def options(stock: dict[tuple[str, str], StockLevel], ship_to: Address = BERLIN) -> list:
     return rank_options(
         ship_to=ship_to,
         lines={"MUG": 2},
@@ -325,6 +323,6 @@ def test_without_need_the_carrier_return_goes_where_it_is_cheapest_to_receive() 
 
 
 def test_without_coordinates_the_carrier_ranks_first() -> None:
-    found = options({}, ShipTo("DE", "10115"))
+    found = options({}, Address("DE", "10115"))
     assert found[0].kind == ReturnOptionKind.CARRIER
     assert {o.location_id for o in found[1:]} == {"st-mitte", "st-spandau"}

@@ -280,9 +280,26 @@ class AdjustmentOut(StockLocationOut):
     reason: str
 
 
+class AdjustmentCommand(BaseModel):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    adjustment: AdjustmentIn
+
+
 class RulesOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     version: int
+
+
+class ChannelList(BaseModel):
+    channels: list[ChannelIn]
+
+
+class LocationList(BaseModel):
+    locations: list[LocationIn]
+
+
+class CarrierServiceList(BaseModel):
+    carrier_services: list[CarrierServiceIn]
 
 
 # --- rows of a bulk import ---------------------------------------------------------------------

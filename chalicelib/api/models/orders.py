@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from chalicelib.domain.network import Address
+
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -26,6 +28,19 @@ class ShipTo(Strict):
     name: str | None = Field(default=None, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+
+    def address(self) -> Address:
+        """The domain's address: parsed here, at the edge, and nowhere else."""
+        return Address(
+            country=self.country,
+            postal_code=self.postal_code,
+            city=self.city,
+            lat=self.lat,
+            lon=self.lon,
+            line1=self.line1,
+            line2=self.line2,
+            name=self.name,
+        )
 
 
 class QuoteLine(Strict):

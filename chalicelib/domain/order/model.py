@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.errors import InvalidTransition
+from chalicelib.domain.network import Address, address_from_doc, address_to_doc
 
 
 class ShipmentStatus(StrEnum):
@@ -137,7 +138,7 @@ class Order:
     channel_order_id: str
     currency: str
     customer: dict[str, Any]
-    ship_to: dict[str, Any]
+    ship_to: Address
     lines: list[OrderLine]
     shipments: list[OrderShipment]
     created_at: str
@@ -149,7 +150,7 @@ class Order:
     explanation: list[dict[str, Any]] = field(default_factory=list)
     cancelled: dict[str, int] = field(default_factory=dict)  # sku -> units cancelled
     notified: list[str] = field(default_factory=list)  # customer mails sent, e.g. "confirmation"
-    # rma_id -> summary kept in step with the RMA item (see chalicelib.domain.returns.policy)
+    # rma_id -> summary kept in step with the RMA item (see chalicelib.domain.returns.model)
     returns: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What this order has added to the report aggregates so far (see domain.order_metrics):
     # saved with the order, so every later save adds exactly the difference, once.
@@ -263,6 +264,7 @@ def shipment_id_for(order_id: str, index: int) -> str:
 def order_to_doc(order: Order) -> dict[str, Any]:
     """The order as JSON-safe plain data (what adapters store and the API returns)."""
     doc = asdict(order)
+    doc["ship_to"] = address_to_doc(order.ship_to)
     doc["status"] = order.status.value
     return doc
 
@@ -274,9 +276,11 @@ def order_from_doc(doc: dict[str, Any]) -> Order:
         )
         for s in doc["shipments"]
     ]
-    fields = {k: v for k, v in doc.items() if k not in ("status", "lines", "shipments", "history")}
+    skip = ("status", "ship_to", "lines", "shipments", "history")
+    fields = {k: v for k, v in doc.items() if k not in skip}
     return Order(
         **fields,
+        ship_to=address_from_doc(doc["ship_to"]),
         lines=[OrderLine(**line) for line in doc["lines"]],
         shipments=shipments,
         history=[HistoryEntry(**h) for h in doc.get("history", [])],

@@ -1,2 +1,2 @@
-"""Returns: the RMA and its policy (``policy``), and where a customer can send units back
-(``options``)."""
+"""Returns: the RMA and its stored form (``model``), the policy and the RMA's state machine
+(``policy``), and where a customer can send units back (``options``)."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from chalicelib.domain.geo import haversine_km
 from chalicelib.domain.network import (
+    Address,
     Capability,
     CarrierService,
     Location,
@@ -41,14 +42,6 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 class ReturnOptionKind(StrEnum):
     STORE_DROP_OFF = "store_drop_off"  # the customer hands the parcel in at a store
     CARRIER = "carrier"  # a prepaid label; the carrier takes it to a warehouse
-
-
-@dataclass(frozen=True, slots=True)
-class ShipTo:
-    country: str
-    postal_code: str
-    lat: float | None = None
-    lon: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +71,7 @@ class _Store:
 
 def rank_options(
     *,
-    ship_to: ShipTo,
+    ship_to: Address,
     lines: Mapping[str, int],
     locations: Sequence[Location],
     stock: Mapping[tuple[str, str], StockLevel],
@@ -105,7 +98,7 @@ def rank_options(
     return out
 
 
-def _stores(ship_to: ShipTo, locations: Sequence[Location]) -> list[_Store]:
+def _stores(ship_to: Address, locations: Sequence[Location]) -> list[_Store]:
     candidates = [
         loc
         for loc in locations
@@ -151,7 +144,7 @@ def _store_option(rank: int, store: _Store) -> ReturnOption:
 
 
 def _carrier_option(
-    ship_to: ShipTo,
+    ship_to: Address,
     lines: Mapping[str, int],
     locations: Sequence[Location],
     stock: Mapping[tuple[str, str], StockLevel],

@@ -32,6 +32,7 @@ from chalicelib.domain.sourcing.model import (
     Shipment,
     option_id_for,
 )
+from chalicelib.domain.sourcing.terms import holding_saved, rule_rewards
 
 _SOURCES = frozenset({LocationType.WAREHOUSE, LocationType.THREE_PL})
 Part = tuple[Shipment, CostBreakdown]
@@ -51,17 +52,14 @@ def _distance(ctx: Context, store: Location) -> float | None:
 def _counter_cost(
     ctx: Context, location: Location, lines: dict[str, int], raw: dict[str, int]
 ) -> CostBreakdown:
+    """What ``location`` handing over (or sending as a transfer) ``lines`` costs, with the rule
+    terms of its ``raw`` stock (no store protection: see the module doc)."""
     rules = ctx.request.rules
     units = sum(lines.values())
-    overstock = sum(
-        rules.overstock_reward_per_unit * q
-        for sku, q in lines.items()
-        if raw.get(sku, 0) > rules.overstock_units
-    )
     return CostBreakdown(
         handling=location.handling_cost_per_order + location.handling_cost_per_unit * units,
-        holding_saved=location.holding_cost_per_unit_day * rules.holding_horizon_days * units,
-        rule_rewards=overstock,
+        holding_saved=holding_saved(rules, location, units),
+        rule_rewards=rule_rewards(rules, raw, lines),
     )
 
 

@@ -2,9 +2,9 @@
 
 Everything that does not depend on the split is computed once per request: for every location
 that could ship part of the cart, the usable stock per SKU (after store protection), the net
-cost per unit (handling - holding saved - overstock reward) and its *routes* (carrier service,
-price bands in the order's currency, ship date and promised date). Locations that can't help are
-recorded with the reason, for the explanation.
+cost per unit (handling - holding saved - overstock reward; the rule terms are ``terms``) and its
+*routes* (carrier service, price bands in the order's currency, ship date and promised date).
+Locations that can't help are recorded with the reason, for the explanation.
 
 For the solver's tight loops a site also carries its stock and unit costs as vectors indexed like
 ``Context.skus``, and what it could send of the whole cart (``cover``). Lanes are filtered once per
@@ -21,8 +21,9 @@ from typing import Any
 
 from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
 from chalicelib.domain.geo import EARTH_RADIUS_KM, haversine_km
-from chalicelib.domain.network import Capability, CarrierService, Location, LocationType, Speed
+from chalicelib.domain.network import Capability, CarrierService, Location, Speed
 from chalicelib.domain.sourcing.model import CostBreakdown, Shipment, SourcingRequest
+from chalicelib.domain.sourcing.terms import site_terms
 
 NO_DEADLINE = date.max
 
@@ -51,9 +52,12 @@ class Route:
         return extra + 1, (extra + 1) * top_price  # unreachable: rest <= top_weight
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, kw_only=True)
 class Site:
-    """A location that may ship part of the cart (equal only to itself)."""
+    """A location that may ship part of the cart (equal only to itself); built with keywords.
+
+    Its rule terms (``terms``) are priced once: ``unit_cost = handling_cost_per_unit -
+    holding_saved_per_unit - overstock_reward``."""
 
     location: Location
     avail: dict[str, int]  # usable units per needed SKU (> 0 only)
@@ -61,7 +65,7 @@ class Site:
     holding_saved_per_unit: int
     overstock_reward: dict[str, int]  # reward per unit per SKU (0 when not overstocked)
     routes: tuple[Route, ...]  # by promise date, then price
-    distance_km: float
+    distance_km: float  # to the ship-to address; set by ``build_context`` (once per request)
     stock_v: list[int]  # ``avail`` as a vector indexed like ``Context.skus`` (0 when absent)
     unit_v: list[int]  # ``unit_cost`` as a vector indexed like ``Context.skus``
     cover: tuple[int, int, int]  # units, weight and unit cost of what it can send of the cart
@@ -274,19 +278,14 @@ def _site(
 ) -> Site | str:
     """The site of ``location``, or why it can't ship (its stock before store protection is
     ``raw``, not empty)."""
-    rules = request.rules
-    protect = rules.store_protection_units if location.type is LocationType.STORE else 0
-    usable = {sku: qty - protect for sku, qty in raw.items() if qty > protect}
+    usable, over, saved = site_terms(request.rules, location, raw)
     if not usable:
         return "store_protection" if any(raw.values()) else "no_stock"
     routes, best = _routes(request, location, memo)
     if not routes:
         return "no_lane"
-    saved = location.holding_cost_per_unit_day * rules.holding_horizon_days
     base = location.handling_cost_per_unit - saved
-    reward, overstock = rules.overstock_reward_per_unit, rules.overstock_units
     skus, need_v, weight_v = vectors
-    over: dict[str, int] = {}
     unit_cost: dict[str, int] = {}
     stock_v: list[int] = []
     unit_v: list[int] = []
@@ -295,14 +294,26 @@ def _site(
         have = usable.get(sku, 0)
         stock_v.append(have)
         if have:
-            over[sku] = reward if raw[sku] > overstock else 0
-            unit_cost[sku] = base - over[sku]
+            unit = unit_cost[sku] = base - over[sku]
             take = wanted if wanted < have else have
             units, weight = units + take, weight + unit_weight * take
-            cost += unit_cost[sku] * take
-        unit_v.append(unit_cost.get(sku, 0))
-    cover = (units, weight, cost)
-    return Site(location, usable, unit_cost, saved, over, routes, 0.0, stock_v, unit_v, cover, best)
+            cost += unit * take
+            unit_v.append(unit)
+        else:
+            unit_v.append(0)
+    return Site(
+        location=location,
+        avail=usable,
+        unit_cost=unit_cost,
+        holding_saved_per_unit=saved,
+        overstock_reward=over,
+        routes=routes,
+        distance_km=0.0,  # ``build_context`` sets it for the sites it keeps
+        stock_v=stock_v,
+        unit_v=unit_v,
+        cover=(units, weight, cost),
+        memo=best,
+    )
 
 
 def build_context(request: SourcingRequest) -> Context:

@@ -3,7 +3,7 @@
 Given the open sites, each SKU is taken from them by ascending unit cost up to their usable
 stock (``_allocate``); sites that receive nothing are closed again. ``estimate`` costs that
 allocation as it is, on per-site sums (the quick estimate local search ranks neighbours by);
-``evaluate`` rebalances it first (``sourcing_rebalance``) and builds the ``Candidate`` split,
+``evaluate`` rebalances it first (``rebalance``) and builds the ``Candidate`` split,
 costed exactly (real weights, real parcel prices). Both are memoised per request: local search
 and the starts meet the same open sets again and again.
 """

@@ -1,6 +1,6 @@
 """Which searches answer the fastest, cheapest and fewest-parcels questions of a cart.
 
-Each question is a call of ``sourcing_solver.solve`` at some deadline and parcel limit; these
+Each question is a call of ``solver.solve`` at some deadline and parcel limit; these
 helpers pick the deadlines and reuse an answer when it already answers another question.
 """
 

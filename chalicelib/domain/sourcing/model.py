@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.errors import ErrorCode
 from chalicelib.domain.network import (
     Address,
     CarrierService,
@@ -229,7 +230,7 @@ class SourcingResult:
 class Unsourceable(Exception):
     """The cart can't be fully covered by the eligible stock. Maps to 409 ``out_of_stock``."""
 
-    code = "out_of_stock"
+    code = ErrorCode.OUT_OF_STOCK
 
     def __init__(self, shortages: Mapping[str, int]) -> None:
         self.shortages = dict(shortages)

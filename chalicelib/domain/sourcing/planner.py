@@ -4,7 +4,7 @@ Entry point: :func:`plan` turns a :class:`SourcingRequest` into a :class:`Sourci
 ranked delivery options (see ``OptionKind``) and the shortages of the network.
 
 - **fastest**: the earliest promise date at which the cart can be covered at all (units may come
-  from several locations), and the cheapest split at that date (``sourcing_solver.fastest``).
+  from several locations), and the cheapest split at that date (``kinds.fastest``).
 - **cheapest**: the cheapest split promising at most ``rules.cheapest_max_delay_days`` calendar
   days after the fastest. Searched first: when it promises on the first date the network can
   cover the cart at all, it is the fastest too and the fastest needs no search of its own.
@@ -12,7 +12,7 @@ ranked delivery options (see ``OptionKind``) and the shortages of the network.
   send the whole cart), then the best score (cost weighed against days later than the fastest);
   a split only gets a search of its own when the fastest and cheapest send more parcels than a
   greedy cover needs.
-- **click_collect**: pick-up at nearby stores (``sourcing_collect``).
+- **click_collect**: pick-up at nearby stores (``collect``).
 
 Identical plans (same shipments) are offered once, with every kind they answer in ``kinds``.
 Shipping options are ranked by ``score = cost_weight * cost + speed_weight_per_day * days later

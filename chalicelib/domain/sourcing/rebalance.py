@@ -1,7 +1,7 @@
 """Local improvement of a split: move lines, or single units, between the open locations.
 
 A split is a list of per-site vectors of units, indexed like ``Context.skus`` (see
-``sourcing_context``), so costing a move is integer arithmetic on lists.
+``context``), so costing a move is integer arithmetic on lists.
 """
 
 from __future__ import annotations

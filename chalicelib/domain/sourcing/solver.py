@@ -4,7 +4,7 @@ The problem is a small capacitated facility-location problem: opening a location
 handling per order, its parcel price (a step function of the weight it sends) and the split
 penalty; every unit then costs the location's net unit cost. It is solved heuristically:
 
-1. *Open set evaluation* (``sourcing_costing``): a set of open locations is costed by
+1. *Open set evaluation* (``costing``): a set of open locations is costed by
    allocating each SKU by ascending unit cost, quickly as it is (``estimate``) or exactly after
    rebalancing (``evaluate``).
 2. *Starting points.* The cheapest single location that covers the whole cart, and greedy

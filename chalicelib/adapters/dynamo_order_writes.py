@@ -1,0 +1,93 @@
+"""The writes that go with an order (``chalicelib.domain.order.writes``) as TransactWriteItems
+entries (low-level client format), for ``DynamoOrders.update``. The item layouts:
+
+- ``EVENT#<event_id>`` / ``EVENT``: a location's event was applied (``attribute_not_exists``,
+  kept 14 days).
+- ``OUTBOX#<shard>`` / ``<created_at>#<order_id>``: fulfilment requests may be unsent.
+- ``TRACK#<tracking_number>`` / ``ORDER#<order_id>``: orders by carrier tracking number.
+- ``PICKUP`` / ``<pickup_until>#<order_id>#<shipment_id>``: a pick-up waiting at a store.
+- ``SHIPPED#<sku>#<location_id>`` / ``<day>``: shipped units (``dynamo_alerts``).
+- ``RMA#<rma_id>`` / ``RMA``: the RMA, versioned (``dynamo_returns``).
+- returned units into the stock table (``dynamo_returns``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters.dynamo_alerts import shipped_units_update
+from chalicelib.adapters.dynamo_returns import returned_stock_entry, rma_put
+from chalicelib.adapters.dynamo_tx import put_new, serialize
+from chalicelib.domain.order.model import Order
+from chalicelib.domain.order.writes import (
+    EventMarker,
+    OrderWrite,
+    OutboxClear,
+    OutboxMark,
+    PickupDone,
+    PickupWaiting,
+    ReturnedStock,
+    RmaSaved,
+    ShippedUnits,
+    TrackingLookup,
+)
+
+EVENT_MARKER_TTL_SECONDS = 14 * 24 * 3600
+OUTBOX_SHARDS = 4
+PICKUP_PK = "PICKUP"
+
+
+def outbox_key(order: Order) -> dict[str, str]:
+    """The outbox mark written with the order: the dispatcher deletes it once every request
+    is sent; a sweeper finds what is left (``OUTBOX#<shard>``, oldest first)."""
+    shard = int(order.order_id[-2:], 16) % OUTBOX_SHARDS
+    return {"pk": f"OUTBOX#{shard}", "sk": f"{order.created_at}#{order.order_id}"}
+
+
+def pickup_key(order_id: str, shipment_id: str, until: str | None) -> dict[str, str]:
+    return {"pk": PICKUP_PK, "sk": f"{until}#{order_id}#{shipment_id}"}
+
+
+def event_key(event_id: str) -> dict[str, str]:
+    return {"pk": f"EVENT#{event_id}", "sk": "EVENT"}
+
+
+def write_entry(
+    write: OrderWrite, order: Order, *, table: str, stock_table: str, now: float
+) -> dict[str, Any]:
+    """The TransactWriteItems entry of ``write`` (``now``: epoch seconds, for the markers).
+    An ``RmaSaved`` entry is for ``rma.version + 1``: bump the version once it committed."""
+    match write:
+        case EventMarker(event_id):
+            item = {
+                **event_key(event_id),
+                "applied_at": int(now),
+                "expires_at": int(now) + EVENT_MARKER_TTL_SECONDS,
+            }
+            return put_new(table, item)
+        case OutboxMark():
+            return {"Put": {"TableName": table, "Item": serialize(outbox_key(order))}}
+        case OutboxClear():
+            return {"Delete": {"TableName": table, "Key": serialize(outbox_key(order))}}
+        case TrackingLookup(shipment_id, tracking_number):
+            item = {
+                "pk": f"TRACK#{tracking_number}",
+                "sk": f"ORDER#{order.order_id}",
+                "order_id": order.order_id,
+                "shipment_id": shipment_id,
+                "channel": order.channel,
+            }
+            return {"Put": {"TableName": table, "Item": serialize(item)}}
+        case PickupWaiting(shipment_id, until):
+            item = {**pickup_key(order.order_id, shipment_id, until), "order_id": order.order_id}
+            return {"Put": {"TableName": table, "Item": serialize(item)}}
+        case PickupDone(shipment_id, until):
+            key = pickup_key(order.order_id, shipment_id, until)
+            return {"Delete": {"TableName": table, "Key": serialize(key)}}
+        case ShippedUnits():
+            return shipped_units_update(table, write)
+        case RmaSaved(rma):
+            return rma_put(table, rma)
+        case ReturnedStock():
+            return returned_stock_entry(stock_table, write)
+    raise TypeError(f"not a write that goes with an order: {write!r}")

@@ -1,0 +1,28 @@
+"""The response model of the dashboard's figures (``GET /dashboard/data``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Kpis(BaseModel):
+    orders_today: int
+    units_today: int
+    fill_rate: float | None
+    on_time_rate: float | None
+    open_backorders: int = Field(description="orders waiting for stock")
+    open_backorder_units: int
+    low_stock: int = Field(description="items at or below their reorder point")
+    window_days: int = Field(description="the rates cover the orders of this many days")
+
+
+class DashboardData(BaseModel):
+    as_of: str
+    today: str
+    kpis: Kpis
+    orders_per_day: dict[str, Any]
+    funnel: list[dict[str, Any]]
+    stock_health: list[dict[str, Any]]
+    low_stock: list[dict[str, Any]]

@@ -1,0 +1,40 @@
+"""The scheduled entries: what each schedule runs, and the rates read at package time."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Rate
+
+from chalicelib import wiring
+
+RATE_ENV = "LOW_STOCK_ALERT_RATE_MINUTES"
+OUTBOX_SWEEP = Rate(1, unit=Rate.MINUTES)
+PICKUP_EXPIRY = Rate(15, unit=Rate.MINUTES)
+
+
+def alert_rate() -> Rate:
+    """The low-stock schedule's rate in minutes from ``LOW_STOCK_ALERT_RATE_MINUTES`` (default
+    60). Chalice reads it when app.py is imported, i.e. when ``chalice package``/``deploy``
+    runs: set it in that shell per stage (``make package STAGE=prod
+    LOW_STOCK_ALERT_RATE_MINUTES=15``), not in the Lambda's environment."""
+    raw = os.environ.get(RATE_ENV, "60")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{RATE_ENV} must be a whole number of minutes >= 1, not {raw!r}")
+    return Rate(int(raw), unit=Rate.MINUTES)
+
+
+def low_stock_alerts() -> dict[str, Any]:
+    """One alert run: a digest per recipient group of what is at or below its reorder point."""
+    return vars(wiring.low_stock_alerts().run())
+
+
+def outbox_sweep() -> int:
+    """Re-send fulfilment requests whose dispatch did not complete (the outbox)."""
+    return wiring.dispatcher().sweep()
+
+
+def pickup_expiry() -> int:
+    """Cancel click & collect shipments not collected within the channel's window."""
+    return wiring.pickup_expiry().expire()

@@ -1,0 +1,65 @@
+"""The sourcing rules' cost terms, shared by the shipping and the click & collect cost paths.
+
+``SourcingRules`` adds three terms to what a location's units cost (see its docstring):
+
+- **store protection**: shipping never takes a store's last ``store_protection_units`` of a SKU
+  (click & collect at that store may: ``collect`` prices the raw stock);
+- **holding saved**: every unit that leaves saves ``holding_cost_per_unit_day *
+  holding_horizon_days`` of holding cost;
+- **overstock reward**: every unit taken of a SKU whose available stock (before protection)
+  exceeds ``overstock_units`` earns ``overstock_reward_per_unit``.
+
+``context`` prices every site with ``site_terms`` once per request (its unit costs, the vectors
+the solver works on); ``collect`` prices what a store hands over and what a warehouse transfers
+to it with ``holding_saved`` and ``rule_rewards``. Integer arithmetic in minor units, one call
+per location or shipment, never per unit: ``site_terms`` runs for every location of every
+request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chalicelib.domain.network import Location, LocationType
+from chalicelib.domain.rules import SourcingRules
+
+
+def holding_saved(rules: SourcingRules, location: Location, units: int = 1) -> int:
+    """The holding cost saved by taking ``units`` from ``location``."""
+    return location.holding_cost_per_unit_day * rules.holding_horizon_days * units
+
+
+def overstock_reward(rules: SourcingRules, available: int) -> int:
+    """The reward per unit taken of a SKU of which the location has ``available`` units (before
+    store protection): ``overstock_reward_per_unit`` above ``overstock_units``, else 0."""
+    return rules.overstock_reward_per_unit if available > rules.overstock_units else 0
+
+
+def rule_rewards(rules: SourcingRules, raw: Mapping[str, int], lines: Mapping[str, int]) -> int:
+    """The overstock rewards of taking ``lines`` (units per SKU) from a location with ``raw``
+    available units per SKU (a SKU it lacks earns nothing)."""
+    return sum(overstock_reward(rules, raw.get(sku, 0)) * qty for sku, qty in lines.items())
+
+
+def site_terms(
+    rules: SourcingRules, location: Location, raw: Mapping[str, int]
+) -> tuple[dict[str, int], dict[str, int], int]:
+    """The terms of shipping from ``location``, which has ``raw`` available units per SKU:
+
+    - the usable units per SKU: all, except that a store keeps its last
+      ``store_protection_units`` of every SKU (only the SKUs with units left);
+    - the overstock reward per unit of those SKUs (``overstock_reward`` of their raw stock);
+    - the holding cost saved per unit (``holding_saved``).
+
+    Once per location and request, in one pass over its stock (the reward test is
+    ``overstock_reward``'s, inlined: this runs for every location of every request).
+    """
+    protect = rules.store_protection_units if location.type is LocationType.STORE else 0
+    threshold, reward = rules.overstock_units, rules.overstock_reward_per_unit
+    usable: dict[str, int] = {}
+    rewards: dict[str, int] = {}
+    for sku, qty in raw.items():
+        if qty > protect:
+            usable[sku] = qty - protect
+            rewards[sku] = reward if qty > threshold else 0
+    return usable, rewards, holding_saved(rules, location)

@@ -1,0 +1,215 @@
+"""Capture through ``OrderService`` on in-memory stores (no moto): the order and its
+reservations written together, replays, lost races and promises that changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.domain import inventory
+from chalicelib.domain.errors import Conflict, OutOfStock
+from chalicelib.domain.inventory import Movement
+from chalicelib.domain.network import Address, StockLevel
+from chalicelib.domain.order.model import order_id_for
+from chalicelib.services.ordering import Cart, OrderService, Placed, PlaceOrder, request_hash
+from tests.unit.order_fakes import FakeNetwork, FakeOrders, FakeSnapshots
+
+NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)  # a Monday morning, before the cut-off
+BERLIN = Address(country="DE", postal_code="10115", city="Berlin", lat=52.5, lon=13.4)
+ORDER_ID = order_id_for("webshop", "W-1")
+
+
+class FakeEvents:
+    """``OrderEvents``: records what was announced."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def order_placed(self, order_id: str) -> None:
+        self.calls.append(("order_placed", order_id))
+
+    def order_updated(self, order_id: str) -> None:
+        self.calls.append(("order_updated", order_id))
+
+    def order_cancelled(self, order_id: str) -> None:
+        self.calls.append(("order_cancelled", order_id))
+
+    def stock_arrived(self, sku: str, location_id: str) -> None:
+        self.calls.append(("stock_arrived", sku, location_id))
+
+
+class Shop:
+    def __init__(self, stock: dict[tuple[str, str], int], *, strict: bool = False) -> None:
+        self.stock = {
+            (sku, loc): StockLevel(sku, loc, on_hand=units) for (sku, loc), units in stock.items()
+        }
+        self.orders = FakeOrders(self.stock, clock=NOW.timestamp)
+        self.snapshots = FakeSnapshots(self.stock, ["A", "B"], self.orders)
+        self.events = FakeEvents()
+        self.service = OrderService(
+            network=FakeNetwork(strict=strict),
+            snapshots=self.snapshots,
+            orders=self.orders,
+            events=self.events,
+            token_secret=b"secret",
+            clock=lambda: NOW,
+        )
+
+    def reserved(self) -> dict[tuple[str, str], int]:
+        return {key: level.reserved for key, level in self.stock.items() if level.reserved}
+
+    def a_rival_takes(self, sku: str, location_id: str, units: int) -> None:
+        """Before the next order is written, someone else reserves ``units`` (a lost race)."""
+
+        def take() -> None:
+            key = (sku, location_id)
+            self.stock[key] = inventory.apply(self.stock[key], Movement.RESERVE, units)
+
+        self.orders.before_create.append(take)
+
+
+def cart(*lines: tuple[str, int]) -> Cart:
+    return Cart("webshop", "EUR", BERLIN, [(sku, q, 1000) for sku, q in lines])
+
+
+def place(
+    shop: Shop,
+    *lines: tuple[str, int],
+    delivery: dict | None = None,
+    body: dict | None = None,
+) -> Placed:
+    the_cart = cart(*lines or (("A", 2),))
+    return shop.service.place(
+        PlaceOrder(
+            cart=the_cart,
+            channel_order_id="W-1",
+            customer={"email": "ada@example.com", "name": "Ada"},
+            delivery=delivery or {"kind": "fastest"},
+            request_hash=request_hash(body or {"lines": list(the_cart.lines)}),
+        )
+    )
+
+
+# --- place ----------------------------------------------------------------------------------
+
+
+def test_an_order_is_written_with_its_reservations_and_hands_out_its_tracking_token():
+    shop = Shop({("A", "dc-c"): 5})
+    placed = place(shop, ("A", 2))
+
+    assert placed.created and not placed.promise_changed
+    stored = shop.orders.get(ORDER_ID)
+    assert stored is not None and stored.order_id == placed.order.order_id
+    assert [(s.location_id, s.lines) for s in stored.shipments] == [("dc-c", {"A": 2})]
+    assert shop.reserved() == {("A", "dc-c"): 2}
+    assert ORDER_ID in shop.orders.written.outbox  # to dispatch, written with the order
+    assert shop.events.calls == [("order_placed", ORDER_ID)]
+    assert shop.service.token_matches(stored, placed.tracking_token)
+    assert shop.service.tracking_token(ORDER_ID) == placed.tracking_token
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def test_the_same_request_again_returns_the_same_order_without_writing_it_twice():
+    shop = Shop({("A", "dc-c"): 5})
+    first = place(shop, ("A", 2))
+    again = place(shop, ("A", 2))
+
+    assert not again.created
+    assert again.order.order_id == first.order.order_id
+    assert again.tracking_token == first.tracking_token
+    assert shop.orders.creates == 1
+    assert shop.reserved() == {("A", "dc-c"): 2}
+    assert shop.events.calls == [("order_placed", ORDER_ID)]
+
+
+def test_another_body_under_the_same_channel_order_id_is_a_conflict():
+    shop = Shop({("A", "dc-c"): 5})
+    place(shop, ("A", 2))
+
+    with pytest.raises(Conflict) as raised:
+        place(shop, ("A", 3), body={"lines": "something else"})
+    assert [f.path for f in raised.value.fields] == ["channel_order_id"]
+    assert shop.reserved() == {("A", "dc-c"): 2}
+
+
+def test_an_order_written_meanwhile_by_the_same_request_is_replayed():
+    shop = Shop({("A", "dc-c"): 5})
+    twin = Shop({("A", "dc-c"): 5})
+    place(twin, ("A", 2))  # the same request, handled by another instance
+    shop.orders.before_create.append(lambda: shop.orders.add(twin.orders.orders[ORDER_ID]))
+
+    placed = place(shop, ("A", 2))
+    assert not placed.created and placed.order.order_id == ORDER_ID
+    assert shop.reserved() == {}  # nothing reserved twice
+    assert shop.events.calls == []
+
+
+# --- lost race --------------------------------------------------------------------------------
+
+
+def test_a_lost_race_reads_the_stock_again_and_sources_elsewhere():
+    shop = Shop({("A", "dc-b"): 2, ("A", "dc-c"): 5})  # dc-b is the cheaper to send from
+    shop.a_rival_takes("A", "dc-b", 2)
+
+    placed = place(shop, ("A", 2))
+    assert placed.created
+    assert [s.location_id for s in placed.order.shipments] == ["dc-c"]
+    assert shop.orders.creates == 2
+    assert shop.snapshots.reads == [False, True]  # the retry reads consistently
+    assert shop.reserved() == {("A", "dc-b"): 2, ("A", "dc-c"): 2}
+
+
+def test_a_lost_race_for_the_last_units_is_out_of_stock_naming_the_sku():
+    shop = Shop({("A", "dc-c"): 2, ("B", "dc-c"): 5})
+    shop.a_rival_takes("A", "dc-c", 2)
+
+    with pytest.raises(OutOfStock) as raised:
+        place(shop, ("A", 2), ("B", 1))
+    assert raised.value.skus == ["A"]
+    assert shop.orders.creates == 1  # lost; read again, nothing left to source
+    assert shop.orders.get(ORDER_ID) is None
+    assert shop.reserved() == {("A", "dc-c"): 2}  # the rival's only
+    assert shop.events.calls == []
+
+
+# --- promise changed -------------------------------------------------------------------------
+
+
+def quoted_option(shop: Shop, *, promised_before: str | None = None) -> str:
+    """The fastest option of a fresh quote; ``promised_before`` rewrites what it promised
+    (as if the network changed since the customer saw it)."""
+    quote = shop.service.quote(Cart("webshop", "EUR", BERLIN, [("A", 2, None)]))
+    option = quote["options"][0]
+    if promised_before:
+        stored = shop.orders.quotes[quote["quote_id"]]
+        for shown in stored.doc["options"]:
+            shown["promised_date"] = promised_before
+    return option["option_id"]
+
+
+def test_an_option_placed_as_quoted_keeps_its_promise():
+    shop = Shop({("A", "dc-c"): 5})
+    placed = place(shop, ("A", 2), delivery={"option_id": quoted_option(shop)})
+    assert placed.created and not placed.promise_changed
+
+
+def test_an_option_whose_promised_date_no_longer_holds_is_placed_with_the_new_promise():
+    shop = Shop({("A", "dc-c"): 5})
+    option_id = quoted_option(shop, promised_before="2026-05-01")
+
+    placed = place(shop, ("A", 2), delivery={"option_id": option_id})
+    assert placed.created and placed.promise_changed
+    assert placed.order.delivery["promised_date"] != "2026-05-01"
+
+
+def test_a_strict_channel_refuses_an_option_whose_promise_changed():
+    shop = Shop({("A", "dc-c"): 5}, strict=True)
+    option_id = quoted_option(shop, promised_before="2026-05-01")
+
+    with pytest.raises(Conflict) as raised:
+        place(shop, ("A", 2), delivery={"option_id": option_id})
+    assert [f.path for f in raised.value.fields] == ["delivery"]
+    assert shop.orders.get(ORDER_ID) is None and shop.reserved() == {}
