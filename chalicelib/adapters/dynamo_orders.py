@@ -140,12 +140,11 @@ class DynamoOrders:
         moves: Sequence[tuple[Movement, Reservation]] = (),
         writes: Sequence[OrderWrite] = (),
         drop_backorders: Sequence[str] = (),
-        outbox: bool = False,
         now: str,
     ) -> None:
         """Save ``order`` if nobody changed it since it was read (its ``version``), together with
         stock movements and the writes that go with it (event markers, lookups, RMAs...).
-        ``outbox`` marks it for dispatch (new shipments to send). Bumps ``order.version`` (and
+        Bumps ``order.version`` (and
         the version of every saved RMA). Raises StaleOrder, StockRace or WriteConflict (the
         condition of one of ``writes`` failed)."""
         expected, aggregated = order.version, order.aggregated
@@ -169,10 +168,6 @@ class DynamoOrders:
             *self._backorder_ops(order, delete=drop_backorders),
             *extra,
         ]
-        if outbox:
-            ops.append(
-                {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}}
-            )
         ops += counters
         try:
             self._run(ops, [r for _, r in moves])

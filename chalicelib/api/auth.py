@@ -10,8 +10,6 @@ from chalicelib import wiring
 from chalicelib.domain.access import ANONYMOUS, Principal, Role
 from chalicelib.domain.errors import FieldError, Forbidden, Unauthorized
 
-__all__ = ["Principal", "Role", "authenticate"]
-
 
 def authenticate(request: Request, allowed: frozenset[Role] | None) -> Principal:
     """The caller behind the ``Authorization: Bearer`` header. ``allowed=None`` means public;

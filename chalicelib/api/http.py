@@ -18,7 +18,8 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chalicelib.api.auth import Principal, Role, authenticate
+from chalicelib.api.auth import authenticate
+from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import (
     Conflict,
     DomainError,

@@ -14,6 +14,7 @@ from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import CartLine
 from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment, shipment_id_for
 from chalicelib.domain.order.snapshot import Snapshot
+from chalicelib.domain.order.writes import OutboxMark
 from chalicelib.domain.sourcing import OptionKind, Plan, SourcingRequest, plan
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Snapshots
 
@@ -130,7 +131,7 @@ class BackorderService:
         self._orders.update(
             order,
             moves=[(Movement.RESERVE, (sku, location_id, quantity))],
+            writes=[OutboxMark()],
             drop_backorders=[] if left > 0 else [sku],
             now=now,
-            outbox=True,
         )

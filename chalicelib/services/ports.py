@@ -53,11 +53,10 @@ class OrderStore(Protocol):
         moves: Sequence[tuple[Movement, Reservation]] = (),
         writes: Sequence[OrderWrite] = (),
         drop_backorders: Sequence[str] = (),
-        outbox: bool = False,
         now: str,
     ) -> None:
         """Save ``order`` (bumping its version) with its stock movements and the writes that
-        go with it, in one transaction. ``outbox`` marks it for dispatch."""
+        go with it, in one transaction; ``drop_backorders`` leave the backorder queue."""
 
     def get(self, order_id: str) -> Order | None: ...
     def put_quote(

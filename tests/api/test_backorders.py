@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from tests.api.fulfilment_kit import deliver, drain
 from tests.api.seed import (
     assert_invariants,
     auth,
@@ -77,3 +78,26 @@ def test_cancelling_a_backordered_order_leaves_the_queue(client, shop, aws):
     assert json.loads(resp.body)["status"] == "cancelled"
     assert wiring.orders().backorders("SKU-B") == []
     assert stock(aws, "SKU-B")["dc-kassel"]["reserved"] == 0
+
+
+def test_units_freed_by_a_cancel_reach_a_waiting_backorder_by_the_arrival_path(client, shop, aws):
+    _, first = place(client, shop["key"], "B-5", 2)  # takes both units at dc-kassel
+    _, waiting = place(client, shop["key"], "B-6", 1)  # backordered: nothing left
+    assert waiting["backorders"] == {"SKU-B": 1}
+    drain(aws, "dirigent-order-events")
+
+    resp = client.http.post(
+        f"/orders/{first['order_id']}/cancel", body="{}", headers=auth(shop["key"])
+    )
+    assert resp.status_code == 200, resp.body
+    announced = drain(aws, "dirigent-order-events")
+    arrivals = [m for m in announced if m["type"] == "stock_arrived"]
+    assert [(m["sku"], m["location_id"]) for m in arrivals] == [("SKU-B", "dc-kassel")]
+    assert wiring.orders().get(waiting["order_id"]).backorders == {"SKU-B": 1}  # not yet
+
+    assert deliver(client, "on_order_event", "dirigent-order-events", *announced) == []
+    served = wiring.orders().get(waiting["order_id"])
+    assert served.backorders == {}
+    assert [s.location_id for s in served.shipments] == ["dc-kassel"]
+    assert stock(aws, "SKU-B")["dc-kassel"]["reserved"] == 1
+    assert_invariants(aws)

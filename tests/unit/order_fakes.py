@@ -113,7 +113,6 @@ class FakeOrders:
         moves: Sequence[tuple[Movement, Reservation]] = (),
         writes: Sequence[OrderWrite] = (),
         drop_backorders: Sequence[str] = (),
-        outbox: bool = False,
         now: str,
     ) -> None:
         stored = self.orders.get(order.order_id)
@@ -123,8 +122,6 @@ class FakeOrders:
         written = copy.deepcopy(self.written)
         for write in writes:
             self._apply(write, order, written, stock)
-        if outbox:
-            written.outbox.add(order.order_id)
         order.version += 1
         self._commit(order, stock, written)
         for write in writes:
