@@ -12,8 +12,8 @@ A run (``LowStockAlerts.run``, hourly by default):
    failed is tried again next run; a crash between sending and recording may repeat a mail,
    never lose one.
 
-``record_shipped`` gives the fulfilment side the write (``ShippedUnits``) that counts shipped
-units, saved with the order that shipped them.
+The velocity counts come from ``ShippedUnits`` (``domain.order.writes``), written with the
+order whose shipment left the location.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from chalicelib.domain.alerts.rules import (
 from chalicelib.domain.catalog import Kind
 from chalicelib.domain.mail import Mail
 from chalicelib.domain.network import Location, StockLevel
-from chalicelib.domain.order.writes import ShippedUnits, shipped_units
 
 logger = Logger(service="dirigent")
 
@@ -89,26 +88,6 @@ class AlertStore(Protocol):
 
 class Mailer(Protocol):
     def send(self, mail: Mail) -> str: ...
-
-
-# --- shipped units (called by the fulfilment side) ---------------------------------------------
-
-
-def record_shipped(sku: str, location_id: str, day: date | str, quantity: int) -> ShippedUnits:
-    """The write that adds ``quantity`` units of ``sku`` shipped from ``location_id`` on
-    ``day`` (the event's ``occurred_at`` date, UTC) to the velocity counters. Write it with the
-    order in the transaction that applies the ``shipped`` event with its event marker: the
-    marker makes the count exactly-once. One per SKU per transaction (see
-    ``record_shipped_lines`` when a shipment holds a SKU twice)."""
-    when = date.fromisoformat(day[:10]) if isinstance(day, str) else day
-    return ShippedUnits(sku, location_id, when, quantity)
-
-
-def record_shipped_lines(
-    location_id: str, day: date | str, lines: Iterable[tuple[str, int]]
-) -> list[ShippedUnits]:
-    """``record_shipped`` for a shipment's ``(sku, quantity)`` lines, one per SKU."""
-    return shipped_units(location_id, day, lines)
 
 
 # --- recipient groups --------------------------------------------------------------------------

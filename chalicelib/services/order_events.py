@@ -44,8 +44,8 @@ from chalicelib.domain.order.writes import (
     PickupDone,
     PickupWaiting,
     TrackingLookup,
+    shipped_units,
 )
-from chalicelib.services.alerts import record_shipped_lines
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.notifications import Delay, Notifier
 from chalicelib.services.ports import Network, OrderStore
@@ -217,7 +217,7 @@ class OrderEventService:
             writes.append(PickupDone(shipment.shipment_id, shipment.pickup_until))  # collected
         if progress.left_now:  # units left the location: they count for low-stock velocity
             sold = [(sku, qty) for _, (sku, _, qty) in progress.moves]
-            writes += record_shipped_lines(shipment.location_id, event.occurred_at, sold)
+            writes += shipped_units(shipment.location_id, event.occurred_at, sold)
         return writes
 
     def _pickup_window(self, order: Order) -> int:

@@ -14,8 +14,7 @@ from chalicelib.adapters.stock_items import movement_update, now_iso
 from chalicelib.domain.alerts.rules import Notice
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
-from chalicelib.domain.order.writes import ShippedUnits
-from chalicelib.services.alerts import record_shipped, record_shipped_lines
+from chalicelib.domain.order.writes import ShippedUnits, shipped_units
 
 
 @pytest.fixture
@@ -63,10 +62,10 @@ def test_shipped_counters_add_up_per_day_and_notices_round_trip(aws):
         return [shipped_units_update("dirigent-orders", w) for w in writes]
 
     transact_write(
-        client, entries(record_shipped_lines("dc", "2026-03-10T08:00:00Z", [("A", 2), ("A", 1)]))
+        client, entries(shipped_units("dc", "2026-03-10T08:00:00Z", [("A", 2), ("A", 1)]))
     )
-    transact_write(client, entries([record_shipped("A", "dc", date(2026, 3, 10), 4)]))
-    transact_write(client, entries([record_shipped("A", "dc", "2026-03-01", 5)]))
+    transact_write(client, entries([ShippedUnits("A", "dc", date(2026, 3, 10), 4)]))
+    transact_write(client, entries(shipped_units("dc", "2026-03-01", [("A", 5)])))
     state = DynamoAlertState(orders)
     assert state.shipped("A", "dc", date(2026, 3, 2), date(2026, 3, 10)) == {date(2026, 3, 10): 7}
 

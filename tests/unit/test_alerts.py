@@ -28,12 +28,12 @@ from chalicelib.domain.alerts.rules import (
     velocity,
 )
 from chalicelib.domain.network import StockLevel
+from chalicelib.domain.order.writes import shipped_units
 from chalicelib.services.alerts import (
     AlertGroups,
     LowStockAlerts,
     group_from_doc,
     group_to_doc,
-    record_shipped_lines,
 )
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -244,7 +244,7 @@ def test_the_digest_has_text_html_and_a_csv_with_one_row_per_line():
 
 
 def test_shipped_lines_give_one_counter_update_per_sku():
-    writes = record_shipped_lines("ber", "2026-03-10T17:00:00Z", [("A", 2), ("B", 1), ("A", 3)])
+    writes = shipped_units("ber", "2026-03-10T17:00:00Z", [("A", 2), ("B", 1), ("A", 3)])
     entries = [shipped_units_update("orders", w) for w in writes]  # as the orders' transaction
     assert [e["Update"]["Key"] for e in entries] == [
         {"pk": {"S": "SHIPPED#A#ber"}, "sk": {"S": "2026-03-10"}},
