@@ -10,9 +10,8 @@ from typing import Any
 
 from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.stock_items import level_from_item
-from chalicelib.domain.catalog import Kind
+from chalicelib.domain.catalog import Kind, product_from_doc
 from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
-from chalicelib.domain.products import product_from_doc
 
 BATCH_GET_MAX = 100
 

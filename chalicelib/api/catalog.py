@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from chalice import Blueprint
@@ -23,7 +22,7 @@ from chalicelib.api.models.common import (
     same_id,
 )
 from chalicelib.domain.access import Role
-from chalicelib.domain.catalog import Kind
+from chalicelib.domain.catalog import RULE_FIELDS, Kind
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.rules import SourcingRules
 
@@ -31,7 +30,6 @@ bp = Blueprint(__name__)
 
 STAFF = [Role.ADMIN, Role.SERVICE]
 RULES = TypeAdapter(SourcingRules)
-_RULE_FIELDS = {f.name for f in fields(SourcingRules)}
 
 
 def _found(doc: dict[str, Any] | None, what: str, name: str, value: str) -> dict[str, Any]:
@@ -83,7 +81,7 @@ def _validate_rules(raw: Any) -> dict[str, Any]:
         raise InvalidInput(
             "the rules must be an object", fields=[FieldError("body", "not an object")]
         )
-    unknown = sorted(set(raw) - _RULE_FIELDS)
+    unknown = sorted(set(raw) - RULE_FIELDS)
     if unknown:
         raise InvalidInput(
             "unknown rule fields", fields=[FieldError(name, "unknown field") for name in unknown]

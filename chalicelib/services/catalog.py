@@ -2,31 +2,31 @@
 rules, stored as JSON documents (the validated wire form) and read back as domain objects.
 
 The API validates documents with pydantic (``chalicelib.api.models.common``) before they get here;
-the ``*_from_doc`` decoders turn stored documents into the frozen dataclasses sourcing uses.
+the ``*_from_doc`` decoders of ``chalicelib.domain.catalog`` turn stored documents into the
+frozen dataclasses sourcing uses.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
-from datetime import time as clock
 from typing import Any, Protocol
 
-from chalicelib.domain.catalog import Kind
-from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
+from chalicelib.domain.catalog import (
+    Kind,
+    carrier_service_from_doc,
+    channel_from_doc,
+    location_from_doc,
+    product_from_doc,
+    rules_from_doc,
+)
+from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.network import (
-    Capability,
     CarrierService,
-    Lane,
     Location,
-    LocationType,
     Product,
-    Speed,
-    WeightBand,
 )
-from chalicelib.domain.products import product_from_doc
 from chalicelib.domain.rules import SourcingRules
 
 
@@ -39,85 +39,6 @@ class DocumentStore(Protocol):
     def list(self, kind: str) -> list[dict[str, Any]]: ...
     def get_many(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def invalidate(self, kind: str | None = None) -> None: ...
-
-
-RULE_FIELDS = frozenset(f.name for f in fields(SourcingRules))
-
-
-def channel_from_doc(doc: dict[str, Any]) -> Channel:
-    return Channel(
-        channel=doc["channel"],
-        kind=ChannelKind(doc["kind"]),
-        currencies=frozenset(doc.get("currencies", ())),
-        countries=frozenset(doc.get("countries", ())),
-        backorder_policy=BackorderPolicy(doc.get("backorder_policy", "reject")),
-        strict=bool(doc.get("strict", False)),
-        return_window_days=int(doc.get("return_window_days", 30)),
-        pickup_window_days=int(doc.get("pickup_window_days", 7)),
-        excluded_locations=frozenset(doc.get("excluded_locations", ())),
-        name=doc.get("name", ""),
-    )
-
-
-def location_from_doc(doc: dict[str, Any]) -> Location:
-    hours, minutes = (int(part) for part in doc["cutoff_time"].split(":"))
-    address = doc.get("address") or {}
-    return Location(
-        location_id=doc["location_id"],
-        type=LocationType(doc["type"]),
-        country=address.get("country", ""),
-        postal_code=address.get("postal_code", ""),
-        lat=float(doc["lat"]),
-        lon=float(doc["lon"]),
-        timezone=doc["timezone"],
-        capabilities=frozenset(Capability(c) for c in doc.get("capabilities", ())),
-        cutoff_time=clock(hours, minutes),
-        processing_days=int(doc.get("processing_days", 0)),
-        closed_weekdays=frozenset(doc.get("closed_weekdays", (5, 6))),
-        holidays_country=doc.get("holidays_country") or "",
-        handling_cost_per_order=int(doc.get("handling_cost_per_order", 0)),
-        handling_cost_per_unit=int(doc.get("handling_cost_per_unit", 0)),
-        holding_cost_per_unit_day=int(doc.get("holding_cost_per_unit_day", 0)),
-        fulfilment_queue=doc.get("fulfilment_queue") or "dirigent-fulfilment",
-        name=doc.get("name", ""),
-        city=address.get("city", ""),
-    )
-
-
-def carrier_service_from_doc(doc: dict[str, Any]) -> CarrierService:
-    lanes = tuple(
-        Lane(
-            from_country=lane["from_country"],
-            to_country=lane["to_country"],
-            transit_days=int(lane["transit_days"]),
-            bands=tuple(
-                WeightBand(max_weight_g=int(b["max_weight_g"]), price=dict(b["price"]))
-                for b in lane["bands"]
-            ),
-        )
-        for lane in doc.get("lanes", ())
-    )
-    return CarrierService(
-        service_id=doc["service_id"],
-        carrier=doc["carrier"],
-        speed=Speed(doc["speed"]),
-        lanes=lanes,
-        remote_postal_prefixes={
-            country: tuple(prefixes)
-            for country, prefixes in (doc.get("remote_postal_prefixes") or {}).items()
-        },
-        remote_extra_days=int(doc.get("remote_extra_days", 0)),
-        order_cutoff_shift_hours=int(doc.get("order_cutoff_shift_hours", 0)),
-    )
-
-
-def rules_from_doc(doc: dict[str, Any]) -> SourcingRules:
-    values = {k: v for k, v in doc.items() if k in RULE_FIELDS}
-    if "excluded_locations" in values:
-        values["excluded_locations"] = {
-            channel: tuple(ids) for channel, ids in values["excluded_locations"].items()
-        }
-    return SourcingRules(**values)
 
 
 _ID_FIELD: dict[str, str] = {  # the id field of each kind's documents

@@ -18,6 +18,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from chalicelib.api.http import field_errors
 from chalicelib.config import queue_name
+from chalicelib.domain.catalog import (
+    carrier_service_from_doc,
+    channel_from_doc,
+    location_from_doc,
+    product_from_doc,
+)
 from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.network import (
@@ -27,12 +33,6 @@ from chalicelib.domain.network import (
     LocationType,
     Product,
     Speed,
-)
-from chalicelib.services.catalog import (
-    carrier_service_from_doc,
-    channel_from_doc,
-    location_from_doc,
-    product_from_doc,
 )
 from chalicelib.services.importer import RowError
 
