@@ -20,7 +20,7 @@ MAX_LINES = 400
 ALLOWED = {
     "domain": {"domain"},
     "adapters": {"domain", "adapters"},
-    "services": {"domain", "services", "config"},
+    "services": {"domain", "services"},
     "wiring": {"domain", "services", "adapters", "config"},
     "api": {"domain", "services", "api", "wiring", "config"},
     "consumers": {"domain", "services", "api", "consumers", "wiring", "config"},
