@@ -65,6 +65,9 @@ _GONE = {
 }
 
 
+LEDGER = ("ordered", "shipped", "open", "backordered", "cancelled")
+
+
 @dataclass(frozen=True, slots=True)
 class OrderLine:
     sku: str
@@ -89,10 +92,26 @@ class OrderShipment:
     updated_at: str = ""
     pickup_until: str | None = None  # ISO 8601 UTC: not collected by then, it is cancelled
     resourced_from: str | None = None  # the shipment whose short pick this one replaces
+    # Cancellation after release (a protocol with the location, see domain.order.cancel):
+    # "requested" (waiting for its answer), "rejected" (it ships anyway), "notice" (cancelled
+    # here while the location may hold the request: it is told to drop it), "" (none).
+    cancel: str = ""
+    cancel_lines: dict[str, int] = field(default_factory=dict)  # units the request asks back
+    cancel_sent: bool = False  # the cancel_request (or notice) reached the location's queue
+    cancel_reason: str = ""
+    after_cancel: bool = False  # it left the location although it had been cancelled
+    # Click & collect transfers: where the shipment's reserved units are now (the pick-up
+    # store once they arrived there), None while they are at ``location_id``.
+    held_at: str | None = None
 
     @property
     def path(self) -> tuple[ShipmentStatus, ...]:
         return PATHS[self.mode]
+
+    @property
+    def stock_at(self) -> str:
+        """The location whose stock item holds this shipment's reserved units."""
+        return self.held_at or self.location_id
 
     @property
     def left_location(self) -> bool:
@@ -155,6 +174,10 @@ class Order:
     # What this order has added to the report aggregates so far (see domain.order_metrics):
     # saved with the order, so every later save adds exactly the difference, once.
     aggregated: dict[str, int] = field(default_factory=dict)
+    # Holds keep an order from being released to locations: kind -> {reason, by, at}.
+    holds: dict[str, dict[str, str]] = field(default_factory=dict)
+    payment_status: str = ""  # as the channel states it: "", authorized, captured, ...
+    auto_cancel_at: str | None = None  # ISO 8601 UTC: still held then, it is cancelled
     version: int = 0
 
     @property
@@ -164,6 +187,39 @@ class Order:
     @property
     def units(self) -> int:
         return sum(line.quantity for line in self.lines)
+
+    def ledger(self) -> dict[str, dict[str, int]]:
+        """Per SKU: ordered, and where those units are (``shipped``: left a location,
+        ``open``: reserved at one, ``backordered``, ``cancelled``)."""
+        out: dict[str, dict[str, int]] = {}
+
+        def row(sku: str) -> dict[str, int]:
+            return out.setdefault(sku, dict.fromkeys(LEDGER, 0))
+
+        for line in self.lines:
+            row(line.sku)["ordered"] += line.quantity
+        for s in self.shipments:
+            if s.status == ShipmentStatus.CANCELLED:
+                continue
+            bucket = "shipped" if s.left_location else "open"
+            for sku, quantity in s.lines.items():
+                row(sku)[bucket] += quantity
+        for sku, quantity in self.backorders.items():
+            row(sku)["backordered"] += quantity
+        for sku, quantity in self.cancelled.items():
+            row(sku)["cancelled"] += quantity
+        return out
+
+    def unaccounted(self) -> dict[str, int]:
+        """SKUs whose ordered units are not all in shipments, backorders or cancelled:
+        ``sku -> ordered - accounted`` (empty when every unit is somewhere)."""
+        out = {}
+        for sku, row in self.ledger().items():
+            gap = row["ordered"] - row["shipped"] - row["open"] - row["backordered"]
+            gap -= row["cancelled"]
+            if gap:
+                out[sku] = gap
+        return out
 
     def shipment(self, shipment_id: str) -> OrderShipment:
         for shipment in self.shipments:
@@ -188,7 +244,7 @@ class Order:
     def open_reservations(self) -> list[tuple[str, str, int]]:
         """``(sku, location_id, quantity)`` still reserved for this order."""
         return [
-            (sku, s.location_id, quantity)
+            (sku, s.stock_at, quantity)
             for s in self.shipments
             if s.open
             for sku, quantity in s.lines.items()
@@ -219,7 +275,7 @@ class Order:
         shipment = self.shipment(shipment_id)
         if not shipment.open:
             return []
-        releases = [(sku, shipment.location_id, q) for sku, q in shipment.lines.items()]
+        releases = [(sku, shipment.stock_at, q) for sku, q in shipment.lines.items()]
         for sku, quantity in shipment.lines.items():
             self.cancelled[sku] = self.cancelled.get(sku, 0) + quantity
         shipment.status = ShipmentStatus.CANCELLED
