@@ -24,6 +24,12 @@ class Principal:
     def sees_channel(self, channel: str) -> bool:
         return self.role in (Role.ADMIN, Role.SERVICE) or self.channel == channel
 
+    @property
+    def source(self) -> str:
+        """Who made a change, for an order's timeline: role or channel, and the key id."""
+        who = f"channel:{self.channel}" if self.channel else self.role.value
+        return f"{who}:{self.key_id}" if self.key_id else who
+
 
 ANONYMOUS = Principal(Role.PUBLIC)
 

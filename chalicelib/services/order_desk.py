@@ -48,7 +48,7 @@ class OrderDesk:
             order = self.get(order_id, principal)
             now = _now(self._clock)
             backordered = list(order.backorders)
-            releases = order.cancel(at=now, source=_source(principal), reason=reason)
+            releases = order.cancel(at=now, source=principal.source, reason=reason)
             if not releases and not backordered:
                 return order
             try:
@@ -136,14 +136,6 @@ class OrderDesk:
                 return Page(items, f"{day.isoformat()}:{page.cursor}")
             day, cursor = day - timedelta(days=1), ""
         return Page(items, f"{day.isoformat()}:" if day >= start and items else None)
-
-
-def _source(principal: Principal) -> str:
-    return (
-        f"channel:{principal.channel}"
-        if principal.channel
-        else f"{principal.role.value}:{principal.key_id}"
-    )
 
 
 def _now(clock: Callable[[], datetime]) -> str:

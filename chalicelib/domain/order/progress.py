@@ -20,8 +20,7 @@ from typing import Any
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
-
-Move = tuple[Movement, tuple[str, str, int]]  # movement, (sku, location_id, quantity)
+from chalicelib.domain.order.stock import Move
 
 
 class ShipmentEventType(StrEnum):
