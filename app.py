@@ -72,3 +72,9 @@ def outbox_sweeper(event: Any) -> None:
 def pickup_expiry(event: Any) -> None:
     """Cancel click & collect shipments not collected within the channel's window."""
     schedules.pickup_expiry()
+
+
+@app.schedule(schedules.HOLD_EXPIRY, name="hold_expiry")
+def hold_expiry(event: Any) -> None:
+    """Cancel orders still held at their auto-cancel deadline (auto_cancel_after_hours)."""
+    schedules.hold_expiry()

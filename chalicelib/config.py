@@ -20,6 +20,7 @@ class Settings:
     order_events_queue: str
     exports_bucket: str
     mail_sender: str
+    service_email: str  # customer service's mailbox: cancels a location refused, ...
     quote_ttl_seconds: int
     cache_ttl_seconds: float
     token_secret: str
@@ -47,6 +48,7 @@ def settings() -> Settings:
         order_events_queue=_env("ORDER_EVENTS_QUEUE", f"{prefix}-order-events"),
         exports_bucket=_env("EXPORTS_BUCKET", f"{prefix}-exports"),
         mail_sender=_env("MAIL_SENDER", "orders@dirigent.example"),
+        service_email=_env("SERVICE_EMAIL", "service@dirigent.example"),
         quote_ttl_seconds=int(_env("QUOTE_TTL_SECONDS", "1800")),
         cache_ttl_seconds=float(_env("CACHE_TTL_SECONDS", "30")),
         # Derives customers' tracking tokens; set a long random value per deployment.

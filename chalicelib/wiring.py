@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.services.importer import ImportService
     from chalicelib.services.inventory import InventoryService
     from chalicelib.services.notifications import Notifier
+    from chalicelib.services.order_changes import OrderChanges
     from chalicelib.services.order_desk import OrderDesk
     from chalicelib.services.order_events import OrderEventService
     from chalicelib.services.ordering import OrderService
@@ -230,7 +231,7 @@ def inventory() -> InventoryService:
 def importer() -> ImportService:
     from chalicelib.services.importer import ImportService
 
-    return ImportService(catalog_service(), stock_store())
+    return ImportService(catalog_service(), stock_store(), events=order_events(), queue=orders())
 
 
 # --- orders: capture, the order desk, backorders ---------------------------------------------
@@ -264,6 +265,22 @@ def order_desk() -> OrderDesk:
 
 
 @cache
+def order_changes() -> OrderChanges:
+    from chalicelib.adapters.dynamo_holds import DynamoHoldDeadlines
+    from chalicelib.services.order_changes import OrderChanges
+
+    deadlines = DynamoHoldDeadlines(table(settings().orders_table))
+    return OrderChanges(
+        orders=orders(),
+        desk=order_desk(),
+        network=catalog_service(),
+        snapshots=snapshots(),
+        events=order_events(),
+        deadlines=deadlines,
+    )
+
+
+@cache
 def backorders() -> BackorderService:
     from chalicelib.services.backorders import BackorderService
 
@@ -284,7 +301,10 @@ def notifier() -> Notifier:
     from chalicelib.services.notifications import Notifier
 
     return Notifier(
-        mailer=mailer(), token_for=ordering().tracking_token, track_url=settings().track_url
+        mailer=mailer(),
+        token_for=ordering().tracking_token,
+        track_url=settings().track_url,
+        service_to=settings().service_email,
     )
 
 
@@ -314,6 +334,7 @@ def order_event_service() -> OrderEventService:
         resourcer=Resourcer(network=catalog_service(), snapshots=snapshots()),
         notifier=notifier(),
         dispatcher=dispatcher(),
+        events=order_events(),
     )
 
 

@@ -3,12 +3,22 @@ on the warehouse-events queue, as a real location's connector would.
 
 A parcel goes ``picked`` -> ``shipped`` (carrier and tracking number) -> ``delivered``, a
 click & collect shipment ``picked`` -> ``ready_for_pickup`` -> ``collected`` (reported by the
-pick-up store), each step a few seconds apart. Now and then a line is short by one unit: a
+pick-up store; a transfer from another location is ``shipped`` by it first, to the store), each
+step a few seconds apart. Now and then a line is short by one unit: a
 ``short_pick`` comes before ``picked``, and the order re-sources it. Requests are deduplicated
 by ``message_id``, as the API asks of every receiver.
 
+It speaks the cancel protocol: a ``cancel_request`` for a shipment that has not left is
+confirmed (``cancel_confirmed``, its remaining steps dropped when the whole shipment goes) or,
+now and then, rejected (``cancel_rejected``: "already packed", and the shipment goes on); one for
+a shipment that left is rejected ("already shipped"). A notice (the shipment was cancelled
+before the location could know) is confirmed and the shipment dropped. For demos and tests a
+cancel reason may steer it: ``sim:reject`` rejects, ``sim:ignore`` never answers and ships
+anyway, ``sim:confirm`` confirms.
+
 Environment (read at start): ``SIMULATOR_STEP_SECONDS`` (default 3, the mean time between two
-steps) and ``SIMULATOR_SHORT_PICK_RATE`` (default 0.1, the share of requests with a short pick).
+steps), ``SIMULATOR_SHORT_PICK_RATE`` (default 0.1, the share of requests with a short pick) and
+``SIMULATOR_CANCEL_REJECT_RATE`` (default 0.2, the share of cancel requests rejected).
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ log = logging.getLogger("local.simulator")
 WAIT_TIME_S = 1
 SHIP_STEPS = ("picked", "shipped", "delivered")
 PICKUP_STEPS = ("picked", "ready_for_pickup", "collected")
+# A pick-up at another store (a transfer): the source ships it to the store first.
+TRANSFER_STEPS = ("picked", "shipped", "ready_for_pickup", "collected")
 
 
 def plan_events(
@@ -46,8 +58,12 @@ def plan_events(
     events: list[dict[str, Any]] = []
     short = _short_line(request["lines"], rng) if rng.random() < short_rate else None
     if short:
-        events.append({**base, "type": "short_pick", "sku": short, "missing_quantity": 1})
-    for step in PICKUP_STEPS if pickup else SHIP_STEPS:
+        events.append({**base, "type": "short_pick", "lines": [short]})
+    steps = SHIP_STEPS
+    if pickup:
+        transfer = pickup["location_id"] != request["location_id"]
+        steps = TRANSFER_STEPS if transfer else PICKUP_STEPS
+    for step in steps:
         event = {**base, "type": step}
         if step == "shipped":
             event["carrier"] = _carrier(request.get("carrier_service"))
@@ -58,10 +74,14 @@ def plan_events(
     return events
 
 
-def _short_line(lines: list[dict[str, Any]], rng: random.Random) -> str | None:
-    """A line that stays non-empty when one unit is missing (an empty parcel never ships)."""
-    candidates = [line["sku"] for line in lines if int(line["quantity"]) >= 2]
-    return rng.choice(candidates) if candidates else None
+def _short_line(lines: list[dict[str, Any]], rng: random.Random) -> dict[str, Any] | None:
+    """A short pick's line, one unit short (absolute: what was picked), of a line that stays
+    non-empty (an empty parcel never ships)."""
+    candidates = [line for line in lines if int(line["quantity"]) >= 2]
+    if not candidates:
+        return None
+    line = rng.choice(candidates)
+    return {"sku": line["sku"], "picked_quantity": int(line["quantity"]) - 1}
 
 
 def _carrier(service: str | None) -> str:
@@ -92,8 +112,10 @@ class SimulatedWarehouse(threading.Thread):
             if short_rate is not None
             else float(env.get("SIMULATOR_SHORT_PICK_RATE", 0.1))
         )
+        self.reject_rate = float(env.get("SIMULATOR_CANCEL_REJECT_RATE", 0.2))
         self._rng = random.Random(seed)
         self._seen: set[str] = set()
+        self._left: set[str] = set()  # shipments whose parcel left (shipped or collected)
         self._due: list[tuple[float, int, dict[str, Any]]] = []
         self._tie = itertools.count()
 
@@ -119,11 +141,15 @@ class SimulatedWarehouse(threading.Thread):
             self._halt.wait(min(0.2, max(0.0, self._due[0][0] - time.monotonic())))
 
     def accept(self, request: dict[str, Any]) -> bool:
-        """Schedule the events for a request; False for a duplicate (same ``message_id``)."""
+        """Schedule the events for a request, or answer a cancel request; False for a
+        duplicate (same ``message_id``)."""
         message_id = str(request.get("message_id") or request.get("shipment_id"))
         if message_id in self._seen:
             return False
         self._seen.add(message_id)
+        if request.get("type") == "cancel_request":
+            self.answer_cancel(request)
+            return True
         at = time.monotonic()
         for event in plan_events(request, rng=self._rng, short_rate=self.short_rate):
             at += self.step_s * self._rng.uniform(0.6, 1.4)
@@ -131,14 +157,46 @@ class SimulatedWarehouse(threading.Thread):
         log.info("fulfilment request %s accepted", message_id)
         return True
 
+    def answer_cancel(self, request: dict[str, Any]) -> str:
+        """Confirm or reject a cancel request (see the module doc); returns the answer sent
+        (``"none"`` for ``sim:ignore``)."""
+        shipment_id = str(request["shipment_id"])
+        reason = str(request.get("reason") or "")
+        base = {
+            "order_id": request["order_id"],
+            "shipment_id": shipment_id,
+            "location_id": request["location_id"],
+        }
+        if "sim:ignore" in reason and not request.get("notice"):
+            log.info("cancel request for %s ignored: it ships anyway", shipment_id)
+            return "none"
+        gone = shipment_id in self._left
+        refuse = "sim:reject" in reason or (
+            "sim:confirm" not in reason and self._rng.random() < self.reject_rate
+        )
+        if gone or (refuse and not request.get("notice")):
+            why = "already shipped" if gone else "already packed"
+            self._emit({**base, "type": "cancel_rejected", "reason": why})
+            return "cancel_rejected"
+        if request.get("whole", True) or request.get("notice"):
+            self._due = [d for d in self._due if d[2]["shipment_id"] != shipment_id]
+            heapq.heapify(self._due)
+        self._emit({**base, "type": "cancel_confirmed"})
+        return "cancel_confirmed"
+
     def _send_due(self) -> None:
         now = time.monotonic()
         while self._due and self._due[0][0] <= now:
             _, _, event = heapq.heappop(self._due)
-            body = {
-                "event_id": f"sim-{uuid.uuid4()}",
-                "occurred_at": datetime.now(UTC).isoformat(),
-                **event,
-            }
-            self._sqs.send_message(QueueUrl=self._out, MessageBody=json.dumps(body))
-            log.info("sent %s for %s", event["type"], event["shipment_id"])
+            self._emit(event)
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        body = {
+            "event_id": f"sim-{uuid.uuid4()}",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            **event,
+        }
+        if event["type"] in ("shipped", "collected"):
+            self._left.add(str(event["shipment_id"]))
+        self._sqs.send_message(QueueUrl=self._out, MessageBody=json.dumps(body))
+        log.info("sent %s for %s", event["type"], event["shipment_id"])

@@ -6,6 +6,7 @@ entries (low-level client format), for ``DynamoOrders.update``. The item layouts
 - ``OUTBOX#<shard>`` / ``<created_at>#<order_id>``: fulfilment requests may be unsent.
 - ``TRACK#<tracking_number>`` / ``ORDER#<order_id>``: orders by carrier tracking number.
 - ``PICKUP`` / ``<pickup_until>#<order_id>#<shipment_id>``: a pick-up waiting at a store.
+- ``HOLDDUE`` / ``<auto_cancel_at>#<order_id>``: a held order's auto-cancel deadline.
 - ``SHIPPED#<sku>#<location_id>`` / ``<day>``: shipped units (``dynamo_alerts``).
 - ``RMA#<rma_id>`` / ``RMA``: the RMA, versioned (``dynamo_returns``).
 - returned units into the stock table (``dynamo_returns``).
@@ -21,6 +22,8 @@ from chalicelib.adapters.dynamo_tx import put_new, serialize
 from chalicelib.domain.order.model import Order
 from chalicelib.domain.order.writes import (
     EventMarker,
+    HoldDeadline,
+    HoldDeadlineDone,
     OrderWrite,
     OutboxClear,
     OutboxMark,
@@ -35,6 +38,7 @@ from chalicelib.domain.order.writes import (
 EVENT_MARKER_TTL_SECONDS = 14 * 24 * 3600
 OUTBOX_SHARDS = 4
 PICKUP_PK = "PICKUP"
+HOLD_PK = "HOLDDUE"
 
 
 def outbox_key(order: Order) -> dict[str, str]:
@@ -46,6 +50,10 @@ def outbox_key(order: Order) -> dict[str, str]:
 
 def pickup_key(order_id: str, shipment_id: str, until: str | None) -> dict[str, str]:
     return {"pk": PICKUP_PK, "sk": f"{until}#{order_id}#{shipment_id}"}
+
+
+def hold_key(order_id: str, until: str) -> dict[str, str]:
+    return {"pk": HOLD_PK, "sk": f"{until}#{order_id}"}
 
 
 def event_key(event_id: str) -> dict[str, str]:
@@ -83,6 +91,12 @@ def write_entry(
             return {"Put": {"TableName": table, "Item": serialize(item)}}
         case PickupDone(shipment_id, until):
             key = pickup_key(order.order_id, shipment_id, until)
+            return {"Delete": {"TableName": table, "Key": serialize(key)}}
+        case HoldDeadline(until):
+            item = {**hold_key(order.order_id, until), "order_id": order.order_id}
+            return {"Put": {"TableName": table, "Item": serialize(item)}}
+        case HoldDeadlineDone(until):
+            key = hold_key(order.order_id, until)
             return {"Delete": {"TableName": table, "Key": serialize(key)}}
         case ShippedUnits():
             return shipped_units_update(table, write)

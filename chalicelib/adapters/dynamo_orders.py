@@ -31,7 +31,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import Order, order_from_doc, order_to_doc
-from chalicelib.domain.order.writes import OrderWrite, RmaSaved
+from chalicelib.domain.order.writes import OrderWrite, RmaSaved, capture_writes
 from chalicelib.domain.paging import Page
 
 Reservation = tuple[str, str, int]  # sku, location_id, quantity
@@ -125,6 +125,7 @@ class DynamoOrders:
             *self._stock_ops([(Movement.RESERVE, r) for r in reservations], now),
             {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}},
             *self._backorder_ops(order),
+            *[self._write(w, order) for w in capture_writes(order)],
             *counters,
         ]
         try:
@@ -177,6 +178,11 @@ class DynamoOrders:
         for write in writes:
             if isinstance(write, RmaSaved):
                 write.rma.version += 1
+
+    def _write(self, write: OrderWrite, order: Order) -> dict[str, Any]:
+        return write_entry(
+            write, order, table=self._table.name, stock_table=self._stock_table, now=self._clock()
+        )
 
     def _run(self, ops: list[dict[str, Any]], reservations: Sequence[Reservation]) -> None:
         if len(ops) > 100:

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from chalicelib.adapters.dynamo_tx import put_new, serialize
-from chalicelib.adapters.stock_items import new_item, now_iso
+from chalicelib.adapters.stock_items import journal_values, journalled, new_item, now_iso
 from chalicelib.domain.order.writes import ReturnedStock
 from chalicelib.domain.returns.model import Rma, rma_from_doc, rma_to_doc
 
@@ -70,29 +70,34 @@ class DynamoReturnStock:
 
 
 def returned_stock_entry(table: str, write: ReturnedStock) -> dict[str, Any]:
-    """Sellable units onto ``on_hand`` (and ``available``), damaged ones into ``quarantine``
-    (never available). Conditional on the item existing (or not) as read."""
+    """Sellable units onto ``on_hand`` (and ``available``, journalled as a movement: see
+    ``stock_items.journalled``), damaged ones into ``quarantine`` (never available).
+    Conditional on the item existing (or not) as read."""
     sku, location_id, sellable, damaged = (
         write.sku,
         write.location_id,
         write.sellable,
         write.damaged,
     )
+    now = now_iso()
+    journal = journal_values(now, sellable) if sellable else {}
     if not write.exists:
         item = new_item(sku, location_id, on_hand=sellable, reorder_point=write.reorder_point)
-        return put_new(table, {**item, "quarantine": damaged}, key="sku")
+        item = {**item, "quarantine": damaged, "journal": journal.get(":entry", [])}
+        return put_new(table, item, key="sku")
+    expression = (
+        "SET on_hand = on_hand + :q, available = available + :q, "
+        "quarantine = if_not_exists(quarantine, :zero) + :d, updated_at = :now "
+        "ADD headroom :q"
+    )
     return {
         "Update": {
             "TableName": table,
             "Key": serialize({"sku": sku, "location_id": location_id}),
-            "UpdateExpression": (
-                "SET on_hand = on_hand + :q, available = available + :q, "
-                "quarantine = if_not_exists(quarantine, :zero) + :d, updated_at = :now "
-                "ADD headroom :q"
-            ),
+            "UpdateExpression": journalled(expression) if journal else expression,
             "ConditionExpression": "attribute_exists(sku)",
             "ExpressionAttributeValues": serialize(
-                {":q": sellable, ":d": damaged, ":zero": 0, ":now": now_iso()}
+                {":q": sellable, ":d": damaged, ":zero": 0, ":now": now, **journal}
             ),
         }
     }

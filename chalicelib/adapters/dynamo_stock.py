@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -30,7 +31,10 @@ from chalicelib.adapters.dynamo_tx import (
     transact_write,
 )
 from chalicelib.adapters.stock_items import (
+    count_entry,
     event_marker,
+    journal_values,
+    journalled,
     level_from_item,
     movement_update,
     new_item,
@@ -112,17 +116,14 @@ class DynamoStock:
             safety_stock=safety_stock,
             reorder_point=reorder_point,
         )
-        fresh = put_new(
-            self._name,
-            new_item(
-                sku,
-                location_id,
-                on_hand=on_hand,
-                safety_stock=safety_stock,
-                reorder_point=reorder_point,
-            ),
-            key="sku",
+        item = new_item(
+            sku,
+            location_id,
+            on_hand=on_hand,
+            safety_stock=safety_stock,
+            reorder_point=reorder_point,
         )
+        fresh = put_new(self._name, {**item, **_stated(item)}, key="sku")
         for _ in range(_ATTEMPTS):
             for entry in (self._levels_update(wanted), fresh):
                 try:
@@ -153,15 +154,18 @@ class DynamoStock:
 
     def _levels_update(self, level: StockLevel) -> dict[str, Any]:
         """Absolute levels in one update that needs no read: ``available`` is computed by
-        DynamoDB from the stored ``reserved`` (one ``-`` per value, which SET allows)."""
+        DynamoDB from the stored ``reserved`` (one ``-`` per value, which SET allows). Like a
+        count taken now, it folds in the journal and makes older counts stale."""
         base = level.on_hand - level.safety_stock
         return self._update(
             level.sku,
             level.location_id,
             "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
-            "available = :base - reserved, headroom = :hbase - reserved, updated_at = :now",
+            "available = :base - reserved, headroom = :hbase - reserved, updated_at = :now, "
+            "counted_at = :now, journal = :empty",
             "attribute_exists(sku)",
             {
+                ":empty": [],
                 ":oh": level.on_hand,
                 ":ss": level.safety_stock,
                 ":rp": level.reorder_point,
@@ -175,15 +179,14 @@ class DynamoStock:
         written = 0
         with self._table.batch_writer(overwrite_by_pkeys=list(_KEY)) as batch:
             for level in levels:
-                batch.put_item(
-                    Item=new_item(
-                        level.sku,
-                        level.location_id,
-                        on_hand=level.on_hand,
-                        safety_stock=level.safety_stock,
-                        reorder_point=level.reorder_point,
-                    )
+                item = new_item(
+                    level.sku,
+                    level.location_id,
+                    on_hand=level.on_hand,
+                    safety_stock=level.safety_stock,
+                    reorder_point=level.reorder_point,
                 )
+                batch.put_item(Item={**item, **_stated(item)})
                 written += 1
         return written
 
@@ -207,12 +210,10 @@ class DynamoStock:
         Receiving at a location without an item creates it (``reorder_point`` for it)."""
         if quantity < 1:
             raise ValueError("quantity must be positive")
-        entry = movement_update(self._name, sku, location_id, movement, quantity, now_iso())
-        created = put_new(
-            self._name,
-            new_item(sku, location_id, on_hand=quantity, reorder_point=reorder_point),
-            key="sku",
-        )
+        now = now_iso()
+        entry = movement_update(self._name, sku, location_id, movement, quantity, now)
+        item = new_item(sku, location_id, on_hand=quantity, reorder_point=reorder_point)
+        created = put_new(self._name, {**item, "journal": [[now, quantity]]}, key="sku")
         for _ in range(_ATTEMPTS):
             try:
                 self._write([*self._marker(event_id), entry])
@@ -245,10 +246,12 @@ class DynamoStock:
         entry = self._update(
             sku,
             location_id,
-            "SET on_hand = on_hand + :d, available = available + :d, updated_at = :now "
-            "ADD headroom :d",
+            journalled(
+                "SET on_hand = on_hand + :d, available = available + :d, updated_at = :now "
+                "ADD headroom :d"
+            ),
             "available >= :minus",
-            {":d": delta, ":minus": -delta},
+            {":d": delta, ":minus": -delta, **journal_values(now_iso(), delta)},
         )
         try:
             self._write([entry])
@@ -266,17 +269,24 @@ class DynamoStock:
         event_id: str | None = None,
         reorder_point: int = 0,
     ) -> bool:
-        """An absolute, time-stamped count: sets ``on_hand`` unless a count at or after
-        ``counted_at`` (ISO UTC, see ``now_iso``) was applied; False when it is ignored (older,
-        or a duplicate event). ``reserved`` is never touched."""
+        """An absolute, time-stamped count: ``on_hand`` becomes the count plus the movements
+        journalled after ``counted_at`` (ISO UTC, see ``now_iso``), unless a count (or absolute
+        level) at or after ``counted_at`` was applied; False when it is ignored (older, or a
+        duplicate event). ``reserved`` is never touched."""
         if counted_on_hand < 0:
             raise ValueError("a count cannot be negative")
         for _ in range(_ATTEMPTS):
             item = self._item(sku, location_id)
             if item is not None and str(item.get("counted_at", "")) >= counted_at:
                 return False
-            entry = self._count_entry(
-                item, sku, location_id, counted_on_hand, counted_at, reorder_point
+            entry = count_entry(
+                self._name,
+                item,
+                counted=counted_on_hand,
+                counted_at=counted_at,
+                now=datetime.now(UTC),
+                reorder_point=reorder_point,
+                key=(sku, location_id),
             )
             try:
                 self._write([*self._marker(event_id), entry])
@@ -287,37 +297,6 @@ class DynamoStock:
         raise Conflict(f"stock of {sku} at {location_id} kept changing; try again")
 
     # --- internals -------------------------------------------------------------------------
-
-    def _count_entry(
-        self,
-        item: dict[str, Any] | None,
-        sku: str,
-        location_id: str,
-        counted: int,
-        counted_at: str,
-        reorder_point: int,
-    ) -> dict[str, Any]:
-        if item is None:
-            fresh = new_item(sku, location_id, on_hand=counted, reorder_point=reorder_point)
-            return put_new(self._name, {**fresh, "counted_at": counted_at}, key="sku")
-        reserved, safety = int(item["reserved"]), int(item["safety_stock"])
-        return self._update(
-            sku,
-            location_id,
-            "SET on_hand = :c, available = :av, "
-            "headroom = :av - if_not_exists(reorder_point, :zero), "
-            "counted_at = :t, updated_at = :now",
-            "(attribute_not_exists(counted_at) OR counted_at < :t) "
-            "AND reserved = :r AND safety_stock = :ss",
-            {
-                ":c": counted,
-                ":av": counted - reserved - safety,
-                ":zero": 0,
-                ":t": counted_at,
-                ":r": reserved,
-                ":ss": safety,
-            },
-        )
 
     def _update(
         self, sku: str, location_id: str, expression: str, condition: str, values: dict[str, Any]
@@ -381,3 +360,8 @@ class DynamoStock:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _stated(item: dict[str, Any]) -> dict[str, Any]:
+    """An absolute level stated now: like a count at its ``updated_at``, nothing journalled."""
+    return {"counted_at": item["updated_at"], "journal": []}

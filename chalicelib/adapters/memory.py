@@ -10,9 +10,10 @@ import copy
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.stock_items import stock_violations
+from chalicelib.adapters.stock_items import now_iso, stock_violations
 from chalicelib.domain import inventory
 from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock
 from chalicelib.domain.inventory import Movement
@@ -55,7 +56,8 @@ class MemoryStock:
 
     def __init__(self) -> None:
         self._levels: dict[tuple[str, str], StockLevel] = {}
-        self._counted_at: dict[tuple[str, str], str] = {}
+        self._counted_at: dict[tuple[str, str], str] = {}  # also absolute levels: stated then
+        self._journal: dict[tuple[str, str], inventory.Journal] = {}  # on_hand deltas, as Dynamo
         self.applied_events: set[str] = set()
         self._lock = threading.RLock()
 
@@ -93,6 +95,7 @@ class MemoryStock:
                 old, on_hand=on_hand, safety_stock=safety_stock, reorder_point=reorder_point
             )
             self._levels[(sku, location_id)] = level
+            self._stated((sku, location_id))
             return level
 
     def set_levels_many(self, levels: Sequence[StockLevel]) -> None:
@@ -110,6 +113,7 @@ class MemoryStock:
         with self._lock:
             for level in levels:
                 self._levels[(level.sku, level.location_id)] = replace(level, reserved=0)
+                self._stated((level.sku, level.location_id))
                 written += 1
         return written
 
@@ -133,7 +137,9 @@ class MemoryStock:
             if event_id is not None and event_id in self.applied_events:
                 return False
             level = self._levels.get((sku, location_id))
-            if level is None and movement == Movement.RECEIVE:
+            if level is None and (
+                movement == Movement.RECEIVE or movement in inventory.CREATES_ITEM
+            ):
                 level = StockLevel(sku, location_id, 0, reorder_point=reorder_point)
             if level is None:
                 raise InsufficientStock(
@@ -141,6 +147,7 @@ class MemoryStock:
                     fields=[FieldError("quantity", "no stock item")],
                 )
             self._levels[(sku, location_id)] = inventory.apply(level, movement, quantity)
+            self._journalled((sku, location_id), inventory.on_hand_delta(movement, quantity))
             if event_id is not None:
                 self.applied_events.add(event_id)
             return True
@@ -159,6 +166,7 @@ class MemoryStock:
             level = self._levels.get((sku, location_id)) or StockLevel(sku, location_id, 0)
             new = inventory.apply(level, Movement.ADJUST, delta)
             self._levels[(sku, location_id)] = new
+            self._journalled((sku, location_id), delta)
             return new
 
     def count(
@@ -181,8 +189,22 @@ class MemoryStock:
             level = self._levels.get((sku, location_id)) or StockLevel(
                 sku, location_id, 0, reorder_point=reorder_point
             )
-            self._levels[(sku, location_id)] = inventory.count(level, counted_on_hand)
+            journal = self._journal.get((sku, location_id), [])
+            on_hand = inventory.reconcile(counted_on_hand, counted_at, journal)
+            self._levels[(sku, location_id)] = inventory.count(level, on_hand)
+            self._journal[(sku, location_id)] = inventory.kept_journal(
+                journal, after=counted_at, now=datetime.now(UTC)
+            )
             self._counted_at[(sku, location_id)] = counted_at
             if event_id is not None:
                 self.applied_events.add(event_id)
             return True
+
+    def _journalled(self, key: tuple[str, str], delta: int) -> None:
+        if delta:
+            self._journal.setdefault(key, []).append((now_iso(), delta))
+
+    def _stated(self, key: tuple[str, str]) -> None:
+        """An absolute level stated now: like a count, it folds in the journal."""
+        self._counted_at[key] = now_iso()
+        self._journal[key] = []

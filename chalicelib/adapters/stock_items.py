@@ -10,16 +10,71 @@ DynamoDB conditions can't do arithmetic, so ``available`` is stored and every ex
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo_tx import put_new, serialize
-from chalicelib.domain.inventory import Movement
+from chalicelib.domain.inventory import (
+    Journal,
+    Movement,
+    kept_journal,
+    on_hand_delta,
+    reconcile,
+    stamp,
+)
 from chalicelib.domain.network import StockLevel
 
 EVENT_MARKER_TTL_SECONDS = 14 * 24 * 3600
+
+# The store's item may not exist yet when a transfer heads there: every attribute from zero.
+_FROM_ZERO = ", ".join(
+    f"{name} = if_not_exists({name}, :zero)"
+    for name in ("safety_stock", "available", "reorder_point", "headroom", "quarantine")
+)
+_TRANSFER_UPDATES: dict[Movement, tuple[str, str | None]] = {
+    Movement.TRANSFER_OUT: (
+        "SET on_hand = on_hand - :q, reserved = reserved - :q, updated_at = :now",
+        "reserved >= :q",
+    ),
+    Movement.TRANSIT: (
+        "SET in_transit = if_not_exists(in_transit, :zero) + :q, "
+        "on_hand = if_not_exists(on_hand, :zero), reserved = if_not_exists(reserved, :zero), "
+        f"{_FROM_ZERO}, updated_at = :now",
+        None,
+    ),
+    Movement.TRANSFER_IN: (  # on_hand and reserved rise together: available stays
+        "SET on_hand = if_not_exists(on_hand, :zero) + :q, "
+        "reserved = if_not_exists(reserved, :zero) + :q, "
+        f"in_transit = if_not_exists(in_transit, :zero), {_FROM_ZERO}, updated_at = :now",
+        None,
+    ),
+    Movement.ARRIVE: (
+        "SET in_transit = in_transit - :q, on_hand = on_hand + :q, reserved = reserved + :q, "
+        "updated_at = :now",
+        "in_transit >= :q",
+    ),
+    Movement.LAND: (
+        "SET in_transit = in_transit - :q, on_hand = on_hand + :q, available = available + :q, "
+        "updated_at = :now ADD headroom :q",
+        "in_transit >= :q",
+    ),
+    Movement.TRANSIT_OUT: (
+        "SET in_transit = in_transit - :q, updated_at = :now",
+        "in_transit >= :q",
+    ),
+    Movement.UNQUARANTINE: (
+        "SET quarantine = quarantine - :q, on_hand = on_hand + :q, available = available + :q, "
+        "updated_at = :now ADD headroom :q",
+        "quarantine >= :q",
+    ),
+    Movement.QUARANTINE_OUT: (
+        "SET quarantine = quarantine - :q, updated_at = :now",
+        "quarantine >= :q",
+    ),
+}
 
 # One update per movement: (expression, condition). ``:q`` is the quantity, ``:now`` a timestamp.
 _UPDATES: dict[Movement, tuple[str, str | None]] = {
@@ -45,10 +100,16 @@ _UPDATES: dict[Movement, tuple[str, str | None]] = {
         "SET on_hand = on_hand + :q, available = available + :q, updated_at = :now ADD headroom :q",
         "attribute_exists(sku)",
     ),
+    Movement.SHIP_UNRESERVED: (
+        "SET on_hand = on_hand - :q, available = available - :q, updated_at = :now "
+        "ADD headroom :minus_q",
+        "attribute_exists(sku)",
+    ),
     Movement.QUARANTINE: (
         "SET quarantine = if_not_exists(quarantine, :zero) + :q, updated_at = :now",
         "attribute_exists(sku)",
     ),
+    **_TRANSFER_UPDATES,
 }
 
 
@@ -58,6 +119,9 @@ def movement_update(
     """A TransactWriteItems ``Update`` entry for one movement (low-level client format)."""
     expression, condition = _UPDATES[movement]
     values: dict[str, Any] = {":q": quantity, ":now": now}
+    if delta := on_hand_delta(movement, quantity):
+        expression = journalled(expression)
+        values.update(journal_values(now, delta))
     if ":zero" in expression:
         values[":zero"] = 0
     if ":minus_q" in expression:
@@ -71,6 +135,82 @@ def movement_update(
     if condition:
         update["ConditionExpression"] = condition
     return {"Update": update}
+
+
+# Every change of ``on_hand`` by a movement appends ``[stamp, delta]`` to the item's journal (a
+# list, created on first use), in the same update: a count is reconciled with the movements
+# journalled after it (``domain.inventory.reconcile``). Absolute writes (counts, levels) prune it.
+_JOURNAL_APPEND = "journal = list_append(if_not_exists(journal, :empty), :entry)"
+_SET = re.compile(r"\bSET\s+")
+
+
+def journalled(expression: str) -> str:
+    """``expression`` that also appends ``:entry`` to the journal (see ``journal_values``)."""
+    if not _SET.search(expression):
+        return f"SET {_JOURNAL_APPEND} {expression}"
+    return _SET.sub(f"SET {_JOURNAL_APPEND}, ", expression, count=1)
+
+
+def journal_values(now: str, delta: int) -> dict[str, Any]:
+    """The values ``journalled`` expressions need: one entry for ``delta`` units at ``now``."""
+    return {":empty": [], ":entry": [[stamp(now), delta]]}
+
+
+def journal_of(item: dict[str, Any]) -> Journal:
+    return [(str(at), int(delta)) for at, delta in item.get("journal", [])]
+
+
+def count_entry(
+    table: str,
+    item: dict[str, Any] | None,
+    *,
+    counted: int,
+    counted_at: str,
+    now: datetime,
+    reorder_point: int = 0,
+    key: tuple[str, str],
+) -> dict[str, Any]:
+    """A count as a write conditional on the item as read (``item``; None: it must not exist):
+    ``on_hand`` = the count plus the movements journalled after ``counted_at``; the journal
+    keeps only those (and only within the retention window)."""
+    sku, location_id = key
+    if item is None:
+        fresh = new_item(sku, location_id, on_hand=counted, reorder_point=reorder_point)
+        return put_new(table, {**fresh, "counted_at": counted_at, "journal": []}, key="sku")
+    journal = journal_of(item)
+    on_hand = reconcile(counted, counted_at, journal)
+    kept = kept_journal(journal, after=counted_at, now=now)
+    reserved, safety = int(item.get("reserved", 0)), int(item.get("safety_stock", 0))
+    unchanged = "attribute_not_exists(journal)" if "journal" not in item else "size(journal) = :n"
+    values = {
+        ":c": on_hand,
+        ":av": on_hand - reserved - safety,
+        ":zero": 0,
+        ":t": counted_at,
+        ":kept": [list(entry) for entry in kept],
+        ":oh": int(item.get("on_hand", 0)),
+        ":r": reserved,
+        ":ss": safety,
+        ":now": stamp(now),
+        **({":n": len(journal)} if "journal" in item else {}),
+    }
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": serialize({"sku": sku, "location_id": location_id}),
+            "UpdateExpression": (
+                "SET on_hand = :c, available = :av, "
+                "headroom = :av - if_not_exists(reorder_point, :zero), "
+                "counted_at = :t, journal = :kept, updated_at = :now"
+            ),
+            # Anything that moved on_hand since the read changed it or the journal: read again.
+            "ConditionExpression": (
+                "(attribute_not_exists(counted_at) OR counted_at < :t) AND on_hand = :oh "
+                f"AND reserved = :r AND safety_stock = :ss AND {unchanged}"
+            ),
+            "ExpressionAttributeValues": serialize(values),
+        }
+    }
 
 
 def now_iso() -> str:
@@ -87,6 +227,7 @@ def level_from_item(item: dict[str, Any]) -> StockLevel:
         safety_stock=int(item.get("safety_stock", 0)),
         reorder_point=int(item.get("reorder_point", 0)),
         quarantine=int(item.get("quarantine", 0)),
+        in_transit=int(item.get("in_transit", 0)),
     )
 
 
@@ -104,6 +245,7 @@ def new_item(
         "reorder_point": reorder_point,
         "headroom": on_hand - safety_stock - reorder_point,
         "quarantine": 0,
+        "in_transit": 0,
         "updated_at": now_iso(),
     }
 

@@ -9,14 +9,18 @@ from chalice import Blueprint
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.api.models.orders import (
+    CancelRequest,
     DeliveryOptions,
     DeliveryOptionsRequest,
+    HoldRequest,
     OrderList,
+    OrderPatch,
     OrderRequest,
     OrderView,
 )
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.errors import FieldError, Forbidden
+from chalicelib.domain.errors import FieldError, Forbidden, InvalidInput
+from chalicelib.domain.order.changes import HoldKind
 from chalicelib.domain.order.model import Order, order_to_doc
 from chalicelib.services.ordering import Cart, PlaceOrder, request_hash
 
@@ -86,7 +90,11 @@ def place_order(ctx: Ctx) -> Any:
         channel_order_id=req.channel_order_id,
         customer=req.customer.model_dump(exclude_none=True),
         delivery=req.delivery.model_dump(exclude_none=True),
-        request_hash=request_hash(req.model_dump(mode="json")),
+        request_hash=request_hash(req.hashed()),
+        holds={hold.kind.value: hold.reason for hold in req.holds},
+        payment_status=req.payment.status.value if req.payment else "",
+        auto_cancel_after_hours=req.auto_cancel_after_hours,
+        by=ctx.principal.source,
     )
     placed = wiring.ordering().place(cmd)
     view = order_view(
@@ -109,11 +117,75 @@ def list_orders(ctx: Ctx) -> dict[str, Any]:
     return {"orders": [order_view(o) for o in page.items], "cursor": page.cursor}
 
 
-@endpoint(bp, "/orders/{order_id}/cancel", method="POST", roles=READERS, response=OrderView)
+@endpoint(
+    bp,
+    "/orders/{order_id}/cancel",
+    method="POST",
+    roles=READERS,
+    request=CancelRequest,
+    response=OrderView,
+)
 def cancel_order(ctx: Ctx, order_id: str) -> dict[str, Any]:
-    """Cancel what isn't shipped; its reservations are released. Idempotent."""
-    reason = ""
-    if ctx.request.raw_body and ctx.request.raw_body.strip():
-        body = ctx.json()
-        reason = str(body.get("reason", ""))[:500] if isinstance(body, dict) else ""
-    return order_view(wiring.order_desk().cancel(order_id, ctx.principal, reason))
+    """Cancel ``lines`` (``[{sku, quantity}]``) or, without them, everything still cancellable.
+    Units not yet sent to a location are cancelled at once; the others are asked back from the
+    location (``cancellation.requested``) and freed when it confirms. Idempotent."""
+    raw = ctx.request.raw_body
+    req = ctx.body(CancelRequest) if raw and raw.strip() else CancelRequest()
+    lines = {line.sku: line.quantity for line in req.lines} if req.lines else None
+    order, done = wiring.order_desk().cancel(order_id, ctx.principal, req.reason, lines)
+    return order_view(
+        order,
+        cancellation={
+            "cancelled": [{"sku": s, "quantity": q} for s, q in sorted(done.cancelled.items())],
+            "requested": [{"sku": s, "quantity": q} for s, q in sorted(done.requested.items())],
+        },
+    )
+
+
+# --- holds, payment status and address changes (services/order_changes.py) ------------------
+
+
+@endpoint(
+    bp,
+    "/orders/{order_id}/holds",
+    method="POST",
+    roles=READERS,
+    request=HoldRequest,
+    response=OrderView,
+)
+def place_hold(ctx: Ctx, order_id: str) -> dict[str, Any]:
+    """Hold an order (kind payment, fraud, manual or address): its reservations stay, nothing
+    more is released to locations until every hold is released. Idempotent per kind."""
+    req = ctx.body(HoldRequest)
+    return order_view(wiring.order_changes().hold(order_id, ctx.principal, req.kind, req.reason))
+
+
+@endpoint(
+    bp, "/orders/{order_id}/holds/{kind}/release", method="POST", roles=READERS, response=OrderView
+)
+def release_hold(ctx: Ctx, order_id: str, kind: str) -> dict[str, Any]:
+    """Release a hold; the last one lets the order go to its locations. Idempotent."""
+    try:
+        hold = HoldKind(kind)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown hold kind {kind!r}",
+            fields=[FieldError("kind", f"not one of {[k.value for k in HoldKind]}")],
+        ) from None
+    return order_view(wiring.order_changes().release(order_id, ctx.principal, hold))
+
+
+@endpoint(
+    bp, "/orders/{order_id}", method="PATCH", roles=READERS, request=OrderPatch, response=OrderView
+)
+def change_order(ctx: Ctx, order_id: str) -> dict[str, Any]:
+    """Change the payment status, or the ship-to before any shipment is released (re-sourced
+    for the new address; ``promise_changed`` says whether the promised date moved)."""
+    req = ctx.body(OrderPatch)
+    changed = wiring.order_changes().change(
+        order_id,
+        ctx.principal,
+        ship_to=req.ship_to.address() if req.ship_to else None,
+        payment=req.payment.status if req.payment else None,
+    )
+    return order_view(changed.order, promise_changed=changed.promise_changed)

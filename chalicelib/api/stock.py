@@ -20,12 +20,19 @@ from chalicelib.api.models.common import (
     StockTotal,
     check_path_id,
 )
+from chalicelib.api.models.stock import (
+    QuarantineAction,
+    QuarantineCommand,
+    QuarantineIn,
+    QuarantineOut,
+)
 from chalicelib.domain.access import Role
 from chalicelib.domain.network import StockLevel
 
 bp = Blueprint(__name__)
 
 IDEMPOTENCY_KEY_PREFIX = "stock-adjustment"
+QUARANTINE_KEY_PREFIX = "stock-quarantine"
 
 
 def _location_out(level: StockLevel) -> StockLocationOut:
@@ -36,6 +43,8 @@ def _location_out(level: StockLevel) -> StockLocationOut:
         safety_stock=level.safety_stock,
         available=level.available,
         reorder_point=level.reorder_point,
+        in_transit=level.in_transit,
+        quarantine=level.quarantine,
     )
 
 
@@ -118,6 +127,71 @@ def get_stock(ctx: Ctx, sku: str) -> StockOut:
     stock = wiring.inventory().stock_of(sku)
     return StockOut(
         sku=sku,
-        total=StockTotal(on_hand=stock.on_hand, reserved=stock.reserved, available=stock.available),
+        total=StockTotal(
+            on_hand=stock.on_hand,
+            reserved=stock.reserved,
+            available=stock.available,
+            in_transit=stock.in_transit,
+            quarantine=stock.quarantine,
+        ),
         locations=[_location_out(level) for level in stock.levels],
     )
+
+
+def _quarantine(sku: str, location_id: str, req: QuarantineIn) -> QuarantineOut:
+    level = wiring.inventory().quarantine(
+        sku,
+        location_id,
+        release=req.action == QuarantineAction.RELEASE,
+        quantity=req.quantity,
+        reason=req.reason,
+    )
+    return QuarantineOut(
+        sku=sku,
+        action=req.action,
+        quantity=req.quantity,
+        reason=req.reason,
+        **_location_out(level).model_dump(),
+    )
+
+
+@cache
+def _quarantine_once(store: Any) -> IdempotentCall:
+    """``_quarantine`` made idempotent on the key (the same key with another body is 422)."""
+
+    def run(command: QuarantineCommand) -> QuarantineOut:
+        return _quarantine(command.sku, command.location_id, command.request)
+
+    return idempotent_call(
+        run,
+        store=store,
+        key_prefix=QUARANTINE_KEY_PREFIX,
+        event_key="idempotency_key",
+        payload="[sku, location_id, request]",
+        output=QuarantineOut,
+    )
+
+
+@endpoint(
+    bp,
+    "/stock/{sku}/{location_id}/quarantine",
+    method="POST",
+    roles=[Role.ADMIN, Role.SERVICE],
+    request=QuarantineIn,
+    response=QuarantineOut,
+)
+def post_quarantine(ctx: Ctx, sku: str, location_id: str) -> QuarantineOut:
+    """Release quarantined units to sellable stock (``release``: waiting backorders may take
+    them) or write them off (``write_off``). 409 naming ``quantity`` when fewer are quarantined.
+    With an ``Idempotency-Key`` header a replay returns the first answer."""
+    check_path_id("sku", sku)
+    check_path_id("location_id", location_id)
+    req = ctx.body(QuarantineIn)
+    key = idempotency_key(ctx)
+    if key is None:
+        return _quarantine(sku, location_id, req)
+    command = QuarantineCommand(idempotency_key=key, sku=sku, location_id=location_id, request=req)
+    result: QuarantineOut = call_once(
+        bp, _quarantine_once(wiring.idempotency_store()), command=command
+    )
+    return result

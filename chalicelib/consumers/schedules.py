@@ -12,6 +12,7 @@ from chalicelib import wiring
 RATE_ENV = "LOW_STOCK_ALERT_RATE_MINUTES"
 OUTBOX_SWEEP = Rate(1, unit=Rate.MINUTES)
 PICKUP_EXPIRY = Rate(15, unit=Rate.MINUTES)
+HOLD_EXPIRY = Rate(5, unit=Rate.MINUTES)
 
 
 def alert_rate() -> Rate:
@@ -38,3 +39,8 @@ def outbox_sweep() -> int:
 def pickup_expiry() -> int:
     """Cancel click & collect shipments not collected within the channel's window."""
     return wiring.pickup_expiry().expire()
+
+
+def hold_expiry() -> int:
+    """Cancel orders still held at their auto-cancel deadline."""
+    return wiring.order_changes().expire_holds()

@@ -6,15 +6,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib import wiring
 from chalicelib.api.http import field_errors
 from chalicelib.api.models.common import MAX_QUANTITY, Id
 from chalicelib.consumers import batch
+from chalicelib.domain.inventory import count_refusal
 from chalicelib.domain.order.progress import ShipmentEventType
 from chalicelib.domain.returns.model import Condition
 from chalicelib.services.fulfilment import iso
@@ -62,10 +73,49 @@ class Collected(ShipmentEventIn):
     type: Literal["collected"]
 
 
-class ShortPick(ShipmentEventIn):
-    type: Literal["short_pick"]
+class PickedLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
     sku: Id
-    missing_quantity: Quantity
+    picked_quantity: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+
+
+class ShortPick(ShipmentEventIn):
+    """What was picked of the short lines, absolute ("of this SKU on this shipment I picked
+    N"): the same short pick sent again, under any event id, changes nothing."""
+
+    type: Literal["short_pick"]
+    lines: list[PickedLine] = Field(min_length=1, max_length=500)
+
+    @field_validator("lines")
+    @classmethod
+    def _one_line_per_sku(cls, lines: list[PickedLine]) -> list[PickedLine]:
+        skus = [line.sku for line in lines]
+        if twice := sorted({sku for sku in skus if skus.count(sku) > 1}):
+            raise ValueError(f"one line per sku: {', '.join(twice)} given more than once")
+        return lines
+
+
+class CancelAnswer(EventBase):
+    """A location's answer to a ``cancel_request``; ``order_id`` may be left out (the
+    shipment id names its order)."""
+
+    shipment_id: Ref
+    order_id: Ref = ""
+
+    @model_validator(mode="after")
+    def _order_of_shipment(self) -> CancelAnswer:
+        if not self.order_id:
+            object.__setattr__(self, "order_id", self.shipment_id.split("-", 1)[0])
+        return self
+
+
+class CancelConfirmed(CancelAnswer):
+    type: Literal["cancel_confirmed"]
+
+
+class CancelRejected(CancelAnswer):
+    type: Literal["cancel_rejected"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class StockReceived(EventBase):
@@ -79,6 +129,14 @@ class StockCount(EventBase):
     sku: Id
     counted_on_hand: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
     counted_at: AwareDatetime
+
+    @field_validator("counted_at")
+    @classmethod
+    def _reconcilable(cls, counted_at: datetime) -> datetime:
+        """Too far in the future (server clock) or too old: refused, so it ends in the DLQ."""
+        if refusal := count_refusal(counted_at, datetime.now(UTC)):
+            raise ValueError(refusal)
+        return counted_at
 
 
 class ReturnLine(BaseModel):
@@ -110,6 +168,8 @@ WarehouseEvent = Annotated[
     | ReadyForPickup
     | Collected
     | ShortPick
+    | CancelConfirmed
+    | CancelRejected
     | StockReceived
     | StockCount
     | ReturnReceived
@@ -150,8 +210,8 @@ def _shipment_event(event: Any) -> None:
             shipment_id=event.shipment_id,
             carrier=getattr(event, "carrier", None),
             tracking_number=getattr(event, "tracking_number", None),
-            sku=getattr(event, "sku", None),
-            missing_quantity=getattr(event, "missing_quantity", None),
+            reason=getattr(event, "reason", None),
+            picked=tuple((ln.sku, ln.picked_quantity) for ln in getattr(event, "lines", ())),
         )
     )
     logger.info("shipment event", event_id=event.event_id, type=event.type, outcome=outcome.value)

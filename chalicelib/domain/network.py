@@ -102,6 +102,7 @@ class StockLevel:
     safety_stock: int = 0
     reorder_point: int = 0
     quarantine: int = 0
+    in_transit: int = 0  # on their way here (click & collect transfers): not yet on_hand
 
     @property
     def available(self) -> int:

@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.errors import FieldError, NotFound, StaleOrder
 from chalicelib.domain.mail import MailRejected
 from chalicelib.domain.network import address_to_doc
+from chalicelib.domain.order.cancel import CancelState, cancel_message_id, cancel_target
 from chalicelib.domain.order.model import Order, OrderShipment, OrderStatus, ShipmentStatus
 from chalicelib.domain.order.writes import OutboxClear
 from chalicelib.services.notifications import Notifier
@@ -69,12 +70,15 @@ class Dispatcher:
         sent: set[str] = set()
         mailed = False
         for _ in range(self._attempts):
-            pending = [s for s in order.shipments if _sendable(s) and s.shipment_id not in sent]
-            self._send(order, pending)
+            pending = [
+                s for s in order.shipments if _sendable(order, s) and s.shipment_id not in sent
+            ]
+            self._send(order, [(s.location_id, fulfilment_request(order, s)) for s in pending])
             sent.update(s.shipment_id for s in pending)
             if not mailed and CONFIRMATION not in order.notified:
                 mailed = self._confirm(order)
             _mark(order, sent, mailed, at=iso(self._clock()))
+            self._send_cancels(order)
             try:
                 self._orders.update(order, writes=[OutboxClear()], now=iso(self._clock()))
             except StaleOrder:
@@ -108,14 +112,24 @@ class Dispatcher:
             )
         return order
 
-    def _send(self, order: Order, shipments: list[OrderShipment]) -> None:
+    def _send(self, order: Order, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """``(location_id, body)`` to each location's fulfilment queue."""
+        if not messages:
+            return
         queues = {loc.location_id: loc.fulfilment_queue for loc in self._network.locations()}
         by_queue: dict[str, list[dict[str, Any]]] = {}
-        for shipment in shipments:
-            queue = queues.get(shipment.location_id) or self._default_queue
-            by_queue.setdefault(queue, []).append(fulfilment_request(order, shipment))
+        for location_id, body in messages:
+            queue = queues.get(location_id) or self._default_queue
+            by_queue.setdefault(queue, []).append(body)
         for queue, bodies in sorted(by_queue.items()):
             self._queues.send_batch(queue, bodies)
+
+    def _send_cancels(self, order: Order) -> None:
+        """Cancel requests (and notices) not yet sent, marked sent on the order."""
+        due = [s for s in order.shipments if s.cancel in _ASKING and not s.cancel_sent]
+        self._send(order, [(cancel_target(s), cancel_request(order, s)) for s in due])
+        for shipment in due:
+            shipment.cancel_sent = True
 
     def _confirm(self, order: Order) -> bool:
         """Mail the confirmation; True once it is done with (sent, or refused for good)."""
@@ -128,17 +142,24 @@ class Dispatcher:
         return True
 
 
-def _sendable(shipment: OrderShipment) -> bool:
-    return not shipment.dispatched and shipment.open and bool(shipment.lines)
+_ASKING = (CancelState.REQUESTED, CancelState.NOTICE)
+
+
+def _sendable(order: Order, shipment: OrderShipment) -> bool:
+    """A request not sent yet, for an order no hold keeps back."""
+    return not order.holds and not shipment.dispatched and shipment.open and bool(shipment.lines)
 
 
 def _mark(order: Order, sent: set[str], mailed: bool, *, at: str) -> None:
     for shipment in order.shipments:
         if shipment.shipment_id not in sent or shipment.dispatched:
             continue
-        if shipment.status == ShipmentStatus.CANCELLED:
-            continue  # cancelled meanwhile: the location drops the request when it asks
         shipment.dispatched = True
+        if shipment.status == ShipmentStatus.CANCELLED:
+            # Cancelled while its request went out: the location is told to drop it.
+            if not shipment.cancel:
+                shipment.cancel, shipment.cancel_sent = CancelState.NOTICE, False
+            continue
         if shipment.advance(ShipmentStatus.RELEASED):
             shipment.updated_at = at
         order.record(at=at, event="released", source=SOURCE, shipment_id=shipment.shipment_id)
@@ -149,6 +170,7 @@ def _mark(order: Order, sent: set[str], mailed: bool, *, at: str) -> None:
 def fulfilment_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
     """The message a location receives (shared/API.md, queues)."""
     body: dict[str, Any] = {
+        "type": "fulfilment_request",
         "message_id": shipment.shipment_id,
         "order_id": order.order_id,
         "shipment_id": shipment.shipment_id,
@@ -165,3 +187,22 @@ def fulfilment_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
     else:
         body["ship_to"] = address_to_doc(order.ship_to)
     return body
+
+
+def cancel_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
+    """Asks the location to drop a shipment, or the units of it in ``lines`` (shared/API.md,
+    queues). It answers ``cancel_confirmed`` or ``cancel_rejected``; a notice (the shipment
+    is cancelled here already) needs no answer."""
+    lines = shipment.cancel_lines or shipment.lines
+    return {
+        "type": "cancel_request",
+        "message_id": cancel_message_id(shipment),
+        "order_id": order.order_id,
+        "shipment_id": shipment.shipment_id,
+        "location_id": cancel_target(shipment),
+        "lines": [{"sku": sku, "quantity": q} for sku, q in sorted(lines.items())],
+        "whole": not shipment.cancel_lines
+        or all(shipment.cancel_lines.get(k, 0) >= q for k, q in shipment.lines.items()),
+        "notice": shipment.cancel == CancelState.NOTICE,
+        "reason": shipment.cancel_reason,
+    }

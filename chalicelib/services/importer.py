@@ -2,8 +2,11 @@
 
 Products go in with ``BatchWriteItem``. Stock rows are checked against the known locations
 and products; rows for items that don't exist yet are batch-put, existing items go through
-``set_levels`` (which keeps what is reserved). ``parse_csv`` turns a CSV file into the same
-row dicts as the JSON form: ``price_<CUR>`` columns become ``prices``, empty cells are omitted.
+``set_levels`` (which keeps what is reserved). After the write, every (SKU, location) with
+available units is announced (``stock_arrived``) for the SKUs that have waiting backorders;
+a failed announcement is logged, never fails the import. ``parse_csv`` turns a CSV file into
+the same row dicts as the JSON form: ``price_<CUR>`` columns become ``prices``, empty cells are
+omitted.
 
 The command line is ``python -m local.importer`` (see there).
 """
@@ -16,10 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from chalicelib.domain.catalog import Kind
 from chalicelib.domain.network import StockLevel
+from chalicelib.services.backorders import BackorderQueue
 from chalicelib.services.catalog import CatalogService
 from chalicelib.services.inventory import StockStore
+from chalicelib.services.ports import OrderEvents
+
+logger = Logger(service="dirigent")
 
 PRICE_PREFIX = "price_"
 
@@ -59,9 +68,17 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
 
 
 class ImportService:
-    def __init__(self, catalog: CatalogService, stock: StockStore) -> None:
+    def __init__(
+        self,
+        catalog: CatalogService,
+        stock: StockStore,
+        *,
+        events: OrderEvents | None = None,
+        queue: BackorderQueue | None = None,
+    ) -> None:
         self._catalog = catalog
         self._stock = stock
+        self._events, self._queue = events, queue
 
     def import_products(self, docs: Sequence[tuple[str, dict[str, Any]]]) -> int:
         """Store product documents by sku (the last of repeated skus wins)."""
@@ -94,4 +111,25 @@ class ImportService:
         existing = self._stock.get_many(good)
         self._stock.put_new_many(v for k, v in good.items() if k not in existing)
         self._stock.set_levels_many([good[key] for key in existing])
+        available = {
+            key: level.on_hand
+            - level.safety_stock
+            - (existing[key].reserved if key in existing else 0)
+            for key, level in good.items()
+        }
+        self._announce([key for key, units in available.items() if units > 0])
         return len(good), errors
+
+    def _announce(self, keys: Sequence[tuple[str, str]]) -> None:
+        """``stock_arrived`` once per (sku, location) of the SKUs with waiting backorders."""
+        if self._events is None or self._queue is None:
+            return
+        waiting: dict[str, bool] = {}
+        for sku, location_id in sorted(set(keys)):
+            try:
+                if sku not in waiting:
+                    waiting[sku] = bool(self._queue.backorders(sku, limit=1))
+                if waiting[sku]:
+                    self._events.stock_arrived(sku, location_id)
+            except Exception:
+                logger.exception("stock_arrived not announced", sku=sku, location_id=location_id)

@@ -14,8 +14,8 @@ from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.domain.errors import FieldError, NotFound
-from chalicelib.domain.inventory import Movement
+from chalicelib.domain.errors import FieldError, InsufficientStock, InvalidInput, NotFound
+from chalicelib.domain.inventory import Movement, count_refusal
 from chalicelib.domain.network import Location, Product, StockLevel
 from chalicelib.services.ports import OrderEvents
 
@@ -85,6 +85,14 @@ class SkuStock:
         return sum(level.reserved for level in self.levels)
 
     @property
+    def in_transit(self) -> int:
+        return sum(level.in_transit for level in self.levels)
+
+    @property
+    def quarantine(self) -> int:
+        return sum(level.quarantine for level in self.levels)
+
+    @property
     def available(self) -> int:
         """What can still be sold: negative levels (after a short count) count as 0."""
         return sum(max(level.available, 0) for level in self.levels)
@@ -112,12 +120,16 @@ class InventoryService:
         safety_stock: int = 0,
         reorder_point: int | None = None,
     ) -> StockLevel:
-        """Absolute levels; ``reorder_point`` defaults to the product's."""
+        """Absolute levels; ``reorder_point`` defaults to the product's. Announced when units
+        are available (waiting backorders may take them)."""
         product = self._known(sku, location_id)
         point = product.reorder_point if reorder_point is None else reorder_point
-        return self.stock.set_levels(
+        level = self.stock.set_levels(
             sku, location_id, on_hand=on_hand, safety_stock=safety_stock, reorder_point=point
         )
+        if level.available > 0:
+            self._announce(sku, location_id)
+        return level
 
     def adjust(self, sku: str, location_id: str, delta: int, *, reason: str) -> StockLevel:
         """A manual correction by ``delta`` units (``InsufficientStock`` if it would take more
@@ -153,9 +165,16 @@ class InventoryService:
         *,
         event_id: str,
     ) -> bool:
-        """An absolute count (once per event); False when a later count was applied already."""
+        """An absolute count (once per event), reconciled with the movements recorded after
+        ``counted_at``; False when a later count was applied already. ``InvalidInput`` naming
+        ``counted_at`` for a count too far in the future or too old to reconcile."""
+        if refusal := count_refusal(counted_at, datetime.now(UTC)):
+            raise InvalidInput(
+                f"count of {sku} at {location_id} refused: counted_at {refusal}",
+                fields=[FieldError("counted_at", refusal)],
+            )
         product = self._known(sku, location_id)
-        return self.stock.count(
+        applied = self.stock.count(
             sku,
             location_id,
             counted_on_hand,
@@ -163,6 +182,36 @@ class InventoryService:
             event_id=event_id,
             reorder_point=product.reorder_point,
         )
+        if applied:  # it may have freed units for waiting backorders
+            self._announce(sku, location_id)
+        return applied
+
+    def quarantine(
+        self, sku: str, location_id: str, *, release: bool, quantity: int, reason: str
+    ) -> StockLevel:
+        """Release quarantined units to sellable stock (announced: backorders may take them)
+        or write them off; ``InsufficientStock`` naming ``quantity`` when fewer are there."""
+        self._known(sku, location_id)
+        movement = Movement.UNQUARANTINE if release else Movement.QUARANTINE_OUT
+        try:
+            level = self.stock.apply(sku, location_id, movement, quantity)
+        except InsufficientStock:
+            held = self.stock.get(sku, location_id)
+            have = held.quarantine if held else 0
+            raise InsufficientStock(
+                f"only {have} of {sku} in quarantine at {location_id}",
+                fields=[FieldError("quantity", f"at most {have} in quarantine")],
+            ) from None
+        logger.info(
+            "quarantine " + ("released" if release else "written off"),
+            sku=sku,
+            location_id=location_id,
+            quantity=quantity,
+            reason=reason,
+        )
+        if release:
+            self._announce(sku, location_id)
+        return level
 
     def stock_of(self, sku: str) -> SkuStock:
         if self._catalog.product(sku) is None:

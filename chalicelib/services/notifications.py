@@ -41,10 +41,44 @@ class Delay:
 
 
 class Notifier:
-    def __init__(self, *, mailer: Mailer, token_for: Callable[[str], str], track_url: str) -> None:
+    def __init__(
+        self,
+        *,
+        mailer: Mailer,
+        token_for: Callable[[str], str],
+        track_url: str,
+        service_to: str = "",
+    ) -> None:
         """``token_for(order_id)`` gives the customer's tracking token for the mail's link;
-        ``track_url`` is the public base of ``GET /track/{order_id}``."""
+        ``track_url`` is the public base of ``GET /track/{order_id}``; ``service_to`` is
+        customer service's mailbox (no service mails without it)."""
         self._mailer, self._token_for, self._track_url = mailer, token_for, track_url
+        self._service_to = service_to
+
+    def cancel_failed(self, order: Order, shipment: OrderShipment, reason: str) -> None:
+        """Tell customer service that a cancel did not happen (refused, or shipped anyway)."""
+        if not self._service_to:
+            return
+        values = {
+            "order_id": order.order_id,
+            "channel": order.channel,
+            "channel_order_id": order.channel_order_id,
+            "shipment_id": shipment.shipment_id,
+            "location_id": shipment.location_id,
+            "reason": reason,
+        }
+        self._mailer.send(
+            Mail(
+                to=(self._service_to,),
+                subject=f"Cancel not done: order {order.channel_order_id} ({order.channel})",
+                text=_template("cancel_failed.txt").substitute(
+                    {k: _text(v) for k, v in values.items()}
+                ),
+                html=_template("cancel_failed.html").substitute(
+                    {k: _html(v) for k, v in values.items()}
+                ),
+            )
+        )
 
     def confirmation(self, order: Order) -> None:
         backordered = ", ".join(f"{q} x {sku}" for sku, q in sorted(order.backorders.items()))

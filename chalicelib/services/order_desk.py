@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.errors import FieldError, InvalidInput, NotFound, StaleOrder
-from chalicelib.domain.inventory import Movement
-from chalicelib.domain.order.model import Order, order_to_doc
+from chalicelib.domain.errors import FieldError, InvalidInput, NotFound, StaleOrder, StockRace
+from chalicelib.domain.order.cancel import Cancellation, cancel
+from chalicelib.domain.order.model import Order, OrderStatus, order_to_doc
+from chalicelib.domain.order.writes import OutboxMark
 from chalicelib.domain.paging import Page
 from chalicelib.services.ports import OrderEvents, OrderSearch, OrderStore
 
@@ -41,30 +42,45 @@ class OrderDesk:
             )
         return order
 
-    def cancel(self, order_id: str, principal: Principal, reason: str = "") -> Order:
-        """Cancel what isn't shipped and release its reservations, in one transaction with the
-        order. Idempotent; retried when the order changed meanwhile."""
+    def cancel(
+        self,
+        order_id: str,
+        principal: Principal,
+        reason: str = "",
+        lines: dict[str, int] | None = None,
+    ) -> tuple[Order, Cancellation]:
+        """Cancel ``lines`` (``sku -> units``) or everything still cancellable. Units no
+        location holds a request for are cancelled at once, their reservations released in
+        one transaction with the order; the others are asked back from their locations
+        (``cancel_request``, sent by the dispatcher). Idempotent without lines; retried when
+        the order changed meanwhile."""
         for _ in range(5):
             order = self.get(order_id, principal)
             now = _now(self._clock)
-            backordered = list(order.backorders)
-            releases = order.cancel(at=now, source=principal.source, reason=reason)
-            if not releases and not backordered:
-                return order
+            done = cancel(order, lines, at=now, source=principal.source, reason=reason)
+            if not done:
+                return order, done
             try:
                 self._orders.update(
                     order,
-                    moves=[(Movement.RELEASE, r) for r in releases],
-                    drop_backorders=backordered,
+                    moves=done.moves,
+                    writes=[OutboxMark()] if done.requested else [],
+                    drop_backorders=done.dropped_backorders,
                     now=now,
                 )
-            except StaleOrder:
+            except (StaleOrder, StockRace):
                 continue
-            self._events.order_cancelled(order.order_id)
-            for sku, location_id in sorted({(sku, loc) for sku, loc, _ in releases}):
-                self._events.stock_arrived(sku, location_id)  # backorders may take the units
-            return order
+            self._announce(order, done)
+            return order, done
         raise StaleOrder("the order keeps changing; try again")
+
+    def _announce(self, order: Order, done: Cancellation) -> None:
+        if done.requested:
+            self._events.order_updated(order.order_id)  # the dispatcher sends the requests
+        if order.status == OrderStatus.CANCELLED:
+            self._events.order_cancelled(order.order_id)
+        for sku, location_id in sorted({(sku, loc) for _, (sku, loc, _) in done.moves}):
+            self._events.stock_arrived(sku, location_id)  # backorders may take the units
 
     def list(self, principal: Principal, params: dict[str, str]) -> Page:
         """Orders by channel, e-mail, channel order id or day range, newest first."""

@@ -27,9 +27,18 @@ from chalicelib.domain.errors import (
     StockRace,
     WriteConflict,
 )
+from chalicelib.domain.inventory import Movement
 from chalicelib.domain.mail import MailRejected
+from chalicelib.domain.order.cancel import (
+    confirm,
+    left_despite_cancel,
+    reject,
+    settle_on_leave,
+    ship_after_cancel,
+)
 from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
 from chalicelib.domain.order.progress import (
+    TARGETS,
     Move,
     Progress,
     ShipmentEventType,
@@ -48,7 +57,7 @@ from chalicelib.domain.order.writes import (
 )
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.notifications import Delay, Notifier
-from chalicelib.services.ports import Network, OrderStore
+from chalicelib.services.ports import Network, OrderEvents, OrderStore
 from chalicelib.services.short_picks import Resourcer
 
 logger = Logger(service="dirigent")
@@ -72,8 +81,8 @@ class ShipmentEvent:
     shipment_id: str
     carrier: str | None = None
     tracking_number: str | None = None
-    sku: str | None = None
-    missing_quantity: int | None = None
+    picked: tuple[tuple[str, int], ...] = ()  # a short pick: (sku, picked_quantity) per line
+    reason: str | None = None  # why a location rejected a cancel request
 
 
 class EventLog(Protocol):
@@ -92,6 +101,7 @@ class _Change:
     writes: list[OrderWrite] = field(default_factory=list)
     delay: Delay = field(default_factory=Delay)
     new_shipments: bool = False
+    rejected: str = ""  # a cancel did not happen: customer service is told why
 
 
 class OrderEventService:
@@ -104,10 +114,11 @@ class OrderEventService:
         resourcer: Resourcer,
         notifier: Notifier,
         dispatcher: Dispatch,
+        events: OrderEvents,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         attempts: int = 6,
     ) -> None:
-        self._orders, self._log, self._network = orders, log, network
+        self._orders, self._log, self._network, self._events = orders, log, network, events
         self._resourcer, self._notifier, self._dispatcher = resourcer, notifier, dispatcher
         self._clock, self._attempts = clock, attempts
 
@@ -146,6 +157,10 @@ class OrderEventService:
         source = f"location:{event.location_id}"
         if event.type == ShipmentEventType.SHORT_PICK:
             change = self._short(order, shipment, event, source)
+        elif event.type in _ANSWERS:
+            change = _answer(order, shipment, event, source)
+        elif left_despite_cancel(shipment, TARGETS[event.type]):
+            change = self._left_after_cancel(order, shipment, event, source)
         else:
             progress = advance_shipment(
                 order,
@@ -158,6 +173,14 @@ class OrderEventService:
             )
             change = _Change(progress, moves=list(progress.moves))
             change.writes = self._lookups(order, shipment, event, progress)
+            if progress.left_now and settle_on_leave(shipment):
+                order.record(
+                    at=event.occurred_at,
+                    event="shipped_after_cancel",
+                    source=source,
+                    shipment_id=shipment.shipment_id,
+                )
+                change.rejected = shipment.cancel_reason
         if change.progress.ignored:
             order.record(
                 at=event.occurred_at,
@@ -168,37 +191,71 @@ class OrderEventService:
             )
         return change
 
+    def _left_after_cancel(
+        self, order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str
+    ) -> _Change:
+        """A cancelled shipment left anyway: shipped again, its units off on_hand once."""
+        moves = ship_after_cancel(order, shipment, TARGETS[event.type])
+        if event.carrier and not shipment.carrier:
+            shipment.carrier = event.carrier
+        if event.tracking_number and not shipment.tracking_number:
+            shipment.tracking_number = event.tracking_number
+        shipment.updated_at = event.occurred_at
+        order.record(
+            at=event.occurred_at,
+            event="shipped_after_cancel",
+            source=source,
+            shipment_id=shipment.shipment_id,
+            type=event.type.value,
+        )
+        progress = Progress(changed=True, left_now=True, entered=shipment.status, moves=moves)
+        change = _Change(progress, moves=moves)
+        change.writes = self._lookups(order, shipment, event, progress)
+        change.rejected = "shipped although it was cancelled"
+        return change
+
     def _short(
         self, order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str
     ) -> _Change:
-        if not event.sku or not event.missing_quantity:
+        """Each line's shipment quantity falls to what was picked; the difference is written
+        off and re-sourced (backordered or cancelled). Absolute, so a resent short pick finds
+        nothing more to take."""
+        if not event.picked:
             raise InvalidInput(
-                "a short pick names a sku and a missing quantity",
-                fields=[FieldError("missing_quantity", "required for short_pick")],
+                "a short pick states what was picked",
+                fields=[FieldError("lines", "required for short_pick")],
             )
-        progress = take_short(
-            order,
-            shipment,
-            sku=event.sku,
-            missing=event.missing_quantity,
-            at=event.occurred_at,
-            source=source,
-        )
-        change = _Change(progress, moves=list(progress.moves))
-        if progress.short:
+        change = _Change(Progress())
+        ignored = []
+        for sku, picked in event.picked:
+            progress = take_short(
+                order, shipment, sku=sku, picked=picked, at=event.occurred_at, source=source
+            )
+            if progress.ignored:
+                ignored.append(progress.ignored)
+                continue
+            change.progress.changed = True
+            change.progress.short += progress.short
+            change.moves += progress.moves
             resolution = self._resourcer.resolve(
                 order,
                 shipment,
-                sku=event.sku,
+                sku=sku,
                 quantity=progress.short,
-                event_id=event.event_id,
+                # one event, one re-sourced shipment id per line
+                event_id=event.event_id if len(event.picked) == 1 else f"{event.event_id}:{sku}",
                 at=event.occurred_at,
             )
             change.moves += resolution.moves
-            change.delay = resolution.delay
+            change.delay.resourced += resolution.delay.resourced
+            change.delay.backordered.update(resolution.delay.backordered)
+            change.delay.cancelled.update(resolution.delay.cancelled)
             if resolution.shipments:
                 change.new_shipments = True
-                change.writes.append(OutboxMark())
+        if change.new_shipments:
+            change.writes.append(OutboxMark())
+        if not change.progress.changed:
+            change.progress.ignored = "; ".join(ignored)
         return change
 
     def _lookups(
@@ -216,8 +273,9 @@ class OrderEventService:
         elif progress.entered is not None and shipment.pickup_until:
             writes.append(PickupDone(shipment.shipment_id, shipment.pickup_until))  # collected
         if progress.left_now:  # units left the location: they count for low-stock velocity
-            sold = [(sku, qty) for _, (sku, _, qty) in progress.moves]
-            writes += shipped_units(shipment.location_id, event.occurred_at, sold)
+            # A transfer leaving its location is no sale: the sale is at the store, collected.
+            where = shipment.pickup_location_id or shipment.location_id
+            writes += shipped_units(where, event.occurred_at, sorted(shipment.lines.items()))
         return writes
 
     def _pickup_window(self, order: Order) -> int:
@@ -238,7 +296,12 @@ class OrderEventService:
                 type=event.type.value,
             )
             return
+        freed = {(sku, loc) for m, (sku, loc, _) in change.moves if m == Movement.RELEASE}
+        for sku, location_id in sorted(freed):
+            self._events.stock_arrived(sku, location_id)  # a confirmed cancel freed units
         try:
+            if change.rejected:
+                self._notifier.cancel_failed(order, shipment, change.rejected)
             if change.new_shipments:
                 self._dispatcher.dispatch(order.order_id)
             if change.progress.entered == ShipmentStatus.SHIPPED:
@@ -254,6 +317,36 @@ class OrderEventService:
                 event_id=event.event_id,
                 order_id=order.order_id,
             )
+
+
+_ANSWERS = (ShipmentEventType.CANCEL_CONFIRMED, ShipmentEventType.CANCEL_REJECTED)
+
+
+def _answer(order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str) -> _Change:
+    """A location's answer to a cancel request."""
+    if event.type == ShipmentEventType.CANCEL_CONFIRMED:
+        moves = confirm(order, shipment)
+        order.record(
+            at=event.occurred_at,
+            event="cancel_confirmed",
+            source=source,
+            shipment_id=shipment.shipment_id,
+            freed={sku: q for _, (sku, _, q) in moves},
+        )
+        return _Change(Progress(changed=True, moves=moves), moves=moves)
+    reason = event.reason or "no reason given"
+    waited = reject(shipment, reason)
+    order.record(
+        at=event.occurred_at,
+        event="cancel_rejected",
+        source=source,
+        shipment_id=shipment.shipment_id,
+        reason=reason,
+        **({} if waited else {"late": True}),
+    )
+    change = _Change(Progress(changed=True))
+    change.rejected = reason if waited else ""
+    return change
 
 
 def _parse(text: str) -> datetime:

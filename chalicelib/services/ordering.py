@@ -2,7 +2,8 @@
 
 Both read the cart's stock in one round trip and run sourcing on it. Capture then writes the
 order and every reservation in one transaction; a lost race re-reads and re-sources, at most
-``max_attempts`` times, then answers 409 ``out_of_stock``.
+``max_attempts`` times, then answers 409 ``out_of_stock``. Every ordered unit is in a shipment
+of the chosen plan or, where the channel allows it, backordered: checked before the write.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from chalicelib.domain.errors import (
     StockRace,
 )
 from chalicelib.domain.network import Address, CartLine, Product, StockLevel
+from chalicelib.domain.order.capture import check_accounted, out_of_stock, unplaced
+from chalicelib.domain.order.changes import hold_at_capture
 from chalicelib.domain.order.model import Order, OrderLine, order_id_for
 from chalicelib.domain.sourcing import Plan, SourcingRequest, plan
 from chalicelib.services.delivery_options import (
@@ -64,6 +67,10 @@ class PlaceOrder:
     customer: dict[str, Any]
     delivery: dict[str, Any]  # {"option_id"} or {"kind", "pickup_location_id"?}
     request_hash: str
+    holds: dict[str, str] = field(default_factory=dict)  # kind -> reason (domain.order.changes)
+    payment_status: str = ""
+    auto_cancel_after_hours: int | None = None  # still held then, the order is cancelled
+    by: str = ""  # who placed it (Principal.source), for the timeline
 
 
 @dataclass
@@ -106,10 +113,12 @@ class OrderService:
         products = known_products(cart.lines, snap.products)
         result = plan(self._request(cart, channel, snap.stock, products, allow_partial=False))
         backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
-        if result.shortages and not result.options and not backorder:
-            raise OutOfStock(result.shortages)
-        if result.shortages and backorder:
+        shipping = [p for p in result.options if p.pickup_location_id is None]
+        if backorder and (result.shortages or not shipping):
             result = plan(self._request(cart, channel, snap.stock, products, allow_partial=True))
+        elif not result.options:
+            skus = result.shortages or self._unsendable(cart, channel, snap.stock, products)
+            raise out_of_stock(_lines(cart), sorted(skus or _skus(cart)))
         quote_id = "q_" + secrets.token_hex(8)
         now = self._clock()
         options = [option_view(quote_id, p) for p in result.options]
@@ -177,14 +186,20 @@ class OrderService:
         request = self._request(cmd.cart, channel, stock, products, allow_partial=backorder)
         result = plan(request)
         if result.shortages and not backorder:
-            raise OutOfStock(result.shortages)
+            raise out_of_stock(_lines(cmd.cart), sorted(result.shortages))
         chosen, changed = choose(result, cmd.delivery, quote, option_hash)
         if changed and channel.strict:
             raise Conflict(
                 "the chosen delivery option can no longer be promised",
                 fields=[FieldError("delivery", "promise changed; ask for new options")],
             )
-        order = self._new_order(cmd, chosen, result.shortages)
+        # What the chosen plan leaves out is backordered, or the order is refused.
+        left = unplaced(_lines(cmd.cart), chosen.lines if chosen else {})
+        if left and not backorder:
+            skus = left if chosen else self._unsendable(cmd.cart, channel, stock, products)
+            raise out_of_stock(_lines(cmd.cart), sorted(skus or left))
+        order = self._new_order(cmd, chosen, left)
+        check_accounted(order)
         if chosen is not None:
             order.delivery["nearest_cost"] = nearest_cost(request)
         placed = Placed(
@@ -216,9 +231,19 @@ class OrderService:
             backorders=dict(shortages),
             explanation=list(chosen.explanation) if chosen else [],
         )
-        order.record(at=now, event="placed", source=f"channel:{cmd.cart.channel}")
+        by = cmd.by or f"channel:{cmd.cart.channel}"
+        order.record(at=now, event="placed", source=by)
         if shortages:
             order.record(at=now, event="backordered", source="sourcing", skus=shortages)
+        hold_at_capture(
+            order,
+            cmd.holds,
+            payment_status=cmd.payment_status,
+            auto_cancel_after_hours=cmd.auto_cancel_after_hours,
+            by=by,
+            now=self._clock(),
+            at=now,
+        )
         return order
 
     def _replay(self, cmd: PlaceOrder, order: Order) -> Placed:
@@ -277,6 +302,12 @@ class OrderService:
     def _location_ids(self) -> list[str]:
         return [loc.location_id for loc in self._network.locations()]
 
+    def _unsendable(
+        self, cart: Cart, channel: Channel, stock: list[StockLevel], products: dict[str, Product]
+    ) -> dict[str, int]:
+        """The units no plan can send (e.g. beyond the parcel limit), to name them in a 409."""
+        return plan(self._request(cart, channel, stock, products, allow_partial=True)).shortages
+
     def _request(
         self,
         cart: Cart,
@@ -305,3 +336,7 @@ class OrderService:
 
 def _skus(cart: Cart) -> list[str]:
     return [sku for sku, _, _ in cart.lines]
+
+
+def _lines(cart: Cart) -> list[tuple[str, int]]:
+    return [(sku, quantity) for sku, quantity, _ in cart.lines]

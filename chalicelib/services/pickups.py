@@ -11,9 +11,9 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 
 from chalicelib.domain.errors import StaleOrder
-from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import ShipmentStatus
-from chalicelib.domain.order.writes import PickupDone
+from chalicelib.domain.order.stock import Move, release_moves
+from chalicelib.domain.order.writes import OutboxMark, PickupDone
 from chalicelib.services.fulfilment import iso
 from chalicelib.services.ports import OrderStore
 
@@ -55,15 +55,20 @@ class PickupExpiry:
                 return 0
             shipment = order.shipment(shipment_id)
             releases: list[tuple[str, str, int]] = []
+            moves: list[Move] = []
             if shipment.status == ShipmentStatus.READY_FOR_PICKUP:
+                moves = release_moves(shipment, shipment.lines)  # at the store, where they wait
                 releases = order.cancel_shipment(
                     shipment_id, at=now, source=SOURCE, reason="not collected in time"
                 )
             try:
                 self._orders.update(
                     order,
-                    moves=[(Movement.RELEASE, r) for r in releases],
-                    writes=[PickupDone(shipment.shipment_id, shipment.pickup_until)],
+                    moves=moves if releases else [],
+                    writes=[
+                        PickupDone(shipment.shipment_id, shipment.pickup_until),
+                        *([OutboxMark()] if releases else []),  # the store is told
+                    ],
                     now=now,
                 )
             except StaleOrder:

@@ -1,16 +1,20 @@
 """One contract for the stock store, run against the in-memory fake and DynamoDB (moto)."""
 
 import threading
+import time
 
 import boto3
 import pytest
 
+from chalicelib.adapters.dynamo_returns import returned_stock_entry
 from chalicelib.adapters.dynamo_stock import DynamoStock
+from chalicelib.adapters.dynamo_tx import transact_write
 from chalicelib.adapters.memory import MemoryStock
 from chalicelib.adapters.stock_items import now_iso
 from chalicelib.domain.errors import InsufficientStock
-from chalicelib.domain.inventory import Movement
+from chalicelib.domain.inventory import ON_HAND_EFFECT, Movement
 from chalicelib.domain.network import StockLevel
+from chalicelib.domain.order.writes import ReturnedStock
 from infrastructure.create import create_all
 from local.moto_server import MotoServer
 from tests.adapters.test_moto_lock import _Endpoint
@@ -88,19 +92,94 @@ def test_an_event_is_applied_once(stock):
     assert stock.get("A", "dc").on_hand == 6
 
 
+def instant() -> str:
+    """A stamp strictly before whatever is written next (stamps have microseconds)."""
+    stamp = now_iso()
+    time.sleep(0.002)
+    return stamp
+
+
 def test_a_count_is_absolute_and_an_older_count_is_ignored(stock):
     stock.set_levels("A", "dc", on_hand=10, safety_stock=1, reorder_point=0)
-    stock.apply("A", "dc", Movement.RESERVE, 3)
-    assert stock.count("A", "dc", 8, "2026-05-02T10:00:00.000000+00:00") is True
+    stock.apply("A", "dc", Movement.RESERVE, 3)  # reserving does not change on_hand
+    time.sleep(0.002)
+    older, first, later = instant(), instant(), instant()
+    assert stock.count("A", "dc", 8, first) is True
     level = stock.get("A", "dc")
     assert (level.on_hand, level.reserved, level.available) == (8, 3, 4)
-    assert stock.count("A", "dc", 99, "2026-05-01T10:00:00.000000+00:00") is False
-    assert stock.count("A", "dc", 99, "2026-05-02T10:00:00.000000+00:00") is False
+    assert stock.count("A", "dc", 99, older) is False
+    assert stock.count("A", "dc", 99, first) is False
     assert stock.get("A", "dc").on_hand == 8
-    assert stock.count("A", "dc", 2, "2026-05-03T10:00:00.000000+00:00") is True
+    assert stock.count("A", "dc", 2, later) is True
     level = stock.get("A", "dc")
     assert (level.on_hand, level.reserved, level.available) == (2, 3, -2)
     assert stock.violations() == []
+
+
+def test_a_count_adds_the_movements_recorded_after_it(stock):
+    """The reproduction: a count applied after later movements used to overwrite them."""
+    stock.set_levels("A", "dc", on_hand=10, safety_stock=0, reorder_point=0)
+    stock.apply("A", "dc", Movement.RESERVE, 4)
+    counted_at = instant()
+    stock.apply("A", "dc", Movement.RECEIVE, 5)
+    stock.apply("A", "dc", Movement.SHIP, 2)
+    stock.apply("A", "dc", Movement.SHORT, 1)
+    stock.adjust("A", "dc", -3)
+    stock.adjust("A", "dc", 2)
+    assert stock.count("A", "dc", 8, counted_at) is True  # 8 then, +5 -2 -1 -3 +2 since
+    level = stock.get("A", "dc")
+    assert (level.on_hand, level.reserved, level.available) == (9, 1, 8)
+    assert stock.violations() == []
+
+
+def test_each_count_takes_only_the_movements_after_its_own_instant(stock):
+    stock.set_levels("A", "dc", on_hand=10, safety_stock=0, reorder_point=0)
+    first = instant()
+    stock.apply("A", "dc", Movement.RECEIVE, 4)
+    second = instant()
+    stock.apply("A", "dc", Movement.RECEIVE, 2)
+    assert stock.count("A", "dc", 5, first) is True
+    assert stock.get("A", "dc").on_hand == 11
+    # the receipt of 4 is folded into the first count: the second takes only the 2
+    assert stock.count("A", "dc", 7, second) is True
+    assert stock.get("A", "dc").on_hand == 9
+    assert stock.count("A", "dc", 3, instant()) is True
+    assert stock.get("A", "dc").on_hand == 3
+
+
+def test_a_count_taken_before_an_absolute_level_is_stale(stock):
+    stock.set_levels("A", "dc", on_hand=10, safety_stock=0, reorder_point=0)
+    counted_at = instant()
+    stock.set_levels("A", "dc", on_hand=6, safety_stock=0, reorder_point=0)
+    assert stock.count("A", "dc", 99, counted_at) is False
+    assert stock.get("A", "dc").on_hand == 6
+    stock.put_new_many([StockLevel("N", "dc", 3)])
+    assert stock.count("N", "dc", 99, counted_at) is False
+    assert stock.get("N", "dc").on_hand == 3
+
+
+def test_a_count_never_goes_below_zero(stock):
+    stock.set_levels("A", "dc", on_hand=5, safety_stock=0, reorder_point=0)
+    stock.apply("A", "dc", Movement.RESERVE, 3)
+    counted_at = instant()
+    stock.apply("A", "dc", Movement.SHIP, 3)
+    assert stock.count("A", "dc", 1, counted_at) is True  # 1 - 3: the shelf was already empty
+    assert stock.get("A", "dc").on_hand == 0
+
+
+@pytest.mark.parametrize("movement", [m for m in Movement if m != Movement.ADJUST])
+def test_a_count_of_what_was_there_keeps_what_every_movement_did_since(stock, movement):
+    """Generic over ``Movement``: a new movement that changes on_hand is journalled."""
+    stock.set_levels("A", "st", on_hand=20, safety_stock=0, reorder_point=0)
+    stock.apply("A", "st", Movement.RESERVE, 10)
+    for setup in (Movement.QUARANTINE, Movement.TRANSIT):
+        stock.apply("A", "st", setup, 5)
+    then = stock.get("A", "st")
+    counted_at = instant()
+    after = stock.apply("A", "st", movement, 2)
+    assert after.on_hand - then.on_hand == ON_HAND_EFFECT[movement] * 2
+    assert stock.count("A", "st", then.on_hand, counted_at) is True
+    assert stock.get("A", "st") == after
 
 
 def test_a_count_event_is_applied_once_and_creates_a_missing_item(stock):
@@ -164,3 +243,45 @@ def test_concurrent_reservations_never_oversell(concurrent_stock, stressed):
         t.join()
     assert len(sold) == 10
     assert stock.get("HOT", "dc").available == 0
+
+
+@pytest.fixture
+def dynamo(aws):
+    table = aws.resource("dynamodb").Table("dirigent-stock")
+    stock = DynamoStock(table, client=aws.client("dynamodb"), events_table="dirigent-orders")
+    return stock, table
+
+
+def test_the_journal_keeps_only_what_a_later_count_can_need(dynamo):
+    stock, table = dynamo
+
+    def journal():
+        item = table.get_item(Key={"sku": "A", "location_id": "dc"})["Item"]
+        return [(at, int(delta)) for at, delta in item["journal"]]
+
+    stock.set_levels("A", "dc", on_hand=10, safety_stock=0, reorder_point=0)
+    assert journal() == []
+    stock.apply("A", "dc", Movement.RECEIVE, 4)
+    counted_at = instant()
+    stock.apply("A", "dc", Movement.RECEIVE, 2)
+    stock.apply("A", "dc", Movement.RESERVE, 1)  # no change of on_hand: not journalled
+    assert [delta for _, delta in journal()] == [4, 2]
+    assert stock.count("A", "dc", 9, counted_at) is True
+    assert [delta for _, delta in journal()] == [2]  # the 4 is folded into the count
+    assert all(at > counted_at for at, _ in journal())
+    stock.set_levels("A", "dc", on_hand=3, safety_stock=0, reorder_point=0)
+    assert journal() == []
+
+
+def test_sellable_returns_are_journalled_for_a_later_count(dynamo, aws):
+    stock, _ = dynamo
+    stock.set_levels("A", "dc", on_hand=10, safety_stock=0, reorder_point=0)
+    counted_at = instant()
+    returned = ReturnedStock("A", "dc", sellable=2, damaged=1, exists=True)
+    fresh = ReturnedStock("A", "st", sellable=3, damaged=0, exists=False)
+    entries = [returned_stock_entry("dirigent-stock", w) for w in (returned, fresh)]
+    transact_write(aws.client("dynamodb"), entries)
+    assert stock.count("A", "dc", 7, counted_at) is True
+    assert stock.count("A", "st", 1, counted_at) is True
+    assert (stock.get("A", "dc").on_hand, stock.get("A", "st").on_hand) == (9, 4)
+    assert stock.get("A", "dc").quarantine == 1

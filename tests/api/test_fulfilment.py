@@ -227,7 +227,7 @@ def test_a_short_pick_is_re_sourced_elsewhere_and_stock_is_conserved(client, sho
     shipment = order["shipments"][0]
     origin = shipment["location_id"]
     totals = {sku: on_hand_total(aws, sku) for sku in ("SKU-1", "SKU-2")}
-    short = event("short_pick", order, shipment, sku="SKU-1", missing_quantity=2)
+    short = event("short_pick", order, shipment, lines=[{"sku": "SKU-1", "picked_quantity": 1}])
     assert deliver(client, "on_warehouse_event", EVENTS, short, short) == []
 
     stored = get_order(client, shop["key"], order["order_id"])
@@ -258,7 +258,7 @@ def test_a_short_pick_with_no_stock_elsewhere_cancels_the_units_and_mails_the_cu
     order = place(client, shop["key"], "F-10", [("SKU-2", 2)])  # only dc-kassel has SKU-2
     dispatch_placed(client, aws)
     shipment = order["shipments"][0]
-    short = event("short_pick", order, shipment, sku="SKU-2", missing_quantity=1)
+    short = event("short_pick", order, shipment, lines=[{"sku": "SKU-2", "picked_quantity": 1}])
     assert deliver(client, "on_warehouse_event", EVENTS, short) == []
     stored = get_order(client, shop["key"], order["order_id"])
     assert stored["shipments"][0]["lines"] == {"SKU-2": 1}
@@ -273,7 +273,7 @@ def test_a_backorder_channel_backorders_the_short_units(client, admin_key, aws):
     order = place(client, shop["key"], "F-11", [("SKU-2", 2)])
     dispatch_placed(client, aws)
     shipment = order["shipments"][0]
-    short = event("short_pick", order, shipment, sku="SKU-2", missing_quantity=2)
+    short = event("short_pick", order, shipment, lines=[{"sku": "SKU-2", "picked_quantity": 0}])
     assert deliver(client, "on_warehouse_event", EVENTS, short) == []
     stored = get_order(client, shop["key"], order["order_id"])
     assert stored["backorders"] == {"SKU-2": 2}

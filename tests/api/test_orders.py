@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from local.demo import network_documents
 from tests.api.seed import (
     assert_invariants,
     auth,
@@ -204,3 +205,45 @@ def test_cancel_releases_every_reservation_once(client, shop, aws):
 def test_admin_keys_cannot_place_orders_without_a_channel(client, shop):
     status, _ = post(client, shop["admin"], "/orders", order_body("X-1", [("SKU-1", 1)]))
     assert status == 403
+
+
+# --- capture never loses a unit (issue #12) -------------------------------------------------
+
+
+def heavy_stock_everywhere(client: Any, admin_key: str, aws: Any) -> None:
+    """A heavy SKU (2.55 kg) stocked at every location of the demo network: hundreds of units,
+    far more than three parcels can carry."""
+    seed_product(client, admin_key, "SKU-H", weight_g=2550)
+    for loc in network_documents()["locations"]:
+        store = loc["type"] == "store"
+        set_stock(aws, "SKU-H", loc["location_id"], 6 if store else 120, safety_stock=0)
+
+
+def units_in_shipments(order: dict[str, Any], sku: str) -> int:
+    return sum(s["lines"].get(sku, 0) for s in order["shipments"] if s["status"] != "cancelled")
+
+
+def test_a_backorder_channel_order_beyond_what_parcels_carry_places_every_unit(client, shop, aws):
+    backorder = seed_channel(client, shop["admin"], "bulk", backorder_policy="backorder")
+    heavy_stock_everywhere(client, shop["admin"], aws)
+
+    status, order = post(client, backorder, "/orders", order_body("H-1", [("SKU-H", 10_000)]))
+    assert status == 201, order
+    shipped = units_in_shipments(order, "SKU-H")
+    assert shipped > 0  # what fits in the parcels leaves now; before, nothing did
+    assert shipped + order["backorders"]["SKU-H"] == 10_000
+    assert order["status"] == "backordered"
+    assert sum(s["reserved"] for s in stock(aws, "SKU-H").values()) == shipped
+    assert_invariants(aws)
+
+
+def test_a_reject_channel_order_no_plan_can_send_is_409_not_a_cancelled_order(client, shop, aws):
+    heavy_stock_everywhere(client, shop["admin"], aws)  # the network has the 500 units
+
+    status, err = post(client, shop["other"], "/orders", order_body("H-2", [("SKU-H", 500)]))
+    assert status == 409, err
+    assert err["error"]["code"] == "out_of_stock" and err["error"]["skus"] == ["SKU-H"]
+    assert [f["path"] for f in err["error"]["fields"]] == ["lines[0].quantity"]
+    assert sum(s["reserved"] for s in stock(aws, "SKU-H").values()) == 0
+    listed = client.http.get("/orders?channel_order_id=H-2", headers=auth(shop["other"]))
+    assert json.loads(listed.body)["orders"] == []

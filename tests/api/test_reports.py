@@ -121,7 +121,7 @@ def test_short_picks_per_location_and_cost_to_serve(client, aws, shop):
     order = place(client, shop["key"], "REP-SHORT", [("SKU-1", 3)])
     dispatch_placed(client, aws)
     (shipment,) = order["shipments"]
-    short = event("short_pick", order, shipment, sku="SKU-1", missing_quantity=1)
+    short = event("short_pick", order, shipment, lines=[{"sku": "SKU-1", "picked_quantity": 2}])
     assert deliver(client, "on_warehouse_event", EVENTS, short, short) == []
 
     rows = {r["location_id"]: r for r in ok(client, shop["admin"], "short_pick_rate")["rows"]}
@@ -263,7 +263,7 @@ def test_the_aggregates_equal_the_sum_of_every_stored_order_s_metrics(client, aw
     second = place(client, shop["key"], "INV-2", [("SKU-2", 2)])
     dispatch_placed(client, aws)
     (a,) = first["shipments"]
-    short = event("short_pick", first, a, sku="SKU-1", missing_quantity=1)
+    short = event("short_pick", first, a, lines=[{"sku": "SKU-1", "picked_quantity": 2}])
     done = event("delivered", first, a, occurred_at=at(minutes=30))
     ship = shipped(first, a)
     assert deliver(client, "on_warehouse_event", EVENTS, done, short, ship, done, short) == []

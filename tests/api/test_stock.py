@@ -53,6 +53,8 @@ def test_absolute_levels_default_the_reorder_point_to_the_products(network, admi
         "safety_stock": 2,
         "available": 8,
         "reorder_point": 4,
+        "in_transit": 0,
+        "quarantine": 0,
     }
     resp = put_stock(network, admin_key, "MUG", "dc-kassel", on_hand=5, reorder_point=1)
     assert json.loads(resp.body)["reorder_point"] == 1
@@ -67,13 +69,19 @@ def test_stock_of_a_sku_sums_its_locations(network, admin_key):
     resp = network.http.get("/stock/MUG", headers=auth(channel_key))
     assert resp.status_code == 200
     body = json.loads(resp.body)
-    assert body["total"] == {"on_hand": 13, "reserved": 1, "available": 10}
+    assert body["total"] == {
+        "on_hand": 13,
+        "reserved": 1,
+        "available": 10,
+        "in_transit": 0,
+        "quarantine": 0,
+    }
     assert [loc["location_id"] for loc in body["locations"]] == ["dc-kassel", "dc-lyon"]
     assert body["locations"][1]["reserved"] == 1
     empty = json.loads(network.http.get("/stock/CUP", headers=auth(admin_key)).body)
     assert empty == {
         "sku": "CUP",
-        "total": {"on_hand": 0, "reserved": 0, "available": 0},
+        "total": {"on_hand": 0, "reserved": 0, "available": 0, "in_transit": 0, "quarantine": 0},
         "locations": [],
     }
     assert network.http.get("/stock/NOPE", headers=auth(admin_key)).status_code == 404

@@ -2,12 +2,15 @@
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from chalicelib import wiring
 from chalicelib.domain.catalog import Kind
 from local.demo import network_documents
+from tests.api import fulfilment_kit as kit
+from tests.api.seed import assert_invariants, stock
 
 QUEUE = "dirigent-warehouse-events"
 
@@ -81,13 +84,46 @@ def test_a_duplicate_within_one_batch_is_applied_once(client, known):
     assert on_hand() == 13
 
 
+def soon(**delta: float) -> datetime:
+    """Counts stamped after the levels ``known`` set (within the 5 minutes of leeway)."""
+    return datetime.now(UTC) + timedelta(minutes=1) + timedelta(**delta)
+
+
 def test_a_stock_count_older_than_the_last_applied_is_ignored(client, known):
-    assert deliver(client, counted(7, "2026-05-02T12:00:00+00:00"))[1] == []
-    assert deliver(client, counted(3, "2026-05-02T13:30:00+02:00"))[1] == []  # 11:30 UTC
+    first = soon()
+    assert deliver(client, counted(7, first.isoformat()))[1] == []
+    in_berlin = (first - timedelta(seconds=30)).astimezone(timezone(timedelta(hours=2)))
+    assert deliver(client, counted(3, in_berlin.isoformat()))[1] == []  # earlier: ignored
     assert on_hand() == 7
-    assert deliver(client, counted(4, "2026-05-02T12:00:01Z"))[1] == []
+    later = (first + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    assert deliver(client, counted(4, later))[1] == []
     assert on_hand() == 4
     assert wiring.stock_store().violations() == []
+
+
+def test_a_count_arriving_after_later_movements_keeps_them(client, known):
+    """The reproduction: the count used to overwrite the receipt recorded after it."""
+    counted_at = datetime.now(UTC).isoformat()
+    assert deliver(client, received(5))[1] == []
+    assert on_hand() == 15
+    assert deliver(client, counted(8, counted_at))[1] == []
+    assert on_hand() == 13  # 8 on the shelf then, 5 received since
+
+
+def test_a_count_in_the_future_goes_to_the_dlq_and_locks_out_nothing(client, known, caplog):
+    ids, failures = deliver(client, counted(1, soon(minutes=8).isoformat()))
+    assert failures == ids
+    logged = [r for r in caplog.records if r.getMessage() == "warehouse event failed"]
+    assert any("counted_at" in str(vars(r)) and "future" in str(vars(r)) for r in logged)
+    assert on_hand() == 10
+    assert deliver(client, counted(6, datetime.now(UTC).isoformat()))[1] == []
+    assert on_hand() == 6
+
+
+def test_a_count_too_old_to_reconcile_goes_to_the_dlq(client, known):
+    ids, failures = deliver(client, counted(1, (soon(days=-8)).isoformat()))
+    assert failures == ids
+    assert on_hand() == 10
 
 
 def test_a_poison_message_fails_only_itself(client, known):
@@ -155,3 +191,66 @@ def test_every_event_type_has_a_use_case():
     union = get_args(WarehouseEvent)[0]
     types = {get_args(model.model_fields["type"].annotation)[0] for model in get_args(union)}
     assert types == set(USE_CASES)
+
+
+def test_a_short_pick_resent_under_a_new_event_id_writes_nothing_off_again(client, admin_key, aws):
+    """The reproduction: ``missing_quantity`` was relative, so the same short pick resent
+    under a new event id wrote the stock off twice. ``picked_quantity`` is absolute."""
+    shop = kit.make_shop(client, admin_key, aws)
+    order = kit.place(client, shop["key"], "WE-1", [("SKU-1", 3)])
+    kit.dispatch_placed(client, aws)
+    (shipment,) = order["shipments"]
+    before = sum(level["on_hand"] for level in stock(aws, "SKU-1").values())
+    picked = [{"sku": "SKU-1", "picked_quantity": 1}]
+    short = kit.event("short_pick", order, shipment, lines=picked)
+    assert kit.deliver(client, "on_warehouse_event", QUEUE, short) == []
+    once, levels = kit.get_order(client, shop["key"], order["order_id"]), stock(aws, "SKU-1")
+    assert sum(level["on_hand"] for level in levels.values()) == before - 2
+    assert once["shipments"][0]["lines"] == {"SKU-1": 1}
+
+    resent = kit.event("short_pick", order, shipment, lines=picked)  # a new event id
+    assert resent["event_id"] != short["event_id"]
+    assert kit.deliver(client, "on_warehouse_event", QUEUE, resent) == []
+    again = kit.get_order(client, shop["key"], order["order_id"])
+    assert stock(aws, "SKU-1") == levels
+    assert again["shipments"] == once["shipments"]
+    assert_invariants(aws)
+
+
+def test_a_short_pick_of_several_lines_re_sources_each(client, admin_key, aws):
+    shop = kit.make_shop(client, admin_key, aws)
+    order = kit.place(client, shop["key"], "WE-2", [("SKU-1", 3), ("SKU-2", 2)])
+    kit.dispatch_placed(client, aws)
+    (shipment,) = order["shipments"]  # dc-kassel holds both
+    lines = [{"sku": "SKU-1", "picked_quantity": 1}, {"sku": "SKU-2", "picked_quantity": 2}]
+    short = kit.event("short_pick", order, shipment, lines=lines)
+    assert kit.deliver(client, "on_warehouse_event", QUEUE, short) == []
+    stored = kit.get_order(client, shop["key"], order["order_id"])
+    first, new = stored["shipments"]
+    assert first["lines"] == {"SKU-1": 1, "SKU-2": 2}  # SKU-2 was all there
+    assert new["lines"] == {"SKU-1": 2} and new["location_id"] == "dc-lyon"
+    assert_invariants(aws)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        None,  # the old relative shape: {sku, missing_quantity}
+        [{"sku": "SKU-1", "picked_quantity": -1}],
+        [{"sku": "SKU-1", "picked_quantity": 1}, {"sku": "SKU-1", "picked_quantity": 0}],
+    ],
+)
+def test_a_short_pick_without_absolute_lines_fails_its_record(client, known, caplog, lines):
+    body = {
+        "event_id": f"ev-{uuid.uuid4()}",
+        "type": "short_pick",
+        "location_id": "dc-kassel",
+        "occurred_at": "2026-05-02T10:00:00Z",
+        "order_id": "o-1",
+        "shipment_id": "o-1-s1",
+        **({"lines": lines} if lines else {"sku": "MUG", "missing_quantity": 1}),
+    }
+    ids, failures = deliver(client, body)
+    assert failures == ids
+    logged = [r for r in caplog.records if r.getMessage() == "warehouse event failed"]
+    assert any("lines" in str(vars(r)) for r in logged)

@@ -38,6 +38,8 @@ from chalicelib.domain.order.model import Order
 from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
 from chalicelib.domain.order.writes import (
     EventMarker,
+    HoldDeadline,
+    HoldDeadlineDone,
     OrderWrite,
     OutboxClear,
     OutboxMark,
@@ -47,6 +49,7 @@ from chalicelib.domain.order.writes import (
     RmaSaved,
     ShippedUnits,
     TrackingLookup,
+    capture_writes,
 )
 from chalicelib.domain.returns.policy import Rma
 from chalicelib.domain.rules import SourcingRules
@@ -64,6 +67,7 @@ class Written:
     pickups: dict[tuple[str, str], str | None] = field(default_factory=dict)  # -> until
     shipped: Counter[tuple[str, str, date]] = field(default_factory=Counter)
     rmas: dict[str, Rma] = field(default_factory=dict)
+    holds: dict[str, str] = field(default_factory=dict)  # order id -> auto-cancel deadline
 
 
 class FakeOrders:
@@ -103,6 +107,8 @@ class FakeOrders:
         if order.order_id in self.orders:
             raise OrderExists("the order was written meanwhile")
         stock = self._moved([(Movement.RESERVE, r) for r in reservations])
+        for write in capture_writes(order):
+            self._apply(write, order, self.written, stock)
         self._commit(order, stock, self.written)
         self.written.outbox.add(order.order_id)
 
@@ -140,8 +146,13 @@ class FakeOrders:
     ) -> dict[tuple[str, str], StockLevel]:
         stock = dict(self.stock)
         for movement, (sku, loc, qty) in moves:
+            level = stock.get((sku, loc))
+            if level is None and movement in inventory.CREATES_ITEM:
+                level = StockLevel(sku, loc, on_hand=0)  # a store the SKU never was at
             try:
-                stock[(sku, loc)] = inventory.apply(stock[(sku, loc)], movement, qty)
+                if level is None:
+                    raise KeyError(sku)
+                stock[(sku, loc)] = inventory.apply(level, movement, qty)
             except (InsufficientStock, KeyError):
                 raise StockRace([sku]) from None
         return stock
@@ -170,6 +181,11 @@ class FakeOrders:
             case PickupDone(shipment_id, until):
                 if written.pickups.get((order.order_id, shipment_id), "") == until:
                     del written.pickups[(order.order_id, shipment_id)]
+            case HoldDeadline(until):
+                written.holds[order.order_id] = until
+            case HoldDeadlineDone(until):
+                if written.holds.get(order.order_id) == until:
+                    del written.holds[order.order_id]
             case ShippedUnits(sku, location_id, day, quantity):
                 written.shipped[(sku, location_id, day)] += quantity
             case RmaSaved(rma):
@@ -296,3 +312,19 @@ class Recorder:
     def dispatch(self, order_id: str) -> int:
         self.calls.append(("dispatch", order_id))
         return 0
+
+    def cancel_failed(self, order: Order, shipment: Any, reason: str) -> None:
+        self.calls.append(("cancel_failed", shipment.shipment_id))
+
+    # the OrderEvents port
+    def order_placed(self, order_id: str) -> None:
+        self.calls.append(("order_placed", order_id))
+
+    def order_updated(self, order_id: str) -> None:
+        self.calls.append(("order_updated", order_id))
+
+    def order_cancelled(self, order_id: str) -> None:
+        self.calls.append(("order_cancelled", order_id))
+
+    def stock_arrived(self, sku: str, location_id: str) -> None:
+        self.calls.append(("stock_arrived", f"{sku}@{location_id}"))

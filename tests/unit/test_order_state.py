@@ -7,6 +7,7 @@ import pytest
 from chalicelib.domain.errors import InvalidInput, InvalidTransition, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Address
+from chalicelib.domain.order.cancel import cancel
 from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
@@ -117,18 +118,22 @@ def test_a_pickup_leaves_the_stock_when_collected_not_when_ready():
     order = an_order(
         shipment("p1", "dc", {"A": 1}, mode=DeliveryMode.PICKUP, pickup_location_id="st")
     )
-    ready = step(order, "p1", E.READY_FOR_PICKUP)
-    assert ready.moves == [] and order.status == OrderStatus.READY_FOR_PICKUP
+    ready = step(order, "p1", E.READY_FOR_PICKUP)  # a transfer: the unit is now at the store
+    assert ready.moves == [
+        (Movement.TRANSFER_OUT, ("A", "dc", 1)),
+        (Movement.TRANSFER_IN, ("A", "st", 1)),
+    ]
+    assert order.status == OrderStatus.READY_FOR_PICKUP
     collected = step(order, "p1", E.COLLECTED)
-    assert collected.moves == [(Movement.SHIP, ("A", "dc", 1))]
+    assert collected.moves == [(Movement.SHIP, ("A", "st", 1))]
     assert order.status == OrderStatus.DELIVERED
 
 
-def test_events_on_a_cancelled_shipment_are_ignored_without_error():
+def test_progress_on_a_cancelled_shipment_is_ignored_without_error():
     order = an_order(shipment("s1", "dc", {"A": 1}))
-    releases = order.cancel(at=AT, source="service:k")
-    assert releases == [("A", "dc", 1)]
-    progress = step(order, "s1", E.SHIPPED, carrier="DHL", tracking_number="T")
+    done = cancel(order, None, at=AT, source="service:k")
+    assert done.moves == [(Movement.RELEASE, ("A", "dc", 1))]
+    progress = step(order, "s1", E.PICKED)
     assert progress.ignored and progress.moves == []
 
 
@@ -145,32 +150,44 @@ def test_an_event_must_come_from_the_shipments_location_or_its_pickup_store():
 
 def test_a_short_pick_writes_off_the_missing_units_while_they_are_reserved():
     order = an_order(shipment("s1", "dc", {"A": 3}))
-    progress = take_short(order, order.shipment("s1"), sku="A", missing=2, at=AT, source="l")
+    progress = take_short(order, order.shipment("s1"), sku="A", picked=1, at=AT, source="l")
     assert progress.short == 2
     assert progress.moves == [(Movement.SHORT, ("A", "dc", 2))]
     assert order.shipment("s1").lines == {"A": 1}
 
 
+def test_a_short_pick_is_absolute_so_resending_it_takes_nothing_more():
+    order = an_order(shipment("s1", "dc", {"A": 3}))
+    take_short(order, order.shipment("s1"), sku="A", picked=1, at=AT, source="l")
+    for picked in (1, 2, 3):  # the same short pick again, or one claiming more: never upwards
+        again = take_short(order, order.shipment("s1"), sku="A", picked=picked, at=AT, source="l")
+        assert again.short == 0 and again.moves == [] and again.ignored
+    assert order.shipment("s1").lines == {"A": 1}
+    assert [h.detail for h in order.history if h.event == "short_pick"] == [
+        {"sku": "A", "picked_quantity": 1, "missing_quantity": 2}
+    ]
+
+
 def test_a_short_pick_after_the_shipment_left_moves_no_stock_but_takes_the_units_off():
     order = an_order(shipment("s1", "dc", {"A": 3}))
     step(order, "s1", E.SHIPPED, carrier="DHL", tracking_number="T")
-    progress = take_short(order, order.shipment("s1"), sku="A", missing=5, at=AT, source="l")
+    progress = take_short(order, order.shipment("s1"), sku="A", picked=0, at=AT, source="l")
     assert progress.moves == []  # shipping already took all 3 off on_hand
     assert progress.short == 3  # never more than the shipment holds
     assert order.shipment("s1").lines == {}
-    again = take_short(order, order.shipment("s1"), sku="A", missing=1, at=AT, source="l")
+    again = take_short(order, order.shipment("s1"), sku="A", picked=0, at=AT, source="l")
     assert again.short == 0 and again.ignored
 
 
 def test_a_short_pick_of_a_sku_the_shipment_never_held_is_invalid():
     order = an_order(shipment("s1", "dc", {"A": 3}))
     with pytest.raises(InvalidInput):
-        take_short(order, order.shipment("s1"), sku="Z", missing=1, at=AT, source="l")
+        take_short(order, order.shipment("s1"), sku="Z", picked=0, at=AT, source="l")
 
 
 def test_an_emptied_shipment_does_not_hold_the_order_back():
     order = an_order(shipment("s1", "dc", {"A": 1}), shipment("s2", "st", {"B": 1}))
-    take_short(order, order.shipment("s1"), sku="A", missing=1, at=AT, source="l")
+    take_short(order, order.shipment("s1"), sku="A", picked=0, at=AT, source="l")
     step(order, "s2", E.SHIPPED)
     assert order.status == OrderStatus.SHIPPED
 

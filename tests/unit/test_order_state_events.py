@@ -58,6 +58,7 @@ class World:
             ),
             notifier=self.recorder,  # type: ignore[arg-type]
             dispatcher=self.recorder,
+            events=self.recorder,
             clock=lambda: NOW,
         )
 
@@ -130,8 +131,8 @@ def histories(draw: Any) -> list[ShipmentEvent]:
     for sid, (_loc, lines) in SHIPMENTS.items():
         ((sku, quantity),) = lines.items()
         if draw(st.booleans()):
-            missing = draw(st.integers(1, quantity + 1))  # may exceed what the shipment holds
-            events.append(ev(0, sid, E.SHORT_PICK, sku=sku, missing_quantity=missing))
+            picked = draw(st.integers(0, quantity - 1))
+            events.append(ev(0, sid, E.SHORT_PICK, picked=((sku, picked),)))
         for n, kind in enumerate(PATH[: draw(st.integers(0, len(PATH)))], start=1):
             extra = {"carrier": "DHL", "tracking_number": f"T-{sid}"} if kind == E.SHIPPED else {}
             events.append(ev(n, sid, kind, **extra))
@@ -188,7 +189,7 @@ def _total(world: World, sku: str) -> int:
 
 def test_a_short_pick_is_re_sourced_to_the_spare_location_and_dispatched():
     world = World()
-    world.apply(ev(0, S1, E.SHORT_PICK, sku="A", missing_quantity=2))
+    world.apply(ev(0, S1, E.SHORT_PICK, picked=(("A", 1),)))
     order = world.order()
     new = order.shipments[-1]
     assert new.location_id == "dc-c" and new.lines == {"A": 2}
@@ -199,14 +200,24 @@ def test_a_short_pick_is_re_sourced_to_the_spare_location_and_dispatched():
     assert ORDER in world.orders.written.outbox  # the outbox mark, written with the order
 
 
+def test_a_short_pick_resent_under_a_new_event_id_writes_nothing_off_again():
+    world = World()
+    world.apply(ev(0, S1, E.SHORT_PICK, picked=(("A", 1),)))
+    stock, shipments = dict(world.stock), world.order().shipments
+    resent = ev(1, S1, E.SHORT_PICK, picked=(("A", 1),))  # a new event id, same statement
+    assert world.apply(resent) == [Outcome.IGNORED]
+    assert world.stock == stock and world.order().shipments == shipments
+    assert world.stock[("A", "dc-a")].on_hand == 3  # 2 written off once, not 4
+
+
 def test_a_short_pick_without_spare_stock_follows_the_channels_policy():
     cancelled = World(spare=0)
-    cancelled.apply(ev(0, S2, E.SHORT_PICK, sku="B", missing_quantity=1))
+    cancelled.apply(ev(0, S2, E.SHORT_PICK, picked=(("B", 1),)))
     assert cancelled.order().cancelled == {"B": 1}
     assert ("delayed", ORDER) in cancelled.recorder.calls
 
     waiting = World(spare=0, policy=BackorderPolicy.BACKORDER)
-    waiting.apply(ev(0, S2, E.SHORT_PICK, sku="B", missing_quantity=2))
+    waiting.apply(ev(0, S2, E.SHORT_PICK, picked=(("B", 0),)))
     order = waiting.order()
     assert order.backorders == {"B": 2}
     assert order.shipment(S2).lines == {}

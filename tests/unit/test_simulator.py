@@ -32,9 +32,17 @@ def test_a_pickup_is_readied_and_collected_at_the_pickup_store():
     events = plan_events(request, rng=random.Random(1), short_rate=0)
     assert [(e["type"], e["location_id"]) for e in events] == [
         ("picked", "dc-kassel"),
+        ("shipped", "dc-kassel"),  # a transfer: the warehouse sends it to the store
         ("ready_for_pickup", "st-berlin"),
         ("collected", "st-berlin"),
     ]
+    assert events[1]["tracking_number"].startswith("SIM")
+
+
+def test_a_pickup_at_its_own_store_is_not_shipped():
+    request = {**REQUEST, "location_id": "st-berlin", "pickup": {"location_id": "st-berlin"}}
+    events = plan_events(request, rng=random.Random(1), short_rate=0)
+    assert [e["type"] for e in events] == ["picked", "ready_for_pickup", "collected"]
 
 
 def test_a_short_pick_comes_first_and_never_empties_a_line():
@@ -44,8 +52,7 @@ def test_a_short_pick_comes_first_and_never_empties_a_line():
         "shipment_id": "o_1-s1",
         "location_id": "dc-kassel",
         "type": "short_pick",
-        "sku": "MUG",  # CUP has one unit only
-        "missing_quantity": 1,
+        "lines": [{"sku": "MUG", "picked_quantity": 2}],  # CUP has one unit only
     }
     single = {**REQUEST, "lines": [{"sku": "CUP", "quantity": 1}]}
     assert plan_events(single, rng=random.Random(1), short_rate=1)[0]["type"] == "picked"

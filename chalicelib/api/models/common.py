@@ -260,12 +260,16 @@ class StockLocationOut(BaseModel):
     safety_stock: int
     available: int
     reorder_point: int
+    in_transit: int = 0  # on their way here (click & collect transfers), not yet on_hand
+    quarantine: int = 0  # damaged returns, counted apart: never available
 
 
 class StockTotal(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    in_transit: int = 0
+    quarantine: int = 0
 
 
 class StockOut(BaseModel):

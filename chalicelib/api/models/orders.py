@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from chalicelib.domain.network import Address
+from chalicelib.domain.order.changes import HoldKind, PaymentStatus
 
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -100,10 +101,70 @@ class OrderRequest(Strict):
     ship_to: ShipTo
     lines: list[OrderLineIn] = Field(min_length=1, max_length=50)
     delivery: Delivery = Field(default_factory=lambda: Delivery(kind="fastest"))
+    holds: list[HoldRequest] = Field(default=[], max_length=4, description="held from the start")
+    payment: Payment | None = None
+    auto_cancel_after_hours: int | None = Field(
+        default=None, ge=1, le=720, description="still held this many hours later: cancelled"
+    )
 
     @model_validator(mode="after")
     def _unique_skus(self) -> OrderRequest:
         _no_duplicates(self.lines)
+        return self
+
+    @model_validator(mode="after")
+    def _holds(self) -> OrderRequest:
+        kinds = [hold.kind for hold in self.holds]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("holds: one hold per kind")
+        if self.auto_cancel_after_hours and not self.holds:
+            raise ValueError("auto_cancel_after_hours cancels a held order: give holds")
+        return self
+
+    def hashed(self) -> dict[str, Any]:
+        """What the request hash covers: the body, less the hold fields left out (a body
+        without them hashes as it did before they existed)."""
+        doc = self.model_dump(mode="json")
+        for key in ("holds", "payment", "auto_cancel_after_hours"):
+            if not doc.get(key):
+                doc.pop(key, None)
+        return doc
+
+
+class HoldRequest(Strict):
+    kind: HoldKind
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Payment(Strict):
+    status: PaymentStatus
+
+
+class OrderPatch(Strict):
+    """Either or both: a new ship-to (before release only) and the payment status."""
+
+    ship_to: ShipTo | None = None
+    payment: Payment | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> OrderPatch:
+        if self.ship_to is None and self.payment is None:
+            raise ValueError("give ship_to and/or payment")
+        return self
+
+
+class CancelLine(Strict):
+    sku: Sku
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class CancelRequest(Strict):
+    reason: str = Field(default="", max_length=500)
+    lines: list[CancelLine] | None = Field(default=None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_skus(self) -> CancelRequest:
+        _no_duplicates(self.lines or [])
         return self
 
 
@@ -158,6 +219,9 @@ class OrderView(BaseModel):
     returns: dict[str, dict[str, Any]] = Field(
         default={}, description="rma_id -> status, lines, received, refunded"
     )
+    holds: dict[str, dict[str, str]] = Field(default={}, description="kind -> reason, by, at")
+    payment_status: str = ""
+    auto_cancel_at: str | None = None
 
 
 class OrderList(BaseModel):

@@ -20,6 +20,7 @@ class ShipmentStatus(StrEnum):
     PLACED = "placed"  # stock reserved, request not yet sent to the location
     RELEASED = "released"  # the fulfilment request reached the location's queue
     PICKED = "picked"  # the location picked and packed it
+    IN_TRANSIT = "in_transit"  # a transfer on its way from its location to the pick-up store
     SHIPPED = "shipped"  # handed to the carrier, with a tracking number
     DELIVERED = "delivered"  # the carrier delivered it
     READY_FOR_PICKUP = "ready_for_pickup"  # waiting at the store's counter
@@ -58,6 +59,8 @@ _PICKUP_PATH = (
     ShipmentStatus.COLLECTED,
 )
 PATHS = {DeliveryMode.SHIP: _DELIVERY_PATH, DeliveryMode.PICKUP: _PICKUP_PATH}
+# A pick-up at another store than its location: a transfer, ``shipped`` by the location.
+_TRANSFER_PATH = (*_PICKUP_PATH[:3], ShipmentStatus.IN_TRANSIT, *_PICKUP_PATH[3:])
 # From here on the units have left the location: nothing can be released any more.
 _GONE = {
     DeliveryMode.SHIP: ShipmentStatus.SHIPPED,
@@ -100,13 +103,21 @@ class OrderShipment:
     cancel_sent: bool = False  # the cancel_request (or notice) reached the location's queue
     cancel_reason: str = ""
     after_cancel: bool = False  # it left the location although it had been cancelled
-    # Click & collect transfers: where the shipment's reserved units are now (the pick-up
-    # store once they arrived there), None while they are at ``location_id``.
+    # Click & collect transfers: the pick-up store once the units left for it (in transit,
+    # then reserved there: see domain.order.stock), None while they are at ``location_id``.
     held_at: str | None = None
 
     @property
+    def transfer(self) -> bool:
+        """A pick-up whose units travel from ``location_id`` to another store."""
+        return self.mode == DeliveryMode.PICKUP and self.pickup_location_id not in (
+            None,
+            self.location_id,
+        )
+
+    @property
     def path(self) -> tuple[ShipmentStatus, ...]:
-        return PATHS[self.mode]
+        return _TRANSFER_PATH if self.transfer else PATHS[self.mode]
 
     @property
     def stock_at(self) -> str:
@@ -242,30 +253,14 @@ class Order:
         )
 
     def open_reservations(self) -> list[tuple[str, str, int]]:
-        """``(sku, location_id, quantity)`` still reserved for this order."""
+        """``(sku, location_id, quantity)`` still reserved for this order (units in transit
+        are reserved nowhere: they count as ``in_transit`` at the store)."""
         return [
             (sku, s.stock_at, quantity)
             for s in self.shipments
-            if s.open
+            if s.open and s.status != ShipmentStatus.IN_TRANSIT
             for sku, quantity in s.lines.items()
         ]
-
-    def cancel(self, *, at: str, source: str, reason: str = "") -> list[tuple[str, str, int]]:
-        """Cancel everything not yet gone; return the reservations to release. Idempotent: a
-        second call returns nothing and records nothing."""
-        releases = self.open_reservations()
-        if not releases and not self.backorders:
-            return []
-        for shipment in self.shipments:
-            if shipment.open:
-                for sku, quantity in shipment.lines.items():
-                    self.cancelled[sku] = self.cancelled.get(sku, 0) + quantity
-                shipment.status = ShipmentStatus.CANCELLED
-        for sku, quantity in self.backorders.items():
-            self.cancelled[sku] = self.cancelled.get(sku, 0) + quantity
-        self.backorders = {}
-        self.record(at=at, event="cancelled", source=source, reason=reason)
-        return releases
 
     def cancel_shipment(
         self, shipment_id: str, *, at: str, source: str, reason: str
@@ -279,6 +274,8 @@ class Order:
         for sku, quantity in shipment.lines.items():
             self.cancelled[sku] = self.cancelled.get(sku, 0) + quantity
         shipment.status = ShipmentStatus.CANCELLED
+        if shipment.dispatched:  # the location holds the request: it is told to drop it
+            shipment.cancel, shipment.cancel_sent = "notice", False
         self.record(at=at, event="cancelled", source=source, shipment_id=shipment_id, reason=reason)
         return releases
 

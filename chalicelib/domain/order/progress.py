@@ -18,9 +18,8 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
-from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
-from chalicelib.domain.order.stock import Move
+from chalicelib.domain.order.stock import Move, progress_moves, short_moves
 
 
 class ShipmentEventType(StrEnum):
@@ -30,6 +29,8 @@ class ShipmentEventType(StrEnum):
     READY_FOR_PICKUP = "ready_for_pickup"  # it waits at the pick-up store's counter
     COLLECTED = "collected"  # the customer took it at the store
     SHORT_PICK = "short_pick"  # units of a line were not found on the shelf
+    CANCEL_CONFIRMED = "cancel_confirmed"  # the location agreed to a cancel request
+    CANCEL_REJECTED = "cancel_rejected"  # the location refused it: the shipment goes on
 
 
 TARGETS = {
@@ -84,8 +85,11 @@ def advance_shipment(
     """Apply a progress event (everything but a short pick) to ``shipment`` of ``order``."""
     if shipment.status == ShipmentStatus.CANCELLED:
         return Progress(ignored=f"shipment {shipment.shipment_id} is cancelled")
-    was_open = shipment.open
-    moved = shipment.advance(TARGETS[event_type])  # InvalidTransition off its path
+    was_open, before = shipment.open, shipment.status
+    target = TARGETS[event_type]
+    if target == ShipmentStatus.SHIPPED and shipment.transfer:
+        target = ShipmentStatus.IN_TRANSIT  # a transfer left for the pick-up store
+    moved = shipment.advance(target)  # InvalidTransition off its path
     detail: dict[str, Any] = {}
     if carrier and not shipment.carrier:
         shipment.carrier = detail["carrier"] = carrier
@@ -97,12 +101,8 @@ def advance_shipment(
     if moved:
         progress.entered = shipment.status
         shipment.updated_at = at
-    if was_open and shipment.left_location:
-        progress.left_now = True
-        progress.moves = [
-            (Movement.SHIP, (sku, shipment.location_id, quantity))
-            for sku, quantity in sorted(shipment.lines.items())
-        ]
+    progress.left_now = was_open and shipment.left_location
+    progress.moves = progress_moves(shipment, before)  # transfers move on the way too
     order.record(
         at=at,
         event=event_type.value,
@@ -119,36 +119,38 @@ def take_short(
     shipment: OrderShipment,
     *,
     sku: str,
-    missing: int,
+    picked: int,
     at: str,
     source: str,
 ) -> Progress:
-    """Take ``missing`` units of ``sku`` off the shipment (at most what it holds). The caller
-    re-sources ``Progress.short`` units, or backorders or cancels them."""
+    """Only ``picked`` units of ``sku`` were found for the shipment: its line falls to that,
+    never rises (a resent short pick, ``picked`` at or above what it holds, changes nothing).
+    The caller re-sources ``Progress.short`` units, or backorders or cancels them."""
     if shipment.status == ShipmentStatus.CANCELLED:
         return Progress(ignored=f"shipment {shipment.shipment_id} is cancelled")
     have = shipment.lines.get(sku, 0)
     if have == 0 and sku not in _ever_in(order, shipment):
         raise InvalidInput(
             f"shipment {shipment.shipment_id} holds no {sku}",
-            fields=[FieldError("sku", "not in this shipment")],
+            fields=[FieldError("sku", f"{sku} is not in this shipment")],
         )
-    short = min(missing, have)
+    short = max(have - picked, 0)
     if short == 0:
-        return Progress(ignored=f"no {sku} left on shipment {shipment.shipment_id}")
+        return Progress(
+            ignored=f"{picked} {sku} picked, {shipment.shipment_id} holds {have}: none short"
+        )
     if short == have:
         del shipment.lines[sku]
     else:
         shipment.lines[sku] = have - short
-    moves: list[Move] = []
-    if shipment.open:
-        moves.append((Movement.SHORT, (sku, shipment.location_id, short)))
+    moves = short_moves(shipment, sku, short)  # where the units are (a transfer's store)
     order.record(
         at=at,
         event="short_pick",
         source=source,
         shipment_id=shipment.shipment_id,
         sku=sku,
+        picked_quantity=picked,
         missing_quantity=short,
     )
     return Progress(changed=True, moves=moves, short=short)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from chalicelib.domain.order.model import Order
 from chalicelib.domain.returns.model import Rma
 
 
@@ -54,6 +55,20 @@ class PickupDone:
 
     shipment_id: str
     until: str | None
+
+
+@dataclass(frozen=True)
+class HoldDeadline:
+    """The held order is cancelled at ``until`` if it is still held then (auto-cancel)."""
+
+    until: str
+
+
+@dataclass(frozen=True)
+class HoldDeadlineDone:
+    """The auto-cancel deadline at ``until`` no longer applies (every hold was released)."""
+
+    until: str
 
 
 @dataclass(frozen=True)
@@ -100,10 +115,17 @@ OrderWrite = (
     | TrackingLookup
     | PickupWaiting
     | PickupDone
+    | HoldDeadline
+    | HoldDeadlineDone
     | ShippedUnits
     | RmaSaved
     | ReturnedStock
 )
+
+
+def capture_writes(order: Order) -> list[OrderWrite]:
+    """The writes that go with a new order beyond its reservations: its auto-cancel deadline."""
+    return [HoldDeadline(order.auto_cancel_at)] if order.auto_cancel_at and order.holds else []
 
 
 def shipped_units(

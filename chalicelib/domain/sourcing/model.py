@@ -198,7 +198,11 @@ class SourcingRequest:
 
 @dataclass(frozen=True, slots=True)
 class SourcingResult:
-    """Ranked options (best first) and the units no eligible location can ship (sku -> qty)."""
+    """Ranked options (best first) and the units no eligible location can ship (sku -> qty).
+
+    With ``allow_partial`` every shipping option sends the cart less ``shortages`` (which then
+    also holds what no plan can send within the parcel limit); a click & collect option always
+    covers the whole cart."""
 
     options: list[Plan]
     shortages: dict[str, int]

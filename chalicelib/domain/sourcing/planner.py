@@ -30,7 +30,7 @@ from typing import Any
 
 from chalicelib.domain.sourcing.collect import click_collect_plans
 from chalicelib.domain.sourcing.context import Context, build_context
-from chalicelib.domain.sourcing.kinds import fastest_and_cheapest, fewest_parcels
+from chalicelib.domain.sourcing.kinds import fastest, fastest_and_cheapest, fewest_parcels
 from chalicelib.domain.sourcing.model import (
     CostBreakdown,
     OptionKind,
@@ -56,11 +56,49 @@ def plan(request: SourcingRequest) -> SourcingResult:
             return SourcingResult(options=collect, shortages=dict(ctx.shortages))
         need = {sku: q - ctx.shortages.get(sku, 0) for sku, q in need.items()}
         need = {sku: q for sku, q in need.items() if q > 0}
+    shortages = dict(ctx.shortages)
     shipping = _shipping_plans(ctx, need) if need else []
+    if not shipping and need and request.allow_partial:
+        # The network has the units but no plan can send them all (the parcel limit): send
+        # what fits, the rest is short like units no location has.
+        sendable = _sendable(ctx, need)
+        for sku, quantity in need.items():
+            if quantity > sendable.get(sku, 0):
+                shortages[sku] = shortages.get(sku, 0) + quantity - sendable.get(sku, 0)
+        shipping = _shipping_plans(ctx, sendable) if sendable else []
     first = min((p.promised_date for p in shipping), default=None)
     collect = _collect(ctx, first) if OptionKind.CLICK_COLLECT in request.kinds else []
     wanted = [p for p in shipping if set(p.kinds) & request.kinds]
-    return SourcingResult(options=wanted + collect, shortages=dict(ctx.shortages))
+    return SourcingResult(options=wanted + collect, shortages=shortages)
+
+
+_FIT_TRIALS = 48  # searches spent on finding what fits before the rest is left short
+
+
+def _sendable(ctx: Context, need: dict[str, int]) -> dict[str, int]:
+    """The part of ``need`` one plan can send within the parcel limit: whole lines, lightest
+    first, then as many units of a line as fit (a bisection; every answer is a found plan)."""
+    limit, trials = ctx.request.rules.max_parcels, [_FIT_TRIALS]
+
+    def fits(part: dict[str, int]) -> bool:
+        trials[0] -= 1
+        return trials[0] >= 0 and fastest(ctx, part, limit=limit) is not None
+
+    kept: dict[str, int] = {}
+    for sku in sorted(need, key=lambda s: (ctx.weights[s], s)):
+        if fits({**kept, sku: need[sku]}):
+            kept[sku] = need[sku]
+            continue
+        low, high = 0, need[sku]  # ``low`` units fit (or none), ``high`` don't
+        while high - low > 1 and trials[0] > 0:
+            mid = (low + high) // 2
+            if fits({**kept, sku: mid}):
+                low = mid
+            else:
+                high = mid
+        if low:
+            kept[sku] = low
+    return kept
 
 
 def _collect(ctx: Context, first: date | None) -> list[Plan]:
