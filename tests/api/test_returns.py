@@ -18,10 +18,10 @@ from tests.api.fulfilment_kit import (
     drain,
     event,
     mails,
+    make_shop as _make_shop,
     place,
     shipped,
 )
-from tests.api.fulfilment_kit import make_shop as _make_shop
 from tests.api.seed import assert_invariants, auth, put, seed_product, set_stock, stock
 
 EVENTS = "dirigent-warehouse-events"

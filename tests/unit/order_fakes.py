@@ -85,6 +85,7 @@ class FakeOrders:
         self.quotes: dict[str, StoredQuote] = {}
         self.creates = 0
         self.before_create: list[Callable[[], None]] = []  # run once each, like a rival write
+        self.before_update: list[Callable[[], None]] = []  # the same, before an update commits
 
     def add(self, order: Order) -> None:
         self.orders[order.order_id] = copy.deepcopy(order)
@@ -92,6 +93,13 @@ class FakeOrders:
     def get(self, order_id: str) -> Order | None:
         order = self.orders.get(order_id)
         return copy.deepcopy(order) if order else None
+
+    def backorders(self, sku: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The backorder queue of ``sku``: waiting orders, oldest first."""
+        waiting = sorted(
+            (o.created_at, o.order_id) for o in self.orders.values() if o.backorders.get(sku)
+        )
+        return [{"order_id": order_id} for _, order_id in waiting[:limit]]
 
     def applied(self, event_id: str) -> bool:
         return event_id in self.written.events
@@ -121,6 +129,8 @@ class FakeOrders:
         drop_backorders: Sequence[str] = (),
         now: str,
     ) -> None:
+        while self.before_update:
+            self.before_update.pop(0)()
         stored = self.orders.get(order.order_id)
         if stored is None or stored.version != order.version:
             raise StaleOrder("changed meanwhile")
@@ -227,9 +237,13 @@ def _location(location_id: str, lat: float, lon: float) -> Location:
 
 class FakeNetwork:
     def __init__(
-        self, *, policy: BackorderPolicy = BackorderPolicy.REJECT, strict: bool = False
+        self,
+        *,
+        policy: BackorderPolicy = BackorderPolicy.REJECT,
+        strict: bool = False,
+        excluded: dict[str, frozenset[str]] | None = None,  # channel -> excluded locations
     ) -> None:
-        self.policy, self.strict = policy, strict
+        self.policy, self.strict, self.excluded = policy, strict, excluded or {}
         self._locations = [
             _location("dc-a", 51.3, 9.5),
             _location("dc-b", 50.1, 8.7),
@@ -244,6 +258,7 @@ class FakeNetwork:
             countries=frozenset({"DE"}),
             backorder_policy=self.policy,
             strict=self.strict,
+            excluded_locations=self.excluded.get(name, frozenset()),
         )
 
     def locations(self) -> list[Location]:
@@ -272,9 +287,12 @@ class FakeSnapshots:
         stock: dict[tuple[str, str], StockLevel],
         skus: Iterable[str],
         orders: FakeOrders | None = None,
+        *,
+        weights: dict[str, int] | None = None,  # sku -> grams (500 when not named)
     ) -> None:
         self._stock, self._orders = stock, orders
-        self._products = {sku: Product(sku=sku, weight_g=500) for sku in skus}
+        weight = weights or {}
+        self._products = {sku: Product(sku=sku, weight_g=weight.get(sku, 500)) for sku in skus}
         self.reads: list[bool] = []  # consistent or not, per read
 
     def read(
@@ -295,6 +313,25 @@ class FakeSnapshots:
             quote=orders.quotes.get(quote_id) if orders and quote_id else None,
             order=orders.get(order_id) if orders and order_id else None,
         )
+
+
+class FakeEvents:
+    """``OrderEvents``: records what was announced."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def order_placed(self, order_id: str) -> None:
+        self.calls.append(("order_placed", order_id))
+
+    def order_updated(self, order_id: str) -> None:
+        self.calls.append(("order_updated", order_id))
+
+    def order_cancelled(self, order_id: str) -> None:
+        self.calls.append(("order_cancelled", order_id))
+
+    def stock_arrived(self, sku: str, location_id: str) -> None:
+        self.calls.append(("stock_arrived", sku, location_id))
 
 
 class Recorder:

@@ -21,7 +21,7 @@ ALLOWED = {
     "domain": {"domain"},
     "adapters": {"domain", "adapters"},
     "services": {"domain", "services"},
-    "wiring": {"domain", "services", "adapters", "config"},
+    "wiring": {"domain", "services", "adapters", "config", "wiring"},
     "api": {"domain", "services", "api", "wiring", "config"},
     "consumers": {"domain", "services", "api", "consumers", "wiring", "config"},
 }

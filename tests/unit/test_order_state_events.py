@@ -8,8 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from chalicelib.domain.channel import BackorderPolicy
 from chalicelib.domain.network import Address, StockLevel

@@ -6,49 +6,41 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain import inventory
+from chalicelib.domain.channel import BackorderPolicy
 from chalicelib.domain.errors import Conflict, OutOfStock
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Address, StockLevel
-from chalicelib.domain.order.model import order_id_for
+from chalicelib.domain.order.model import OrderStatus, order_id_for
+from chalicelib.services.delivery_options import reservations_for
 from chalicelib.services.ordering import Cart, OrderService, Placed, PlaceOrder, request_hash
-from tests.unit.order_fakes import FakeNetwork, FakeOrders, FakeSnapshots
+from tests.unit.order_fakes import FakeEvents, FakeNetwork, FakeOrders, FakeSnapshots
 
 NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)  # a Monday morning, before the cut-off
 BERLIN = Address(country="DE", postal_code="10115", city="Berlin", lat=52.5, lon=13.4)
 ORDER_ID = order_id_for("webshop", "W-1")
 
 
-class FakeEvents:
-    """``OrderEvents``: records what was announced."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def order_placed(self, order_id: str) -> None:
-        self.calls.append(("order_placed", order_id))
-
-    def order_updated(self, order_id: str) -> None:
-        self.calls.append(("order_updated", order_id))
-
-    def order_cancelled(self, order_id: str) -> None:
-        self.calls.append(("order_cancelled", order_id))
-
-    def stock_arrived(self, sku: str, location_id: str) -> None:
-        self.calls.append(("stock_arrived", sku, location_id))
-
-
 class Shop:
-    def __init__(self, stock: dict[tuple[str, str], int], *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        stock: dict[tuple[str, str], int],
+        *,
+        strict: bool = False,
+        policy: BackorderPolicy = BackorderPolicy.REJECT,
+        weights: dict[str, int] | None = None,
+    ) -> None:
         self.stock = {
             (sku, loc): StockLevel(sku, loc, on_hand=units) for (sku, loc), units in stock.items()
         }
         self.orders = FakeOrders(self.stock, clock=NOW.timestamp)
-        self.snapshots = FakeSnapshots(self.stock, ["A", "B"], self.orders)
+        self.snapshots = FakeSnapshots(self.stock, ["A", "B"], self.orders, weights=weights)
         self.events = FakeEvents()
         self.service = OrderService(
-            network=FakeNetwork(strict=strict),
+            network=FakeNetwork(strict=strict, policy=policy),
             snapshots=self.snapshots,
             orders=self.orders,
             events=self.events,
@@ -213,3 +205,73 @@ def test_a_strict_channel_refuses_an_option_whose_promise_changed():
         place(shop, ("A", 2), delivery={"option_id": option_id})
     assert [f.path for f in raised.value.fields] == ["delivery"]
     assert shop.orders.get(ORDER_ID) is None and shop.reserved() == {}
+
+
+# --- every ordered unit is placed (issue #12) ------------------------------------------------
+
+HEAVY = {"A": 12_000}  # three 30 kg parcels (the limit) carry 7 units
+
+
+def test_a_reject_channel_cart_no_plan_can_send_is_out_of_stock_naming_the_line():
+    shop = Shop({("A", "dc-c"): 20}, weights=HEAVY)  # the stock is there, the parcels are not
+
+    with pytest.raises(OutOfStock) as raised:
+        place(shop, ("A", 9))
+    assert raised.value.skus == ["A"]
+    assert [f.path for f in raised.value.fields] == ["lines[0].quantity"]
+    assert shop.orders.get(ORDER_ID) is None and shop.reserved() == {}
+
+
+def test_a_backorder_channel_sends_what_fits_and_backorders_the_rest():
+    shop = Shop({("A", "dc-c"): 20}, weights=HEAVY, policy=BackorderPolicy.BACKORDER)
+
+    order = place(shop, ("A", 9)).order
+    assert order.backorders == {"A": 2}
+    assert [s.lines for s in order.shipments] == [{"A": 7}]
+    assert order.unaccounted() == {} and shop.reserved() == {("A", "dc-c"): 7}
+
+
+def test_a_cart_with_nothing_to_place_is_refused_not_born_cancelled():
+    shop = Shop({("A", "dc-c"): 5}, policy=BackorderPolicy.BACKORDER)
+
+    with pytest.raises(Conflict) as raised:
+        place(shop, ("A", 0))
+    assert [f.path for f in raised.value.fields] == ["lines"]
+    assert shop.orders.get(ORDER_ID) is None
+
+
+carts = st.lists(st.tuples(st.sampled_from(("A", "B")), st.integers(1, 40)), min_size=1, max_size=3)
+stocks = st.dictionaries(
+    st.tuples(st.sampled_from(("A", "B")), st.sampled_from(("dc-a", "dc-b", "dc-c"))),
+    st.integers(0, 30),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cart_lines=carts,
+    stock=stocks,
+    policy=st.sampled_from(BackorderPolicy),
+    kind=st.sampled_from(("fastest", "cheapest", "consolidated")),
+    heavy=st.booleans(),
+)
+def test_any_cart_at_any_stock_is_refused_or_placed_with_every_unit_accounted(
+    cart_lines, stock, policy, kind, heavy
+):
+    shop = Shop(stock, policy=policy, weights={"A": 9_000, "B": 2_500} if heavy else None)
+    before = dict(shop.stock)
+    try:
+        placed = place(shop, *cart_lines, delivery={"kind": kind})
+    except OutOfStock as refused:  # a 409 naming the lines, and nothing was written
+        assert policy == BackorderPolicy.REJECT
+        assert {f.path for f in refused.fields} <= {f"lines[{i}].quantity" for i in range(3)}
+        assert refused.fields and shop.orders.get(ORDER_ID) is None and shop.stock == before
+        return
+    order = placed.order
+    assert order.unaccounted() == {}
+    assert order.status != OrderStatus.CANCELLED
+    assert policy == BackorderPolicy.BACKORDER or not order.backorders
+    reserved = {key: level.reserved for key, level in shop.stock.items() if level.reserved}
+    assert reserved == {(sku, loc): q for sku, loc, q in reservations_for(order)}
+    assert all(level.available >= 0 for level in shop.stock.values())
