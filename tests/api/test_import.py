@@ -149,3 +149,32 @@ def test_the_demo_loads_through_the_api_and_its_keys_work(client, admin_key, mon
     again = demo.load_demo("http://demo.invalid", admin_key)
     assert again["webshop"] != keys["webshop"]
     assert len(stock.by_location("dc-kassel")) == 200
+
+
+def queued(aws):
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName="dirigent-order-events")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_a_stock_import_announces_nothing_for_skus_no_backorder_waits_for(
+    client, admin_key, locations, aws
+):
+    post(client, "products", [{"sku": "A", "weight_g": 1}], admin_key)
+    rows = [{"sku": "A", "location_id": "dc-lyon", "on_hand": 5}]
+    assert json.loads(post(client, "stock", rows, admin_key).body)["imported"] == 1
+    assert queued(aws) == []  # one query per SKU, not one message per row of a big import
+
+
+def test_a_stock_import_is_kept_when_announcing_fails(client, admin_key, locations, monkeypatch):
+    post(client, "products", [{"sku": "A", "weight_g": 1}], admin_key)
+
+    def down(*_args, **_kwargs):
+        raise RuntimeError("the orders table is unreachable")
+
+    monkeypatch.setattr(wiring.orders(), "backorders", down)
+    rows = [{"sku": "A", "location_id": "dc-lyon", "on_hand": 5}]
+    resp = post(client, "stock", rows, admin_key)
+    assert resp.status_code == 200 and json.loads(resp.body)["imported"] == 1
+    assert wiring.stock_store().get("A", "dc-lyon").available == 5

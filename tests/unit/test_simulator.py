@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from typing import Any
@@ -69,3 +70,75 @@ def test_a_request_delivered_twice_is_scripted_once():
     )
     assert sim.accept(REQUEST) is True
     assert sim.accept(dict(REQUEST)) is False
+
+
+class _Outbox(_Sqs):
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> None:
+        self.sent.append(json.loads(MessageBody))
+
+
+def _warehouse(reject_rate: float = 0.0) -> tuple[SimulatedWarehouse, _Outbox]:
+    sqs = _Outbox()
+    sim = SimulatedWarehouse(
+        sqs=sqs, fulfilment_queue="in", events_queue="out", stop=threading.Event(), seed=1
+    )
+    sim.reject_rate = reject_rate
+    return sim, sqs
+
+
+def _cancel(reason: str = "", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "cancel_request",
+        "message_id": "o_1-s1:cancel:1",
+        "order_id": "o_1",
+        "shipment_id": "o_1-s1",
+        "location_id": "dc-kassel",
+        "lines": REQUEST["lines"],
+        "whole": True,
+        "reason": reason,
+        **extra,
+    }
+
+
+def test_a_cancel_before_the_parcel_left_is_confirmed_and_its_steps_dropped():
+    sim, sqs = _warehouse()
+    sim.accept(REQUEST)
+    assert sim.accept(_cancel()) is True
+    assert [e["type"] for e in sqs.sent] == ["cancel_confirmed"]
+    assert sqs.sent[0]["shipment_id"] == "o_1-s1" and sqs.sent[0]["event_id"]
+    assert sim._due == []  # nothing of the shipment is reported any more
+    assert sim.accept(_cancel()) is False  # the same request again: dropped
+
+
+def test_a_cancel_after_the_parcel_left_or_by_chance_is_rejected_and_it_ships():
+    sim, sqs = _warehouse()
+    sim.accept(REQUEST)
+    sim._emit(
+        {**{k: REQUEST[k] for k in ("order_id", "shipment_id", "location_id")}, "type": "shipped"}
+    )
+    sim.accept(_cancel())
+    assert sqs.sent[-1]["type"] == "cancel_rejected"
+    assert sqs.sent[-1]["reason"] == "already shipped"
+
+    sim, sqs = _warehouse(reject_rate=1.0)
+    sim.accept(REQUEST)
+    sim.accept(_cancel())
+    assert sqs.sent[-1]["type"] == "cancel_rejected" and sim._due  # the steps go on
+
+
+def test_a_cancel_reason_steers_the_simulator_for_demos_and_tests():
+    sim, _ = _warehouse()
+    sim.accept(REQUEST)
+    assert sim.answer_cancel(_cancel("sim:reject")) == "cancel_rejected"
+    assert sim.answer_cancel(_cancel("sim:ignore")) == "none" and sim._due
+    sim, _ = _warehouse(reject_rate=1.0)
+    sim.accept(REQUEST)
+    assert sim.answer_cancel(_cancel("sim:confirm")) == "cancel_confirmed"
+    # A notice (cancelled here already) is always confirmed and the shipment dropped.
+    sim, _ = _warehouse(reject_rate=1.0)
+    sim.accept(REQUEST)
+    assert sim.answer_cancel(_cancel("sim:reject", notice=True)) == "cancel_confirmed"
+    assert sim._due == []
