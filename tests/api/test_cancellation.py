@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from chalicelib.services.fulfilment import Dispatcher
 from tests.api.fulfilment_kit import (
     deliver,
     dispatch_placed,
@@ -226,3 +227,49 @@ def test_a_cancel_confirmed_for_a_shipment_never_asked_goes_to_the_dlq(client, s
     assert get_order(client, shop["key"], order["order_id"])["shipments"][0]["status"] == (
         "released"
     )
+
+
+class _CancelWhileSending:
+    """The real queues, with a customer's cancel landing while the requests go out."""
+
+    def __init__(self, client: Any, key: str, order_id: str) -> None:
+        self._client, self._key, self._order_id = client, key, order_id
+        self._queues = wiring.queues()
+
+    def send_batch(self, queue_name: str, bodies: Any) -> None:
+        self._queues.send_batch(queue_name, bodies)
+        if any(b["type"] == "fulfilment_request" for b in bodies):
+            assert cancel(self._client, self._key, self._order_id)[0] == 200
+
+
+def test_a_cancel_that_crosses_the_fulfilment_request_tells_the_location_to_drop_it(
+    client, shop, aws
+):
+    order = place(client, shop["key"], "K-9", [("SKU-1", 1)])
+    drain(aws, "dirigent-order-events")
+    Dispatcher(
+        orders=wiring.orders(),
+        outbox=wiring.fulfilment_log(),
+        queues=_CancelWhileSending(client, shop["key"], order["order_id"]),
+        network=wiring.catalog_service(),
+        notifier=wiring.notifier(),
+        default_queue="dirigent-fulfilment",
+    ).dispatch(order["order_id"])
+
+    sent = drain(aws, "dirigent-fulfilment")
+    assert [m["type"] for m in sent] == ["fulfilment_request", "cancel_request"]
+    assert sent[1]["notice"] is True and sent[1]["shipment_id"] == sent[0]["shipment_id"]
+    after = get_order(client, shop["key"], order["order_id"])
+    assert after["status"] == "cancelled"
+    assert (after["shipments"][0]["cancel"], after["shipments"][0]["cancel_sent"]) == (
+        "notice",
+        True,
+    )
+    assert level(aws, "SKU-1", "dc-kassel")["reserved"] == 0
+    # The location confirms the notice (nothing more to free), or ships anyway: once.
+    (shipment,) = after["shipments"]
+    assert answer(client, after, shipment, "cancel_confirmed") == []
+    assert deliver(client, "on_warehouse_event", EVENTS, shipped(after, shipment)) == []
+    kassel = level(aws, "SKU-1", "dc-kassel")
+    assert (kassel["on_hand"], kassel["reserved"]) == (4, 0)
+    assert_invariants(aws)
