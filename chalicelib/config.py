@@ -7,6 +7,11 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+LOCAL_STAGE = "local"
+LOCAL_TOKEN_SECRET = "local-only-not-secret"  # noqa: S105 - the local stack's, refused elsewhere
+MIN_SECRET_BYTES = 32
+SECRET_MAX_AGE_SECONDS = 300  # how long a container keeps a parameter it fetched
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -23,11 +28,16 @@ class Settings:
     service_email: str  # customer service's mailbox: cancels a location refused, ...
     quote_ttl_seconds: int
     cache_ttl_seconds: float
-    token_secret: str
     track_url: str  # the public base of GET /track/{order_id}, for customer mails
     # Exports larger than this go to the exports bucket behind a pre-signed link: Lambda
     # answers at most 6 MB, and a CSV grows when escaped into the proxy response.
     export_inline_max_bytes: int
+
+    @property
+    def token_secret(self) -> str:
+        """The tracking-token secret, checked (see ``token_secret``); never a field, so that
+        it is not in the repr of the settings."""
+        return token_secret().decode()
 
 
 def _env(name: str, default: str) -> str:
@@ -51,11 +61,65 @@ def settings() -> Settings:
         service_email=_env("SERVICE_EMAIL", "service@dirigent.example"),
         quote_ttl_seconds=int(_env("QUOTE_TTL_SECONDS", "1800")),
         cache_ttl_seconds=float(_env("CACHE_TTL_SECONDS", "30")),
-        # Derives customers' tracking tokens; set a long random value per deployment.
-        token_secret=_env("DIRIGENT_TOKEN_SECRET", "local-only-not-secret"),
         track_url=_env("TRACK_URL", "http://127.0.0.1:8000/track"),
         export_inline_max_bytes=int(_env("EXPORT_INLINE_MAX_BYTES", "4000000")),
     )
+
+
+def token_secret() -> bytes:
+    """The server secret behind customers' tracking tokens.
+
+    ``DIRIGENT_TOKEN_SECRET_PARAM`` names where it lives on AWS: an SSM parameter (a
+    SecureString, e.g. ``/dirigent/dev/token-secret``) or, prefixed ``secretsmanager:``, a
+    Secrets Manager secret; Powertools caches it for ``SECRET_MAX_AGE_SECONDS``. Without it,
+    ``DIRIGENT_TOKEN_SECRET`` is read. Only the ``local`` stage may go without one; every other
+    stage refuses a missing, short or default secret with a ``RuntimeError`` that never
+    contains the value."""
+    stage = settings().stage
+    param = _env("DIRIGENT_TOKEN_SECRET_PARAM", "").strip()
+    source = f"parameter {param}" if param else "DIRIGENT_TOKEN_SECRET"
+    value = _fetch(param) if param else _env("DIRIGENT_TOKEN_SECRET", "")
+    if stage == LOCAL_STAGE and not value:
+        value = LOCAL_TOKEN_SECRET
+    secret = value.encode()
+    problem = "" if stage == LOCAL_STAGE else _weakness(secret)
+    if problem:
+        raise RuntimeError(
+            f"refusing to run stage {stage!r}: the token secret ({source}) {problem}; "
+            f"store at least {MIN_SECRET_BYTES} random bytes there"
+        )
+    return secret
+
+
+def _weakness(secret: bytes) -> str:
+    if not secret.strip():
+        return "is not set"
+    if secret == LOCAL_TOKEN_SECRET.encode():
+        return "is the public default"
+    if len(secret) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return ""
+
+
+def _fetch(param: str) -> str:
+    """The parameter's value through Powertools (cached); a failed read is a refusal too."""
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        if param.startswith("secretsmanager:"):
+            value = parameters.get_secret(
+                param.removeprefix("secretsmanager:"), max_age=SECRET_MAX_AGE_SECONDS
+            )
+        else:
+            value = parameters.get_parameter(
+                param, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS
+            )
+    except parameters.GetParameterError as exc:
+        # The SDK's message names the parameter, never its value.
+        raise RuntimeError(f"cannot read the token secret from {param}: {exc}") from None
+    if isinstance(value, bytes):
+        return value.decode()
+    return value if isinstance(value, str) else ""
 
 
 def queue_name(kind: str) -> str:

@@ -200,6 +200,16 @@ class MemoryStock:
                 self.applied_events.add(event_id)
             return True
 
+    @property
+    def levels(self) -> dict[tuple[str, str], StockLevel]:
+        """The live levels, for an in-memory order store to move in place (tests)."""
+        return self._levels
+
+    def journal(self, sku: str, location_id: str, delta: int) -> None:
+        """Journal an ``on_hand`` change written by another store (an order transaction)."""
+        with self._lock:
+            self._journalled((sku, location_id), delta)
+
     def _journalled(self, key: tuple[str, str], delta: int) -> None:
         if delta:
             self._journal.setdefault(key, []).append((now_iso(), delta))

@@ -7,13 +7,17 @@ the ``endpoint`` decorator that wraps every view.
 
 from __future__ import annotations
 
+import decimal
 import json
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -35,6 +39,17 @@ from chalicelib.domain.errors import (
 logger = Logger(service="dirigent")
 
 MAX_BODY_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_ID_RE = re.compile(ID_PATTERN)
+# Query parameters that reach a key or an index: the longest value each may have. Any other
+# parameter may have up to MAX_QUERY_VALUE characters.
+QUERY_LIMITS = {"cursor": 2048, "email": 254, "channel_order_id": 100, "tracking_number": 100}
+QUERY_IDS = ("channel", "sku", "location_id", "order_id")
+MAX_QUERY_VALUE = 256
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET_PAIR = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 M = TypeVar("M", bound=BaseModel)
 
 _STATUS: list[tuple[type[DomainError], int]] = [
@@ -103,8 +118,106 @@ def _map_error(exc: Exception) -> Response:
     if isinstance(exc, DomainError):
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 400)
         return error_response(status, exc.code, exc.message, exc.fields)
+    if _rejected_input(exc):
+        logger.warning("the store refused a value of the request", error=repr(exc)[:500])
+        return error_response(
+            400,
+            ErrorCode.BAD_REQUEST,
+            "a value of the request cannot be stored",
+            [FieldError("body", "a value is out of range or too long")],
+        )
+    if isinstance(exc, RecursionError):
+        return error_response(
+            400,
+            ErrorCode.BAD_REQUEST,
+            "the request is nested too deeply",
+            [FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
+        )
     logger.exception("unhandled error")
     return error_response(500, ErrorCode.INTERNAL_ERROR, "something went wrong on our side")
+
+
+def _rejected_input(exc: Exception) -> bool:
+    """DynamoDB (or boto3's number context) refused a value: the caller's input, a last line
+    behind the models' bounds."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") == "ValidationException"
+    return isinstance(exc, decimal.Inexact | decimal.Rounded | decimal.Overflow)
+
+
+def _nesting_over(raw: bytes, limit: int) -> bool:
+    """Whether a JSON text nests deeper than ``limit``, told without recursion: strings
+    dropped, then innermost bracket pairs removed ``limit`` times. An unbalanced text is left
+    to the parser."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        reduced = _BRACKET_PAIR.sub(b"", brackets)
+        if len(reduced) == len(brackets):
+            return False
+        brackets = reduced
+    return bool(brackets)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """A request body as JSON: 400 naming ``body`` when malformed, nested deeper than
+    ``MAX_JSON_DEPTH`` or holding a non-finite number (``NaN``, ``Infinity``, ``1e999``)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if _nesting_over(data, MAX_JSON_DEPTH):
+        raise BadRequest(
+            "the body is nested too deeply",
+            fields=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
+        )
+    try:
+        return json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError as exc:  # unbalanced and deep: the scan left it to the parser
+        raise BadRequest(
+            "the body is nested too deeply",
+            fields=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
+        ) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "the body is not valid JSON", fields=[FieldError("body", f"malformed JSON: {exc}")]
+        ) from exc
+
+
+def check_id(name: str, value: str) -> str:
+    """``value`` as an id (``ID_PATTERN``), else 400 naming ``name``."""
+    if not _ID_RE.fullmatch(value):
+        raise BadRequest(
+            f"{name} is not a valid id",
+            fields=[FieldError(name, "letters, digits, . _ : - only, at most 64 characters")],
+        )
+    return value
+
+
+def check_query(params: Mapping[str, str] | None) -> None:
+    """Query values bounded before they reach a key: ids by ``ID_PATTERN``, the rest by
+    length; 400 naming the parameter."""
+    for name, value in (params or {}).items():
+        if name in QUERY_IDS:
+            check_id(name, value)
+        elif len(value) > QUERY_LIMITS.get(name, MAX_QUERY_VALUE):
+            limit = QUERY_LIMITS.get(name, MAX_QUERY_VALUE)
+            raise BadRequest(
+                f"{name} is too long", fields=[FieldError(name, f"at most {limit} characters")]
+            )
+        if len(name) > MAX_QUERY_VALUE:
+            raise BadRequest(
+                "a query parameter name is too long", fields=[FieldError("query", "name too long")]
+            )
 
 
 @dataclass
@@ -129,12 +242,7 @@ class Ctx:
             )
         if not raw.strip():
             raise BadRequest("a JSON body is required", fields=[FieldError("body", "missing")])
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(
-                "the body is not valid JSON", fields=[FieldError("body", f"malformed JSON: {exc}")]
-            ) from exc
+        return parse_json(raw)
 
     def query(self, name: str, default: str | None = None) -> str | None:
         params: Mapping[str, str] = self.request.query_params or {}
@@ -181,6 +289,9 @@ def endpoint(
             req = bp.current_request
             try:
                 principal = authenticate(req, allowed)
+                for name, value in params.items():
+                    check_id(name, value)
+                check_query(req.query_params)
                 result = view(Ctx(principal, req), **params)
             except Exception as exc:  # noqa: BLE001 - every error becomes a mapped response
                 return _map_error(exc)

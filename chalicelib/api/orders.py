@@ -28,12 +28,18 @@ bp = Blueprint(__name__)
 READERS = [Role.CHANNEL, Role.SERVICE]
 
 _PRIVATE = ("token_hash", "request_hash", "version", "aggregated")
+_INTERNAL_DELIVERY = ("cost", "nearest_cost")  # what serving the order costs the retailer
 
 
-def order_view(order: Order | dict[str, Any], **extra: Any) -> dict[str, Any]:
+def order_view(order: Order | dict[str, Any], principal: Principal, **extra: Any) -> dict[str, Any]:
+    """The order as ``principal`` may see it: a channel never sees the retailer's costs."""
     doc = order_to_doc(order) if isinstance(order, Order) else dict(order)
     for key in _PRIVATE:
         doc.pop(key, None)
+    if principal.role == Role.CHANNEL:
+        doc["delivery"] = {
+            k: v for k, v in (doc.get("delivery") or {}).items() if k not in _INTERNAL_DELIVERY
+        }
     return {**doc, **{k: v for k, v in extra.items() if v is not None}}
 
 
@@ -98,7 +104,10 @@ def place_order(ctx: Ctx) -> Any:
     )
     placed = wiring.ordering().place(cmd)
     view = order_view(
-        placed.order, tracking_token=placed.tracking_token, promise_changed=placed.promise_changed
+        placed.order,
+        ctx.principal,
+        tracking_token=placed.tracking_token,
+        promise_changed=placed.promise_changed,
     )
     return json_response(view, 201 if placed.created else 200)
 
@@ -106,7 +115,7 @@ def place_order(ctx: Ctx) -> Any:
 @endpoint(bp, "/orders/{order_id}", roles=READERS, response=OrderView)
 def get_order(ctx: Ctx, order_id: str) -> dict[str, Any]:
     """One order with its shipments, status history and sourcing explanation."""
-    return order_view(wiring.order_desk().get(order_id, ctx.principal))
+    return order_view(wiring.order_desk().get(order_id, ctx.principal), ctx.principal)
 
 
 @endpoint(bp, "/orders", roles=READERS, response=OrderList)
@@ -114,7 +123,7 @@ def list_orders(ctx: Ctx) -> dict[str, Any]:
     """Search orders: status, from, to, email, channel_order_id, channel; limit and cursor."""
     params = dict(ctx.request.query_params or {})
     page = wiring.order_desk().list(ctx.principal, params)
-    return {"orders": [order_view(o) for o in page.items], "cursor": page.cursor}
+    return {"orders": [order_view(o, ctx.principal) for o in page.items], "cursor": page.cursor}
 
 
 @endpoint(
@@ -135,6 +144,7 @@ def cancel_order(ctx: Ctx, order_id: str) -> dict[str, Any]:
     order, done = wiring.order_desk().cancel(order_id, ctx.principal, req.reason, lines)
     return order_view(
         order,
+        ctx.principal,
         cancellation={
             "cancelled": [{"sku": s, "quantity": q} for s, q in sorted(done.cancelled.items())],
             "requested": [{"sku": s, "quantity": q} for s, q in sorted(done.requested.items())],
@@ -157,7 +167,9 @@ def place_hold(ctx: Ctx, order_id: str) -> dict[str, Any]:
     """Hold an order (kind payment, fraud, manual or address): its reservations stay, nothing
     more is released to locations until every hold is released. Idempotent per kind."""
     req = ctx.body(HoldRequest)
-    return order_view(wiring.order_changes().hold(order_id, ctx.principal, req.kind, req.reason))
+    return order_view(
+        wiring.order_changes().hold(order_id, ctx.principal, req.kind, req.reason), ctx.principal
+    )
 
 
 @endpoint(
@@ -172,7 +184,7 @@ def release_hold(ctx: Ctx, order_id: str, kind: str) -> dict[str, Any]:
             f"unknown hold kind {kind!r}",
             fields=[FieldError("kind", f"not one of {[k.value for k in HoldKind]}")],
         ) from None
-    return order_view(wiring.order_changes().release(order_id, ctx.principal, hold))
+    return order_view(wiring.order_changes().release(order_id, ctx.principal, hold), ctx.principal)
 
 
 @endpoint(
@@ -188,4 +200,4 @@ def change_order(ctx: Ctx, order_id: str) -> dict[str, Any]:
         ship_to=req.ship_to.address() if req.ship_to else None,
         payment=req.payment.status if req.payment else None,
     )
-    return order_view(changed.order, promise_changed=changed.promise_changed)
+    return order_view(changed.order, ctx.principal, promise_changed=changed.promise_changed)

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib import wiring
 from chalicelib.api import openapi
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models.system import ApiKeyCreated, ApiKeyRequest, Health
+from chalicelib.api.models.system import ApiKey, ApiKeyCreated, ApiKeyList, ApiKeyRequest, Health
 from chalicelib.domain.access import Role
 
 bp = Blueprint(__name__)
@@ -35,6 +35,21 @@ def openapi_document(ctx: Ctx) -> dict:
     status=201,
 )
 def create_api_key(ctx: Ctx) -> ApiKeyCreated:
-    """Create an API key; the key is shown once."""
+    """Create an API key, optionally expiring; the key is shown once."""
     req = ctx.body(ApiKeyRequest)
-    return ApiKeyCreated.model_validate(wiring.keys().create(req.role, req.channel))
+    created = wiring.keys().create(
+        req.role, req.channel, expires_in_days=req.expires_in_days, expires_at=req.expires_at
+    )
+    return ApiKeyCreated.model_validate(created)
+
+
+@endpoint(bp, "/api-keys", roles=[Role.ADMIN], response=ApiKeyList)
+def list_api_keys(ctx: Ctx) -> ApiKeyList:
+    """Every API key with its role, expiry, last use and revocation (never the key)."""
+    return ApiKeyList(keys=[ApiKey.model_validate(k) for k in wiring.keys().list()])
+
+
+@endpoint(bp, "/api-keys/{key_id}", method="DELETE", roles=[Role.ADMIN], response=ApiKey)
+def revoke_api_key(ctx: Ctx, key_id: str) -> ApiKey:
+    """Revoke an API key at once; revoking it again answers the same."""
+    return ApiKey.model_validate(wiring.keys().revoke(key_id))

@@ -247,3 +247,19 @@ def test_a_reject_channel_order_no_plan_can_send_is_409_not_a_cancelled_order(cl
     assert sum(s["reserved"] for s in stock(aws, "SKU-H").values()) == 0
     listed = client.http.get("/orders?channel_order_id=H-2", headers=auth(shop["other"]))
     assert json.loads(listed.body)["orders"] == []
+
+
+def test_a_channel_never_sees_what_serving_its_order_costs_the_retailer(client, shop):
+    """Reproduction: a channel's key saw ``delivery.cost`` and ``nearest_cost``."""
+    status, placed = post(client, shop["key"], "/orders", order_body("V-1", [("SKU-1", 1)]))
+    assert status == 201
+    path = f"/orders/{placed['order_id']}"
+    for seen in (
+        placed,
+        json.loads(client.http.get(path, headers=auth(shop["key"])).body),
+        json.loads(client.http.get("/orders", headers=auth(shop["key"])).body)["orders"][0],
+    ):
+        assert "cost" not in seen["delivery"] and "nearest_cost" not in seen["delivery"]
+        assert seen["delivery"]["price"] == placed["delivery"]["price"]
+    internal = json.loads(client.http.get(path, headers=auth(shop["admin"])).body)
+    assert internal["delivery"]["cost"]["total"] >= 0 and "nearest_cost" in internal["delivery"]

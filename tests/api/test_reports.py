@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.api.fulfilment_kit import at, deliver, dispatch_placed, event, make_shop, place, shipped
+from tests.api.fulfilment_kit import (
+    at,
+    deliver,
+    dispatch_placed,
+    event,
+    get_order,
+    make_shop,
+    place,
+    shipped,
+)
 from tests.api.seed import auth, seed_product, set_stock
 
 EVENTS = "dirigent-warehouse-events"
@@ -132,6 +141,7 @@ def test_short_picks_per_location_and_cost_to_serve(client, aws, shop):
     assert sum(r["units_allocated"] for r in elsewhere) == 1  # re-sourced there
 
     cost = ok(client, shop["admin"], "cost_to_serve")["totals"][0]
+    order = get_order(client, shop["service"], order["order_id"])  # costs are internal
     assert cost["orders"] == 1 and cost["cost"] == order["delivery"]["cost"]["total"]
     assert cost["compared_orders"] == 1
     assert cost["nearest_cost"] == order["delivery"]["nearest_cost"]

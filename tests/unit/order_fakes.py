@@ -78,8 +78,10 @@ class FakeOrders:
         stock: dict[tuple[str, str], StockLevel],
         *,
         clock: Callable[[], float] = clock.time,
+        journal: Callable[[str, str, int], None] | None = None,  # on_hand deltas committed
     ) -> None:
         self.stock, self.clock = stock, clock
+        self.journal = journal  # e.g. ``MemoryStock.journal``, so counts reconcile with orders
         self.orders: dict[str, Order] = {}
         self.written = Written()
         self.quotes: dict[str, StoredQuote] = {}
@@ -215,6 +217,11 @@ class FakeOrders:
         self, order: Order, stock: dict[tuple[str, str], StockLevel], written: Written
     ) -> None:
         self.orders[order.order_id] = copy.deepcopy(order)
+        if self.journal is not None:
+            for (sku, loc), level in stock.items():
+                before = self.stock.get((sku, loc))
+                if delta := level.on_hand - (before.on_hand if before else 0):
+                    self.journal(sku, loc, delta)
         self.stock.clear()
         self.stock.update(stock)
         self.written = written
@@ -352,6 +359,12 @@ class Recorder:
 
     def cancel_failed(self, order: Order, shipment: Any, reason: str) -> None:
         self.calls.append(("cancel_failed", shipment.shipment_id))
+
+    def confirmation(self, order: Order) -> None:
+        self.calls.append(("confirmation", order.order_id))
+
+    def return_received(self, order: Order, rma: Any, receipt: Any) -> None:
+        self.calls.append(("return_received", rma.rma_id))
 
     # the OrderEvents port
     def order_placed(self, order_id: str) -> None:

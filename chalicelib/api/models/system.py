@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from chalicelib.domain.access import Role
+
+
+def _from_epoch(value: Any) -> Any:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else value
+
+
+Stamp = Annotated[datetime, BeforeValidator(_from_epoch)]
 
 
 class Health(BaseModel):
@@ -17,6 +27,12 @@ class ApiKeyRequest(BaseModel):
     channel: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$"
     )
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="the key stops working after this many days"
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="or: when it stops working (not with expires_in_days)"
+    )
 
 
 class ApiKeyCreated(BaseModel):
@@ -24,3 +40,24 @@ class ApiKeyCreated(BaseModel):
     api_key: str = Field(description="shown once; only its hash is stored")
     role: Role
     channel: str | None = None
+    created_at: Stamp
+    expires_at: Stamp | None = None
+
+
+class ApiKey(BaseModel):
+    """A key as listed: never the key itself."""
+
+    key_id: str
+    role: Role
+    channel: str | None = None
+    created_at: Stamp
+    expires_at: Stamp | None = Field(default=None, description="absent: never expires")
+    last_used_at: Stamp | None = Field(
+        default=None, description="absent: never used; recorded at most once a minute"
+    )
+    revoked: bool
+    revoked_at: Stamp | None = None
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKey]
