@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAGE  ?= dev
 
-.PHONY: run test tick lint format bench package deploy clean
+.PHONY: run test tick lint format bench package deploy admin-key clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,6 +44,9 @@ deploy: package                  ## package, then deploy STAGE with CloudFormati
 	  --s3-bucket $$DEPLOY_BUCKET --output-template-file build/$(STAGE)/packaged.json
 	aws cloudformation deploy --template-file build/$(STAGE)/packaged.json \
 	  --stack-name dirigent-$(STAGE) --capabilities CAPABILITY_IAM
+
+admin-key: $(VENV)/.installed    ## print a new admin key created in STAGE's tables (AWS credentials)
+	$(PY) -m infrastructure.admin_key $(STAGE)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

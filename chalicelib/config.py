@@ -111,9 +111,7 @@ def _fetch(param: str) -> str:
                 param.removeprefix("secretsmanager:"), max_age=SECRET_MAX_AGE_SECONDS
             )
         else:
-            value = parameters.get_parameter(
-                param, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS
-            )
+            value = parameters.get_parameter(param, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.GetParameterError as exc:
         # The SDK's message names the parameter, never its value.
         raise RuntimeError(f"cannot read the token secret from {param}: {exc}") from None

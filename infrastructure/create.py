@@ -21,8 +21,9 @@ def load_template() -> dict[str, Any]:
     return json.loads(TEMPLATE.read_text())
 
 
-def _resolve(value: Any, params: dict[str, str], arns: dict[str, str]) -> Any:
-    """Resolve the few intrinsics the template uses: Fn::Sub of parameters, Ref, Fn::GetAtt Arn."""
+def _resolve(value: Any, params: dict[str, str], attrs: dict[str, dict[str, str]]) -> Any:
+    """Resolve the few intrinsics the template uses: Fn::Sub of parameters, Ref (of a
+    parameter or a created resource), Fn::GetAtt of a created resource."""
     if isinstance(value, dict):
         if "Fn::Sub" in value:
             text = value["Fn::Sub"]
@@ -32,10 +33,11 @@ def _resolve(value: Any, params: dict[str, str], arns: dict[str, str]) -> Any:
         if "Ref" in value:
             return params[value["Ref"]]
         if "Fn::GetAtt" in value:
-            return arns[value["Fn::GetAtt"][0]]
-        return {k: _resolve(v, params, arns) for k, v in value.items()}
+            logical, attribute = value["Fn::GetAtt"]
+            return attrs[logical][attribute]
+        return {k: _resolve(v, params, attrs) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, params, arns) for v in value]
+        return [_resolve(v, params, attrs) for v in value]
     return value
 
 
@@ -46,16 +48,20 @@ def create_all(
     account_id: str = "123456789012",
     mail_sender: str = "orders@dirigent.example",
 ) -> dict[str, str]:
-    """Create every table, queue, bucket and SES identity; return logical id -> physical name."""
+    """Create every table, queue, bucket, SES identity, alarm topic and alarm; return logical
+    id -> physical name. Conditional resources (the alarm mail subscription) are left out."""
     tpl = load_template()
     params = {"Prefix": prefix, "MailSender": mail_sender, "AWS::AccountId": account_id}
-    arns: dict[str, str] = {}
+    attrs: dict[str, dict[str, str]] = {}
     names: dict[str, str] = {}
     ddb, sqs = session.client("dynamodb"), session.client("sqs")
     s3, ses = session.client("s3"), session.client("ses")
-    # Queues first, DLQs before the queues that redrive to them (template order guarantees it).
+    # In template order: what a resource refers to comes before it (DLQs before their queues,
+    # the topic before the alarms).
     for logical, res in tpl["Resources"].items():
-        props = _resolve(res.get("Properties", {}), params, arns)
+        if "Condition" in res:
+            continue
+        props = _resolve(res.get("Properties", {}), params, attrs)
         kind = res["Type"]
         if kind == "AWS::DynamoDB::Table":
             ddb.create_table(**{k: props[k] for k in TABLE_KEYS if k in props})
@@ -72,9 +78,10 @@ def create_all(
                 if k not in ("QueueName", "SqsManagedSseEnabled")
             }
             url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attrs)["QueueUrl"]
-            arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
                 "Attributes"
             ]["QueueArn"]
+            attrs[logical] = {"Arn": arn, "QueueName": props["QueueName"]}
             names[logical] = props["QueueName"]
         elif kind == "AWS::S3::Bucket":
             bucket: dict[str, Any] = {"Bucket": props["BucketName"]}
@@ -85,4 +92,11 @@ def create_all(
         elif kind == "AWS::SES::EmailIdentity":
             ses.verify_email_identity(EmailAddress=props["EmailIdentity"])
             names[logical] = props["EmailIdentity"]
+        elif kind == "AWS::SNS::Topic":
+            topic = session.client("sns").create_topic(Name=props["TopicName"])
+            params[logical] = topic["TopicArn"]  # what Ref of a topic gives
+            names[logical] = props["TopicName"]
+        elif kind == "AWS::CloudWatch::Alarm":
+            session.client("cloudwatch").put_metric_alarm(**props)
+            names[logical] = props["AlarmName"]
     return names

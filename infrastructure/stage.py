@@ -87,7 +87,7 @@ def merge_template(stage: str) -> dict[str, Any]:
             functions[name] = _common(resources, queues)
     for name, statements in functions.items():
         resources.setdefault(name, _function(name))
-        resources[f"{name}Role"] = _role(name, statements)
+        resources[f"{name}Role"] = _role(name, [*statements, *_secret_access(stage)])
     return template
 
 
@@ -129,6 +129,22 @@ def _common(resources: dict[str, Any], queues: dict[str, str]) -> list[dict[str,
         ),
         _allow(_EXPORTS, {"Fn::Sub": "${ExportsBucket.Arn}/*"}),
     ]
+
+
+def _secret_access(stage: str) -> list[dict[str, Any]]:
+    """Reading the token secret the stage names (DIRIGENT_TOKEN_SECRET_PARAM, see config.py)."""
+    config = json.loads(CHALICE_CONFIG.read_text())
+    env = config["stages"][stage].get("environment_variables", {})
+    param = str(env.get("DIRIGENT_TOKEN_SECRET_PARAM", ""))
+    account = "${AWS::Region}:${AWS::AccountId}"
+    if param.startswith("secretsmanager:"):
+        name = param.removeprefix("secretsmanager:")
+        arn = f"arn:${{AWS::Partition}}:secretsmanager:{account}:secret:{name}-*"
+        return [_allow(["secretsmanager:GetSecretValue"], {"Fn::Sub": arn})]
+    if param:
+        arn = f"arn:${{AWS::Partition}}:ssm:{account}:parameter/{param.lstrip('/')}"
+        return [_allow(["ssm:GetParameter"], {"Fn::Sub": arn})]
+    return []
 
 
 def _mail_domain() -> dict[str, Any]:

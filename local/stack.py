@@ -71,6 +71,13 @@ class _QuietHandler(ChaliceRequestHandler):
         if log.isEnabledFor(logging.DEBUG):
             super().log_message(format, *args)
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> (TRACE, CONNECT, ...) with 501;
+        # the app answers it like any method a route lacks: 405 with Allow (403 off the routes).
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
 
 def http_server(app: Any, *, port: int) -> LocalDevServer:
     """chalice local's server for ``app`` (thread per request, thread-local current_request)."""

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models.common import (
+    MAX_MONEY,
     CarrierServiceIn,
     CarrierServiceList,
     ChannelIn,
@@ -30,6 +31,7 @@ bp = Blueprint(__name__)
 
 STAFF = [Role.ADMIN, Role.SERVICE]
 RULES = TypeAdapter(SourcingRules)
+MAX_RULE_NUMBER = 1_000_000_000  # weights, units, days, km: far beyond any sensible rule
 
 
 def _found(doc: dict[str, Any] | None, what: str, name: str, value: str) -> dict[str, Any]:
@@ -91,6 +93,21 @@ def _validate_rules(raw: Any) -> dict[str, Any]:
         FieldError(name, "must be >= 0")
         for name, value in values.items()
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+    ]
+    problems += [
+        FieldError(name, f"must be <= {MAX_RULE_NUMBER}")
+        for name, value in values.items()
+        if isinstance(value, int | float) and value > MAX_RULE_NUMBER
+    ]
+    problems += [
+        FieldError(f"free_shipping_threshold.{currency}", f"must be 0..{MAX_MONEY}")
+        for currency, value in values["free_shipping_threshold"].items()
+        if not 0 <= value <= MAX_MONEY
+    ]
+    problems += [
+        FieldError(f"excluded_locations.{channel[:64]}", "ids of at most 64 characters, 500 ids")
+        for channel, ids in values["excluded_locations"].items()
+        if len(channel) > 64 or len(ids) > 500 or any(len(i) > 64 for i in ids)
     ]
     if values["max_parcels"] < 1:
         problems.append(FieldError("max_parcels", "must be >= 1"))

@@ -126,13 +126,6 @@ def _map_error(exc: Exception) -> Response:
             "a value of the request cannot be stored",
             [FieldError("body", "a value is out of range or too long")],
         )
-    if isinstance(exc, RecursionError):
-        return error_response(
-            400,
-            ErrorCode.BAD_REQUEST,
-            "the request is nested too deeply",
-            [FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
-        )
     logger.exception("unhandled error")
     return error_response(500, ErrorCode.INTERNAL_ERROR, "something went wrong on our side")
 
@@ -171,22 +164,23 @@ def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a JSON number")
 
 
+def _too_deep() -> BadRequest:
+    return BadRequest(
+        "the body is nested too deeply",
+        fields=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
+    )
+
+
 def parse_json(raw: bytes | str) -> Any:
     """A request body as JSON: 400 naming ``body`` when malformed, nested deeper than
     ``MAX_JSON_DEPTH`` or holding a non-finite number (``NaN``, ``Infinity``, ``1e999``)."""
     data = raw.encode() if isinstance(raw, str) else raw
     if _nesting_over(data, MAX_JSON_DEPTH):
-        raise BadRequest(
-            "the body is nested too deeply",
-            fields=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
-        )
+        raise _too_deep()
     try:
         return json.loads(data, parse_float=_finite, parse_constant=_no_constant)
     except RecursionError as exc:  # unbalanced and deep: the scan left it to the parser
-        raise BadRequest(
-            "the body is nested too deeply",
-            fields=[FieldError("body", f"nested deeper than {MAX_JSON_DEPTH} levels")],
-        ) from exc
+        raise _too_deep() from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(
             "the body is not valid JSON", fields=[FieldError("body", f"malformed JSON: {exc}")]
@@ -207,16 +201,13 @@ def check_query(params: Mapping[str, str] | None) -> None:
     """Query values bounded before they reach a key: ids by ``ID_PATTERN``, the rest by
     length; 400 naming the parameter."""
     for name, value in (params or {}).items():
+        limit = QUERY_LIMITS.get(name, MAX_QUERY_VALUE)
         if name in QUERY_IDS:
             check_id(name, value)
-        elif len(value) > QUERY_LIMITS.get(name, MAX_QUERY_VALUE):
-            limit = QUERY_LIMITS.get(name, MAX_QUERY_VALUE)
+        elif len(value) > limit or len(name) > MAX_QUERY_VALUE:
             raise BadRequest(
-                f"{name} is too long", fields=[FieldError(name, f"at most {limit} characters")]
-            )
-        if len(name) > MAX_QUERY_VALUE:
-            raise BadRequest(
-                "a query parameter name is too long", fields=[FieldError("query", "name too long")]
+                f"{name[:64]} is too long",
+                fields=[FieldError(name[:64], f"at most {limit} characters")],
             )
 
 

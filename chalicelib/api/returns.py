@@ -18,6 +18,7 @@ from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
 from chalicelib.api.models.returns import (
     MAX_TOKEN_LENGTH,
+    ReturnCancel,
     ReturnCommand,
     ReturnRequest,
     RmaView,
@@ -104,4 +105,22 @@ def get_return(ctx: Ctx, rma_id: str) -> RmaView:
     principal = _staff(ctx)
     token = (ctx.query("token") or "")[:MAX_TOKEN_LENGTH]
     rma = wiring.returns().get(rma_id[:64], token=token, principal=principal)
+    return rma_view(rma)
+
+
+@endpoint(bp, "/returns/{rma_id}/cancel", method="POST", request=ReturnCancel, response=RmaView)
+def cancel_return(ctx: Ctx, rma_id: str) -> RmaView:
+    """Withdraw a return before its parcel travels: the customer with ``token`` in the body, or
+    customer service with a key. Once a carrier or a location has it: 409. Idempotent."""
+    principal = _staff(ctx)
+    raw = ctx.request.raw_body
+    req = ctx.body(ReturnCancel) if raw and raw.strip() else ReturnCancel()
+    if principal is None and not req.token:
+        raise Unauthorized(
+            "cancelling a return needs the order's tracking token or a service key",
+            fields=[FieldError("token", "missing")],
+        )
+    rma = wiring.returns().cancel(
+        rma_id[:64], token=req.token, principal=principal, reason=req.reason
+    )
     return rma_view(rma)

@@ -111,13 +111,13 @@ class KeyService:
                 "the API key has expired", fields=[FieldError("Authorization", "expired key")]
             )
         self._mark_used(digest, record, now)
-        return Principal(Role(record["role"]), key_id=record["key_id"], channel=record.get("channel"))
+        return Principal(
+            Role(record["role"]), key_id=record["key_id"], channel=record.get("channel")
+        )
 
     def list(self) -> list[dict[str, Any]]:
         """Every key's record (never the key, nor its hash), oldest first."""
-        return sorted(
-            (_view(r) for r in self._store.all().values()), key=lambda r: r["created_at"]
-        )
+        return sorted((_view(r) for r in self._store.all().values()), key=lambda r: r["created_at"])
 
     def revoke(self, key_id: str) -> dict[str, Any]:
         """Revoke a key at once; revoking it again changes nothing."""
@@ -137,9 +137,7 @@ class KeyService:
         record = self._store.get(found[0]) or {}
         return _view(record)
 
-    def _expiry(
-        self, now: float, in_days: int | None, at: datetime | None
-    ) -> float | None:
+    def _expiry(self, now: float, in_days: int | None, at: datetime | None) -> float | None:
         if in_days is not None and at is not None:
             raise InvalidInput(
                 "give expires_in_days or expires_at, not both",

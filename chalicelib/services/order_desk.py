@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from chalicelib.domain.order.cancel import Cancellation, cancel
 from chalicelib.domain.order.model import Order, OrderStatus, order_to_doc
 from chalicelib.domain.order.writes import OutboxMark
 from chalicelib.domain.paging import Page
+from chalicelib.services.cursors import CursorSigner
 from chalicelib.services.ports import OrderEvents, OrderSearch, OrderStore
 
 MAX_DAYS = 366
@@ -26,11 +28,13 @@ class OrderDesk:
         events: OrderEvents,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         by_tracking_number: Callable[[str], list[str]] = lambda number: [],
+        cursors: CursorSigner | None = None,
     ) -> None:
         """``by_tracking_number`` gives the ids of the orders a carrier's tracking number
-        belongs to."""
+        belongs to; ``cursors`` signs listing cursors (with the server's secret)."""
         self._orders, self._search, self._events, self._clock = orders, search, events, clock
         self._by_tracking_number = by_tracking_number
+        self._cursors = cursors or CursorSigner()
 
     def get(self, order_id: str, principal: Principal) -> Order:
         """The order, if it exists and the caller may see it (else 404, never 403: a channel
@@ -83,7 +87,14 @@ class OrderDesk:
             self._events.stock_arrived(sku, location_id)  # backorders may take the units
 
     def list(self, principal: Principal, params: dict[str, str]) -> Page:
-        """Orders by channel, e-mail, channel order id or day range, newest first."""
+        """Orders by channel, e-mail, channel order id or day range, newest first. The cursor
+        is signed and bound to the query: a forged or foreign one is a 400 naming ``cursor``."""
+        scope = _scope(principal, params)
+        inner = self._cursors.open(params.get("cursor"), scope) or ""
+        page = self._list(principal, {**params, "cursor": inner})
+        return Page(page.items, self._cursors.seal(page.cursor, scope))
+
+    def _list(self, principal: Principal, params: dict[str, str]) -> Page:
         limit = _int(params.get("limit", "50"), "limit", 1, 200)
         start, end = _range(params.get("from"), params.get("to"), self._clock)
         status, cursor = params.get("status"), params.get("cursor")
@@ -152,6 +163,13 @@ class OrderDesk:
                 return Page(items, f"{day.isoformat()}:{page.cursor}")
             day, cursor = day - timedelta(days=1), ""
         return Page(items, f"{day.isoformat()}:" if day >= start and items else None)
+
+
+def _scope(principal: Principal, params: dict[str, str]) -> str:
+    """What a cursor continues: the caller's channel and every parameter but the page's."""
+    channel = principal.channel if principal.role == Role.CHANNEL else params.get("channel")
+    keys = ("status", "from", "to", "email", "channel_order_id", "tracking_number")
+    return json.dumps([channel, *((params.get(k) or "").lower() for k in keys)])
 
 
 def _now(clock: Callable[[], datetime]) -> str:

@@ -28,6 +28,7 @@ from chalicelib.domain.returns.model import Condition, RequestedLine, Rma, RmaSt
 from chalicelib.domain.returns.options import rank_options
 from chalicelib.domain.returns.policy import (
     Receipt,
+    cancel_rma,
     check_request,
     mark_in_transit,
     new_rma,
@@ -198,6 +199,34 @@ class ReturnService:
         if principal is None and order is not None and self._token_matches(order, token or ""):
             return rma
         raise _unknown_rma(rma_id)
+
+    def cancel(
+        self,
+        rma_id: str,
+        *,
+        token: str | None = None,
+        principal: Principal | None = None,
+        reason: str = "",
+    ) -> Rma:
+        """Withdraw a return nothing has moved for yet (Conflict once the parcel travels);
+        idempotent. Who may read the RMA may cancel it."""
+        for _ in range(self._attempts):
+            rma = self.get(rma_id, token=token, principal=principal)
+            order = self._orders.get(rma.order_id)
+            if order is None:
+                raise _unknown_rma(rma_id)
+            now, source = iso(self._clock()), _source(principal)
+            if not cancel_rma(rma, at=now, source=source, reason=reason):
+                return rma
+            order.returns[rma.rma_id] = summary(rma)
+            order.record(at=now, event="return_cancelled", source=source, rma_id=rma.rma_id)
+            try:
+                self._orders.update(order, writes=[RmaSaved(rma)], now=now)
+            except (StaleOrder, WriteConflict):
+                continue
+            logger.info("return cancelled", rma_id=rma.rma_id, order_id=order.order_id)
+            return rma
+        raise StaleOrder(f"return {rma_id} kept changing; try again")
 
     # --- the locations' events ---------------------------------------------------------------
 

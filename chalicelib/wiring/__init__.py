@@ -16,6 +16,7 @@ from chalicelib.config import settings
 from chalicelib.wiring.aws import (
     aggregates as aggregates,
     alert_state as alert_state,
+    api_keys as api_keys,
     boto_config as boto_config,
     catalog as catalog,
     client as client,
@@ -75,7 +76,7 @@ def catalog_service() -> CatalogService:
 def keys() -> KeyService:
     from chalicelib.services.access import KeyService
 
-    return KeyService(catalog())
+    return KeyService(api_keys())
 
 
 @cache
@@ -112,6 +113,7 @@ def ordering() -> OrderService:
 
 @cache
 def order_desk() -> OrderDesk:
+    from chalicelib.services.cursors import CursorSigner
     from chalicelib.services.order_desk import OrderDesk
 
     return OrderDesk(
@@ -119,6 +121,7 @@ def order_desk() -> OrderDesk:
         search=orders(),
         events=order_events(),
         by_tracking_number=fulfilment_log().order_ids,
+        cursors=CursorSigner(settings().token_secret.encode()),
     )
 
 

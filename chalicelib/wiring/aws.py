@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamo_alerts import DynamoAlertState, DynamoLowStock
     from chalicelib.adapters.dynamo_catalog import DynamoCatalog
     from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
+    from chalicelib.adapters.dynamo_keys import DynamoKeys
     from chalicelib.adapters.dynamo_orders import DynamoOrders
     from chalicelib.adapters.dynamo_returns import DynamoReturns, DynamoReturnStock
     from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
@@ -68,6 +69,13 @@ def catalog() -> DynamoCatalog:
         ttl=settings().cache_ttl_seconds,
         cached_kinds=(Kind.CHANNEL, Kind.LOCATION, Kind.CARRIER, Kind.RULES, Kind.ALERT_GROUP),
     )
+
+
+@cache
+def api_keys() -> DynamoKeys:
+    from chalicelib.adapters.dynamo_keys import DynamoKeys
+
+    return DynamoKeys(table(settings().catalog_table))
 
 
 @cache

@@ -159,12 +159,62 @@ def test_an_expired_window_and_an_already_returned_unit_are_422(client, aws, sho
     assert "30-day return window ended" in fields(body)["lines[0].sku"]
 
     order = delivered(client, aws, shop, [("SKU-2", 1)])
-    assert post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))[0] == 201
+    rma = post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))[1]
+    moving = {**received(rma["rma_id"], "dc-kassel"), "type": "return_in_transit"}
+    del moving["lines"]
+    assert deliver(client, "on_warehouse_event", EVENTS, moving) == []
     status, body = post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))
     assert status == 422
     assert fields(body) == {
         "lines[0].quantity": "at most 0 of SKU-2 can be returned (delivered 1, already returned 1)"
     }
+
+
+def test_a_return_nobody_sent_back_never_blocks_the_customers_own(client, aws, shop):
+    """Reproduction: anyone who knew the order opened a return for all of it, and the real
+    customer's return was then refused ("at most 0"): requested RMAs counted."""
+    order = delivered(client, aws, shop, [("SKU-2", 2)])
+    squatter = post_return(client, customer_return(order, ("SKU-2", 2, "wrong_size")))
+    assert squatter[0] == 201
+    status, own = post_return(client, customer_return(order, ("SKU-2", 2, "damaged")))
+    assert status == 201, own
+
+    # Both ask for the same units: the first parcel that arrives takes them, once.
+    ev = received(own["rma_id"], "dc-kassel", ("SKU-2", 2, "sellable"))
+    assert deliver(client, "on_warehouse_event", EVENTS, ev) == []
+    twice = received(squatter[1]["rma_id"], "dc-kassel", ("SKU-2", 1, "sellable"))
+    assert deliver(client, "on_warehouse_event", EVENTS, twice) == [0]  # more than delivered
+    assert stock(aws, "SKU-2")["dc-kassel"]["on_hand"] == 4 - 2 + 2
+    assert_invariants(aws)
+
+
+def cancel_return(client: Any, rma_id: str, body: dict[str, Any], key: str | None = None):
+    head = auth(key) if key else {"Content-Type": "application/json"}
+    resp = client.http.post(f"/returns/{rma_id}/cancel", body=json.dumps(body), headers=head)
+    return resp.status_code, json.loads(resp.body)
+
+
+def test_a_return_can_be_cancelled_until_its_parcel_travels(client, aws, shop):
+    order = delivered(client, aws, shop, [("SKU-2", 2)])
+    rma = post_return(client, customer_return(order, ("SKU-2", 2, "wrong_size")))[1]
+    assert cancel_return(client, rma["rma_id"], {"token": "nope"})[0] == 404
+    assert cancel_return(client, rma["rma_id"], {})[0] == 401
+    for _ in range(2):  # idempotent
+        status, body = cancel_return(client, rma["rma_id"], {"token": order["tracking_token"]})
+        assert status == 200 and body["status"] == "cancelled"
+    seen = json.loads(
+        client.http.get(f"/orders/{order['order_id']}", headers=auth(shop["service"])).body
+    )
+    assert seen["returns"][rma["rma_id"]]["status"] == "cancelled"
+    ev = received(rma["rma_id"], "dc-kassel", ("SKU-2", 1, "sellable"))
+    assert deliver(client, "on_warehouse_event", EVENTS, ev) == [0]  # to be handled by hand
+
+    other = post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))[1]
+    moving = {**received(other["rma_id"], "dc-kassel"), "type": "return_in_transit"}
+    del moving["lines"]
+    assert deliver(client, "on_warehouse_event", EVENTS, moving) == []
+    status, body = cancel_return(client, other["rma_id"], {"reason": "x"}, shop["service"])
+    assert status == 409 and fields(body) == {"rma_id": "status in_transit"}
 
 
 def test_malformed_requests_name_the_field(client, aws, shop):

@@ -151,6 +151,7 @@ def test_a_positive_adjustment_announces_the_stock_arrived(network, admin_key, a
         return [(m["sku"], m["location_id"]) for m in events if m["type"] == "stock_arrived"]
 
     put_stock(network, admin_key, "MUG", "dc-kassel", on_hand=3)
+    assert arrived() == [("MUG", "dc-kassel")]  # absolute levels announce too
     body = {"sku": "MUG", "location_id": "dc-kassel", "delta": -1, "reason": "broken"}
     adjust(network, admin_key, body)
     assert arrived() == []

@@ -307,7 +307,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.commands: list[PlaceOrder] = []
         self.sent: list[ShipmentEvent] = []  # location events that were applied
         self.receipts: list[str] = []  # event ids of receipts
-        self.rmas: list[str] = []
+        self.reported: dict[str, int] = {}  # shipment id -> its last event along the path
         self.serial = 0
         # What the machine did to the units in the network, per SKU, and to quarantine.
         self.received: Counter[str] = Counter()
@@ -353,7 +353,7 @@ class Lifecycle(RuleBasedStateMachine):
         lines=CARTS,
         channel=st.sampled_from(["webshop", "preorder"]),
         pickup=st.booleans(),
-        hold=st.sampled_from(["", "", "payment", "fraud"]),
+        hold=st.sampled_from(["", "", "", "", "", "payment", "fraud"]),
         to=st.sampled_from(sorted(ADDRESSES)),
     )
     def place(
@@ -444,34 +444,46 @@ class Lifecycle(RuleBasedStateMachine):
     # --- the asynchronous side ----------------------------------------------------------------
 
     @precondition(lambda self: self.world.events.pending)
-    @rule(i=INDEX, again=st.booleans())
-    def deliver(self, i: int, again: bool) -> None:
-        """One order-events message, in any order; ``again``: it stays for a redelivery."""
-        pending = self.world.events.pending
-        message = pending[i % len(pending)] if again else pending.pop(i % len(pending))
-        if message[0] == "dispatch":
-            order_id = message[1]
-            held = bool(self.world.order(order_id).holds)
-            sent = dict(self.world.queues.requests)
-            self.world.dispatcher.dispatch(order_id)
-            if held:
-                new = set(self.world.queues.requests) - set(sent)
-                assert not any(s.startswith(order_id) for s in new), "a held order was released"
-        elif message[0] == "stock_arrived":
-            self.world.backorders.allocate(message[1], message[2])
+    @rule(picks=st.lists(st.tuples(INDEX, st.booleans()), min_size=1, max_size=4))
+    def deliver(self, picks: list[tuple[int, bool]]) -> None:
+        """Order-events messages in any order; ``True``: it stays, to be delivered again."""
+        for i, again in picks:
+            pending = self.world.events.pending
+            if not pending:
+                return
+            message = pending[i % len(pending)] if again else pending.pop(i % len(pending))
+            if message[0] == "dispatch":
+                self._dispatch(message[1])
+            elif message[0] == "stock_arrived":
+                self.world.backorders.allocate(message[1], message[2])
+
+    def _dispatch(self, order_id: str) -> None:
+        held = bool(self.world.order(order_id).holds)
+        sent = set(self.world.queues.requests)
+        self.world.dispatcher.dispatch(order_id)
+        if held:
+            new = set(self.world.queues.requests) - sent
+            assert not any(s.startswith(order_id) for s in new), "a held order was released"
 
     # --- the locations ------------------------------------------------------------------------
 
     @precondition(lambda self: self.world.queues.requests)
-    @rule(i=INDEX, k=INDEX, picked=st.integers(0, 3), line=INDEX)
-    def location_event(self, i: int, k: int, picked: int, line: int) -> None:
+    @rule(i=INDEX, k=INDEX, step=st.booleans(), picked=st.integers(0, 3), line=INDEX)
+    def location_event(self, i: int, k: int, step: bool, picked: int, line: int) -> None:
         """A location reports on a shipment it received a request for (whatever happened to
-        the shipment since: a cancel does not stop a warehouse that already packed it)."""
+        the shipment since: a cancel does not stop a warehouse that already packed it).
+        ``step``: the next event along the shipment's path, else any (late, early, again)."""
         requests = self.world.queues.requests
         request = requests[sorted(requests)[i % len(requests)]]
         store = (request.get("pickup") or {}).get("location_id")
         path = "ship" if not store else "pickup" if store == request["location_id"] else "transfer"
-        kind = PATH_EVENTS[path][k % len(PATH_EVENTS[path])]
+        events = PATH_EVENTS[path]
+        if step:
+            done = self.reported.get(request["shipment_id"], -1)
+            kind = events[min(done + 1, len(events) - 2)]
+            self.reported[request["shipment_id"]] = events.index(kind)
+        else:
+            kind = events[k % len(events)]
         at_store = kind in (E.READY_FOR_PICKUP, E.COLLECTED)
         lines = [(ln["sku"], ln["quantity"]) for ln in request["lines"]]
         sku, quantity = lines[line % len(lines)]

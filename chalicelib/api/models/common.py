@@ -9,14 +9,13 @@ are accepted as they are.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.api.http import field_errors
+from chalicelib.api.http import ID_PATTERN, check_id, field_errors
 from chalicelib.config import queue_name
 from chalicelib.domain.catalog import (
     carrier_service_from_doc,
@@ -36,9 +35,8 @@ from chalicelib.domain.network import (
 )
 from chalicelib.services.importer import RowError
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-_ID_RE = re.compile(ID_PATTERN)
 MAX_QUANTITY = 10_000_000
+MAX_MONEY = 100_000_000  # minor units: a million in a two-decimal currency
 
 
 def _country(code: str) -> str:
@@ -79,7 +77,7 @@ CountryCode = Annotated[str, AfterValidator(_country)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits, . _ : -; max 64")]
-Money = Annotated[int, Field(ge=0, le=100_000_000, description="minor units")]
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY, description="minor units")]
 Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local HH:MM")]
 Text = Annotated[str, Field(max_length=200)]
@@ -90,13 +88,9 @@ class Request(BaseModel):
 
 
 def check_path_id(name: str, value: str) -> str:
-    """A path id is valid and names ``name`` when it is not."""
-    if not _ID_RE.match(value):
-        raise InvalidInput(
-            f"{name} is not a valid id",
-            fields=[FieldError(name, "letters, digits, . _ : - only, at most 64 characters")],
-        )
-    return value
+    """A path id is valid, else 400 naming ``name`` (the ``endpoint`` decorator checks every
+    path parameter this way already)."""
+    return check_id(name, value)
 
 
 def same_id(name: str, path_value: str, body_value: str | None) -> str:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from chalicelib.api.models.common import MAX_MONEY
 from chalicelib.domain.network import Address
 from chalicelib.domain.order.changes import HoldKind, PaymentStatus
 
@@ -50,7 +51,7 @@ class QuoteLine(Strict):
 
 
 class OrderLineIn(QuoteLine):
-    unit_price: int = Field(ge=0, description="minor units of the order's currency")
+    unit_price: int = Field(ge=0, le=MAX_MONEY, description="minor units of the order's currency")
 
 
 def _no_duplicates(lines: list[Any]) -> None:

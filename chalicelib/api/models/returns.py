@@ -28,6 +28,12 @@ class ReturnRequest(BaseModel):
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=50)
 
 
+class ReturnCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Token | None = Field(default=None, description="the order's tracking token")
+    reason: str = Field(default="", max_length=500)
+
+
 class RmaLineOut(BaseModel):
     sku: str
     quantity: int

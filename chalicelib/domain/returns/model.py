@@ -40,6 +40,7 @@ class RmaStatus(StrEnum):
     RESTOCKED = "restocked"  # everything arrived; the sellable units are back on hand
     QUARANTINED = "quarantined"  # everything arrived damaged; nothing went back on sale
     REFUNDED = "refunded"  # everything arrived and its refund is recorded
+    CANCELLED = "cancelled"  # withdrawn before anything moved: its units count nowhere
 
 
 _RANK = {
@@ -49,6 +50,7 @@ _RANK = {
     RmaStatus.RESTOCKED: 3,
     RmaStatus.QUARANTINED: 3,
     RmaStatus.REFUNDED: 4,
+    RmaStatus.CANCELLED: 5,  # final: no event moves it on
 }
 
 

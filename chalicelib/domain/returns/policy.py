@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Product
 from chalicelib.domain.order.model import Order, OrderStatus, ShipmentStatus
@@ -70,12 +70,30 @@ def delivered_units(order: Order) -> dict[str, Delivered]:
 
 
 def returned_units(order: Order) -> dict[str, int]:
-    """Units already asked back by the order's RMAs (whatever their state)."""
+    """Units on their way back or back already: the lines of the order's RMAs whose parcel a
+    carrier or a location has. A requested RMA with nothing moved counts nowhere (anyone who
+    guessed an order must not block its customer's return), nor does a cancelled one."""
     out: dict[str, int] = {}
     for summary in order.returns.values():
+        if summary.get("status") in _NOT_MOVED:
+            continue
         for sku, quantity in summary.get("lines", {}).items():
             out[sku] = out.get(sku, 0) + int(quantity)
     return out
+
+
+def received_units(order: Order, *, besides: str = "") -> dict[str, int]:
+    """Units the order's RMAs (but ``besides``) have received."""
+    out: dict[str, int] = {}
+    for rma_id, summary in order.returns.items():
+        if rma_id == besides:
+            continue
+        for sku, quantity in summary.get("received", {}).items():
+            out[sku] = out.get(sku, 0) + int(quantity)
+    return out
+
+
+_NOT_MOVED = (RmaStatus.REQUESTED.value, RmaStatus.CANCELLED.value)
 
 
 def check_request(
@@ -179,10 +197,42 @@ def new_rma(
     return rma
 
 
+def cancel_rma(rma: Rma, *, at: str, source: str, reason: str = "") -> bool:
+    """Withdraw an RMA nothing has moved for yet. False when it is cancelled already;
+    Conflict once a carrier or a location has the parcel."""
+    if rma.status == RmaStatus.CANCELLED:
+        return False
+    if rma.status != RmaStatus.REQUESTED:
+        raise Conflict(
+            f"return {rma.rma_id} is {rma.status.value}: it can no longer be cancelled",
+            fields=[FieldError("rma_id", f"status {rma.status.value}")],
+        )
+    rma.status = RmaStatus.CANCELLED
+    rma.history.append(
+        {
+            "at": at,
+            "event": "cancelled",
+            "status": rma.status.value,
+            "source": source,
+            "reason": reason,
+        }
+    )
+    return True
+
+
+def _refuse_cancelled(rma: Rma) -> None:
+    if rma.status == RmaStatus.CANCELLED:
+        raise InvalidInput(
+            f"return {rma.rma_id} was cancelled: handle the parcel by hand",
+            fields=[FieldError("rma_id", "cancelled")],
+        )
+
+
 def mark_in_transit(
     rma: Rma, *, at: str, event_id: str, carrier: str | None, tracking_number: str | None
 ) -> bool:
     """The carrier has the parcel. Returns True when the status moved (False: late)."""
+    _refuse_cancelled(rma)
     rma.carrier = rma.carrier or carrier
     rma.tracking_number = rma.tracking_number or tracking_number
     return rma._enter(RmaStatus.IN_TRANSIT, at=at, event="in_transit", event_id=event_id)
@@ -208,8 +258,11 @@ def receive(
 ) -> Receipt:
     """Count the units that arrived at ``location_id`` and refund them. Raises InvalidInput
     (the event fails, and after its retries rests in the DLQ) for a SKU that is not on the RMA
-    or more units than it still expects: nothing is counted then."""
+    or more units than it still expects, or than were delivered and not yet received by the
+    order's other RMAs: nothing is counted then."""
+    _refuse_cancelled(rma)
     _check_receipt(rma, lines)
+    _check_delivered(order, rma, lines)
     moves: list[Move] = []
     refunded: dict[str, int] = {}
     for sku, quantity, condition in lines:
@@ -258,6 +311,27 @@ def _check_receipt(rma: Rma, lines: Sequence[tuple[str, int, Condition]]) -> Non
             )
     if errors:
         raise InvalidInput(f"the receipt does not match RMA {rma.rma_id}", fields=errors)
+
+
+def _check_delivered(order: Order, rma: Rma, lines: Sequence[tuple[str, int, Condition]]) -> None:
+    """Several RMAs may ask for the same units (requested ones don't block each other): no
+    more of a SKU is ever received than was delivered."""
+    delivered, back = delivered_units(order), received_units(order, besides=rma.rma_id)
+    counted: dict[str, int] = {}
+    errors: list[FieldError] = []
+    for i, (sku, quantity, _) in enumerate(lines):
+        line = rma.line(sku)
+        counted[sku] = counted.get(sku, 0) + quantity
+        left = delivered.get(sku, Delivered(0, "")).quantity - back.get(sku, 0)
+        if line is not None and line.received + counted[sku] > left:
+            errors.append(
+                FieldError(
+                    f"lines[{i}].quantity",
+                    f"only {max(left - line.received, 0)} of {sku} delivered and not returned",
+                )
+            )
+    if errors:
+        raise InvalidInput(f"the receipt exceeds what order {order.order_id} got", fields=errors)
 
 
 def _after_receipt(rma: Rma, *, at: str, location_id: str, event_id: str) -> list[RmaStatus]:
