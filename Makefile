@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAGE  ?= dev
 
-.PHONY: run test tick lint format bench package deploy admin-key clean
+.PHONY: run test tick redrive lint format bench package deploy admin-key clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,6 +27,9 @@ format: $(VENV)/.installed
 
 tick: $(VENV)/.installed         ## fire every schedule of a running local stack once
 	$(PY) -m local tick
+
+redrive: $(VENV)/.installed      ## DLQ back to its queue: make redrive QUEUE=warehouse-events STAGE=dev|local
+	$(PY) -m infrastructure.redrive $(QUEUE) --stage $(STAGE)
 
 bench: $(VENV)/.installed        ## figures: sourcing quality/latency, order throughput and cost
 	$(PY) -m pip install -q -r requirements-bench.txt

@@ -1,5 +1,7 @@
 """Powertools logging and metrics for every handler, through Chalice middleware: the Powertools
-decorators expect ``(event, context)``, which Chalice views do not have."""
+decorators expect ``(event, context)``, which Chalice views do not have. Every log line of the
+``dirigent`` logger is masked (``chalicelib.domain.redaction``): no e-mail address, API key or
+token reaches the logs, whatever field or exception text carries it."""
 
 from __future__ import annotations
 
@@ -8,11 +10,31 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Chalice
 from chalice.app import CloudWatchEvent, Request, SQSEvent
 
+from chalicelib.domain.redaction import mask
+
+
+class MaskingFormatter(LambdaPowertoolsFormatter):
+    """The Powertools JSON formatter, masking every field of the record before it is written."""
+
+    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+        return super().serialize(log=mask(log))
+
+
+def install_masking(target: Logger) -> None:
+    """Put the masking formatter on the handler every ``Logger(service="dirigent")`` shares
+    (once: the keys it was given so far stay)."""
+    handler = target.registered_handler
+    if not isinstance(handler.formatter, MaskingFormatter):
+        handler.setFormatter(MaskingFormatter(service=target.service))
+
+
 logger = Logger(service="dirigent")
+install_masking(logger)
 metrics = Metrics(namespace="Dirigent", service="dirigent")
 
 

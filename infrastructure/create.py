@@ -72,15 +72,15 @@ def create_all(
                 )
             names[logical] = props["TableName"]
         elif kind == "AWS::SQS::Queue":
-            attrs = {
+            queue_attrs = {
                 k: json.dumps(v) if isinstance(v, dict) else str(v)
                 for k, v in props.items()
                 if k not in ("QueueName", "SqsManagedSseEnabled")
             }
-            url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attrs)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
+            url = sqs.create_queue(QueueName=props["QueueName"], Attributes=queue_attrs)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             attrs[logical] = {"Arn": arn, "QueueName": props["QueueName"]}
             names[logical] = props["QueueName"]
         elif kind == "AWS::S3::Bucket":

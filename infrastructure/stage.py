@@ -47,6 +47,7 @@ _CONSUME = [
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
 ]
+_DEPTH = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
 _SES = ["ses:SendRawEmail"]
 _EXPORTS = ["s3:PutObject", "s3:GetObject"]
 
@@ -69,7 +70,10 @@ def merge_template(stage: str) -> dict[str, Any]:
     template["Parameters"]["Prefix"]["Default"] = stage_prefix(stage)
     resources = template["Resources"]
     queues = _queues_by_name(resources, stage_prefix(stage))
-    functions: dict[str, list[dict[str, Any]]] = {"APIHandler": [*_common(resources, queues)]}
+    dlqs = [_arn(q) for name, q in queues.items() if name.endswith("-dlq")]
+    functions: dict[str, list[dict[str, Any]]] = {
+        "APIHandler": [*_common(resources, queues), _allow(_DEPTH, *dlqs)]  # the dashboard
+    }
     for source in app.event_sources:
         name = to_cfn_resource_name(source.name)
         if isinstance(source, SQSEventConfig):

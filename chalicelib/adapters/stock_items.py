@@ -51,6 +51,15 @@ _TRANSFER_UPDATES: dict[Movement, tuple[str, str | None]] = {
         f"in_transit = if_not_exists(in_transit, :zero), {_FROM_ZERO}, updated_at = :now",
         None,
     ),
+    Movement.TRANSFER_FREE: (  # available rises with on_hand: nothing is reserved for them
+        "SET on_hand = if_not_exists(on_hand, :zero) + :q, "
+        "available = if_not_exists(available, :zero) + :q, "
+        "reserved = if_not_exists(reserved, :zero), in_transit = if_not_exists(in_transit, :zero), "
+        "safety_stock = if_not_exists(safety_stock, :zero), "
+        "reorder_point = if_not_exists(reorder_point, :zero), "
+        "quarantine = if_not_exists(quarantine, :zero), updated_at = :now ADD headroom :q",
+        None,
+    ),
     Movement.ARRIVE: (
         "SET in_transit = in_transit - :q, on_hand = on_hand + :q, reserved = reserved + :q, "
         "updated_at = :now",

@@ -73,5 +73,5 @@ def dashboard_asset(ctx: Ctx, name: str) -> Response:
 
 @endpoint(bp, "/dashboard/data", roles=[Role.ADMIN, Role.SERVICE], response=DashboardData)
 def dashboard_data(ctx: Ctx) -> dict[str, Any]:
-    """KPIs, chart series and the low-stock list for the dashboard."""
-    return dict(wiring.reports().dashboard())
+    """KPIs, chart series, the low-stock list, DLQ depths and the last consumer failures."""
+    return {**wiring.reports().dashboard(), "operations": wiring.operations().status()}

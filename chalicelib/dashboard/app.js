@@ -135,6 +135,25 @@
     drawFunnel($("chart-funnel"), data.funnel);
     drawStock($("chart-stock"), data.stock_health);
     renderLowStock(data.low_stock, k.low_stock);
+    renderOperations(data.operations);
+  }
+
+  function renderOperations(ops) {
+    if (!ops) return;
+    $("dlqs").tBodies[0].replaceChildren(...ops.dlqs.map((q) => el("tr", {},
+      el("td", {}, el("code", {}, q.queue)),
+      el("td", { class: `num ${q.visible ? "bad" : ""}` }, q.visible === null ? "?" : int(q.visible)),
+      el("td", { class: "num" }, q.in_flight === null ? "?" : int(q.in_flight)))));
+    const body = $("failures").tBodies[0];
+    if (!ops.failures.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No recent failures.")));
+      return;
+    }
+    body.replaceChildren(...ops.failures.map((f) => el("tr", {},
+      el("td", {}, when(f.at)),
+      el("td", {}, f.consumer),
+      el("td", {}, el("code", {}, f.message_id)),
+      el("td", {}, f.reason))));
   }
 
   function setRate(id, rate, good, fair) {

@@ -38,6 +38,9 @@ class Movement(StrEnum):
     # Units left although their reservation was released (shipped after a cancel): on_hand
     # falls, and available with it (it may go negative: the units are gone either way).
     SHIP_UNRESERVED = "ship_unreserved"
+    # Unreserved units arrived at a store (a cancelled transfer the source sent anyway, its
+    # departure not booked): on_hand and available rise; creates the item.
+    TRANSFER_FREE = "transfer_free"
 
 
 def apply(level: StockLevel, movement: Movement, quantity: int) -> StockLevel:
@@ -67,13 +70,14 @@ def apply(level: StockLevel, movement: Movement, quantity: int) -> StockLevel:
 
 
 # Movements that create a missing stock item (a store that never held the SKU): from zero.
-CREATES_ITEM = frozenset({Movement.TRANSIT, Movement.TRANSFER_IN})
+CREATES_ITEM = frozenset({Movement.TRANSIT, Movement.TRANSFER_IN, Movement.TRANSFER_FREE})
 _ELSEWHERE = frozenset(
     {
         Movement.TRANSFER_OUT,
         Movement.TRANSIT,
         Movement.ARRIVE,
         Movement.TRANSFER_IN,
+        Movement.TRANSFER_FREE,
         Movement.LAND,
         Movement.TRANSIT_OUT,
         Movement.UNQUARANTINE,
@@ -92,6 +96,8 @@ def _elsewhere(level: StockLevel, movement: Movement, quantity: int) -> StockLev
         return replace(level, in_transit=level.in_transit + q)
     if movement == Movement.TRANSFER_IN:
         return replace(level, on_hand=level.on_hand + q, reserved=level.reserved + q)
+    if movement == Movement.TRANSFER_FREE:
+        return replace(level, on_hand=level.on_hand + q)
     if movement in (Movement.UNQUARANTINE, Movement.QUARANTINE_OUT):
         _require(level.quarantine >= q, level, f"only {level.quarantine} in quarantine")
         on_hand = level.on_hand + (q if movement == Movement.UNQUARANTINE else 0)
@@ -128,6 +134,7 @@ ON_HAND_EFFECT: dict[Movement, int] = {
     Movement.UNQUARANTINE: 1,
     Movement.QUARANTINE_OUT: 0,
     Movement.SHIP_UNRESERVED: -1,
+    Movement.TRANSFER_FREE: 1,
 }
 
 # Journal entries older than this are dropped when a count or an absolute level rewrites the

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import IO, Any, Protocol
 
+from chalicelib.domain.csv_cells import safe_cell as safe_cell  # the guard, re-exported
 from chalicelib.domain.errors import FieldError, NotFound
 from chalicelib.domain.network import Location, StockLevel
 from chalicelib.services.ports import OrderSearch
@@ -166,16 +167,6 @@ def return_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for line in doc["lines"]
     ]
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 class ExportService:

@@ -30,11 +30,11 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.mail import MailRejected
 from chalicelib.domain.order.cancel import (
+    AfterCancel,
     confirm,
-    left_despite_cancel,
+    moved_after_cancel,
     reject,
     settle_on_leave,
-    ship_after_cancel,
 )
 from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
 from chalicelib.domain.order.progress import (
@@ -159,8 +159,8 @@ class OrderEventService:
             change = self._short(order, shipment, event, source)
         elif event.type in _ANSWERS:
             change = _answer(order, shipment, event, source)
-        elif left_despite_cancel(shipment, TARGETS[event.type]):
-            change = self._left_after_cancel(order, shipment, event, source)
+        elif after := moved_after_cancel(order, shipment, _target(shipment, event.type)):
+            change = self._moved_after_cancel(order, shipment, event, source, after)
         else:
             progress = advance_shipment(
                 order,
@@ -191,11 +191,16 @@ class OrderEventService:
             )
         return change
 
-    def _left_after_cancel(
-        self, order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str
+    def _moved_after_cancel(
+        self,
+        order: Order,
+        shipment: OrderShipment,
+        event: ShipmentEvent,
+        source: str,
+        after: AfterCancel,
     ) -> _Change:
-        """A cancelled shipment left anyway: shipped again, its units off on_hand once."""
-        moves = ship_after_cancel(order, shipment, TARGETS[event.type])
+        """A cancelled shipment moved anyway: its units move where they went, once; customer
+        service is told when they left the network."""
         if event.carrier and not shipment.carrier:
             shipment.carrier = event.carrier
         if event.tracking_number and not shipment.tracking_number:
@@ -203,15 +208,17 @@ class OrderEventService:
         shipment.updated_at = event.occurred_at
         order.record(
             at=event.occurred_at,
-            event="shipped_after_cancel",
+            event=after.event,
             source=source,
             shipment_id=shipment.shipment_id,
             type=event.type.value,
         )
-        progress = Progress(changed=True, left_now=True, entered=shipment.status, moves=moves)
-        change = _Change(progress, moves=moves)
+        entered = shipment.status if after.left else None
+        progress = Progress(changed=True, left_now=after.left, entered=entered, moves=after.moves)
+        change = _Change(progress, moves=after.moves)
         change.writes = self._lookups(order, shipment, event, progress)
-        change.rejected = "shipped although it was cancelled"
+        if after.left:
+            change.rejected = "shipped although it was cancelled"
         return change
 
     def _short(
@@ -320,6 +327,14 @@ class OrderEventService:
 
 
 _ANSWERS = (ShipmentEventType.CANCEL_CONFIRMED, ShipmentEventType.CANCEL_REJECTED)
+
+
+def _target(shipment: OrderShipment, kind: ShipmentEventType) -> ShipmentStatus:
+    """The state an event names for this shipment (a transfer's ``shipped``: in transit)."""
+    target = TARGETS[kind]
+    if target == ShipmentStatus.SHIPPED and shipment.transfer:
+        return ShipmentStatus.IN_TRANSIT
+    return target
 
 
 def _answer(order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str) -> _Change:

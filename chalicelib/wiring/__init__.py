@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from chalicelib.services.importer import ImportService
     from chalicelib.services.inventory import InventoryService
     from chalicelib.services.notifications import Notifier
+    from chalicelib.services.operations import OperationsService
     from chalicelib.services.order_changes import OrderChanges
     from chalicelib.services.order_desk import OrderDesk
     from chalicelib.services.order_events import OrderEventService
@@ -276,4 +277,19 @@ def exports() -> ExportService:
         locations=catalog_service(),
         files=S3Files(client("s3"), s.exports_bucket),
         inline_max_bytes=s.export_inline_max_bytes,
+    )
+
+
+@cache
+def operations() -> OperationsService:
+    """DLQ depths and the last consumer failures (the dashboard; the batch wrapper records)."""
+    from chalicelib.adapters.operations import DynamoFailureLog, SqsQueueDepths
+    from chalicelib.services.operations import OperationsService
+
+    s = settings()
+    work = (s.fulfilment_queue, s.warehouse_events_queue, s.order_events_queue)
+    return OperationsService(
+        depths=SqsQueueDepths(client("sqs")),
+        failures=DynamoFailureLog(table(s.orders_table)),
+        dlqs=[f"{queue}-dlq" for queue in work],
     )

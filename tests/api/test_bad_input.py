@@ -7,14 +7,20 @@ error's ``fields`` (``None``: any 4xx will do, e.g. for 404 of unknown ids).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from chalicelib import wiring
+from chalicelib.api.http import MAX_JSON_DEPTH
 from local.demo import network_documents
+from tests.api.fulfilment_kit import make_shop, place
+from tests.api.seed import auth, order_body
 
 LOCATION = network_documents()["locations"][0]
 SERVICE = network_documents()["carrier_services"][0]
@@ -78,7 +84,13 @@ CASES = [
     Case("PUT", "/sourcing-rules", {"max_parcels": 10**40}, 422, "max_parcels"),
     Case("PUT", "/sourcing-rules", '{"cost_weight": 1e400}', 400, "body"),
     Case("PUT", "/sourcing-rules", '{"cost_weight": NaN}', 400, "body"),
-    Case("PUT", "/sourcing-rules", {"free_shipping_threshold": {"EUR": 10**38}}, 422, None),
+    Case(
+        "PUT",
+        "/sourcing-rules",
+        {"free_shipping_threshold": {"EUR": 10**38}},
+        422,
+        "free_shipping_threshold.EUR",
+    ),
     Case("PUT", "/sourcing-rules", "[" * 10_000 + "]" * 10_000, 400, "body"),
     Case("PUT", "/products/MUG", {"weight_g": 1, "prices": {"EUR": 10**38}}, 422, "prices.EUR"),
     Case("GET", "/products/" + "p" * 200, None, 400, "sku"),
@@ -148,3 +160,127 @@ def test_bad_input_gets_a_4xx_naming_the_field(client, known, case):
     assert error["code"] and error["message"]
     if case.field is not None:
         assert case.field in [f["path"] for f in error["fields"]], error
+
+
+# --- the reproductions of issue #14 --------------------------------------------------------
+
+
+DEEP = {
+    "arrays": "[" * 10_000 + "]" * 10_000,
+    "objects": '{"a":' * 10_000 + "1" + "}" * 10_000,
+    "unbalanced": "[" * 10_000 + "}",
+    "just over the limit": "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+}
+
+
+@pytest.mark.parametrize("body", DEEP.values(), ids=DEEP.keys())
+def test_deep_json_on_a_route_without_a_key_is_a_400_naming_the_body(client, body):
+    resp = client.http.post("/returns", body=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400, resp.body
+    error = json.loads(resp.body)["error"]
+    assert error["fields"][0]["path"] == "body" and "nested" in error["message"]
+
+
+def test_json_as_deep_as_the_limit_still_parses(client):
+    depth = MAX_JSON_DEPTH
+    resp = client.http.post(
+        "/returns",
+        body="[" * depth + "]" * depth,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422, resp.body  # parsed: the model refuses a list
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(client):
+    body = json.dumps({"order_id": "[" * 100, "token": '{"[\\', "lines": []})
+    resp = client.http.post("/returns", body=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422, resp.body
+    assert "lines" in [f["path"] for f in json.loads(resp.body)["error"]["fields"]]
+
+
+def test_a_unit_price_beyond_dynamodbs_range_is_a_422_naming_it(client, admin_key, aws):
+    shop = make_shop(client, admin_key, aws)
+    lines = [{"sku": "SKU-1", "quantity": 1, "unit_price": 10**38}]
+    resp = client.http.post(
+        "/orders",
+        body=json.dumps({**order_body("BIG-1", [("SKU-1", 1)]), "lines": lines}),
+        headers=auth(shop["key"]),
+    )
+    assert resp.status_code == 422, resp.body
+    assert "lines[0].unit_price" in [f["path"] for f in json.loads(resp.body)["error"]["fields"]]
+    listed = client.http.get("/orders?channel_order_id=BIG-1", headers=auth(admin_key))
+    assert json.loads(listed.body)["orders"] == []
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _listing(client, key, query=""):
+    resp = client.http.get(f"/orders?limit=1{query}", headers=auth(key))
+    return resp.status_code, json.loads(resp.body)
+
+
+@pytest.fixture
+def two_orders(client, admin_key, aws):
+    shop = make_shop(client, admin_key, aws)
+    for coid in ("CUR-1", "CUR-2"):
+        place(client, shop["key"], coid, [("SKU-1", 1)])
+    return shop
+
+
+def test_a_forged_or_tampered_cursor_is_a_400_naming_the_cursor(client, two_orders):
+    key = two_orders["admin"]
+    status, first = _listing(client, key)
+    assert status == 200 and first["cursor"]
+    body, _, mac = first["cursor"].partition(".")
+    raw_key = {"pk": "ORDER#x", "sk": "ORDER", "gsi2pk": "DAY#2020-01-01", "gsi2sk": "x"}
+    forged = [
+        base64.urlsafe_b64encode(json.dumps(raw_key).encode()).decode(),  # the old format
+        "2020-01-01:" + base64.urlsafe_b64encode(json.dumps(raw_key).encode()).decode(),
+        f"{body}.{_b64(bytes(16))}",  # a made-up signature
+        f"{_b64(b'2020-01-01:')}.{mac}",  # another day under a real signature
+        "A" + first["cursor"],
+        "%%%",
+        "x" * 5000,
+    ]
+    for cursor in forged:
+        status, body = _listing(client, key, f"&cursor={cursor}")
+        assert status == 400, (cursor, body)
+        assert [f["path"] for f in body["error"]["fields"]] == ["cursor"], body
+    status, rest = _listing(client, key, f"&cursor={first['cursor']}")
+    assert status == 200 and rest["orders"][0]["order_id"] != first["orders"][0]["order_id"]
+
+
+def test_a_cursor_continues_only_the_listing_it_came_from(client, two_orders):
+    _, first = _listing(client, two_orders["key"])
+    for other in ("&status=cancelled", "&email=ada@example.com", "&from=2020-01-01"):
+        status, body = _listing(client, two_orders["key"], f"{other}&cursor={first['cursor']}")
+        assert status == 400 and body["error"]["fields"][0]["path"] == "cursor", (other, body)
+    # another caller (here: the admin, across channels) cannot continue it either
+    status, body = _listing(client, two_orders["admin"], f"&cursor={first['cursor']}")
+    assert status == 400, body
+
+
+def test_a_validation_exception_from_dynamodb_is_a_400_and_logged(client, admin_key, monkeypatch):
+    refused = ClientError(
+        {"Error": {"Code": "ValidationException", "Message": "key too large"}}, "GetItem"
+    )
+
+    def get(*args, **kwargs):
+        raise refused
+
+    monkeypatch.setattr(wiring.catalog_service(), "doc", get)
+    resp = client.http.get("/products/MUG", headers=auth(admin_key))
+    assert resp.status_code == 400, resp.body
+    error = json.loads(resp.body)["error"]
+    assert error["code"] == "bad_request" and error["fields"][0]["path"] == "body"
+    assert "key too large" not in resp.body.decode()  # the store's words stay in the log
+
+
+def test_other_store_errors_stay_a_500(client, admin_key, monkeypatch):
+    def get(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "GetItem")
+
+    monkeypatch.setattr(wiring.catalog_service(), "doc", get)
+    assert client.http.get("/products/MUG", headers=auth(admin_key)).status_code == 500

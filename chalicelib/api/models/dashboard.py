@@ -18,6 +18,24 @@ class Kpis(BaseModel):
     window_days: int = Field(description="the rates cover the orders of this many days")
 
 
+class DlqDepth(BaseModel):
+    queue: str
+    visible: int | None = Field(description="messages waiting; null: the queue can't be read")
+    in_flight: int | None
+
+
+class Failure(BaseModel):
+    consumer: str
+    message_id: str
+    reason: str = Field(description="the exception, with addresses and tokens masked")
+    at: str
+
+
+class Operations(BaseModel):
+    dlqs: list[DlqDepth]
+    failures: list[Failure] = Field(description="the newest consumer failures, newest first")
+
+
 class DashboardData(BaseModel):
     as_of: str
     today: str
@@ -26,3 +44,4 @@ class DashboardData(BaseModel):
     funnel: list[dict[str, Any]]
     stock_health: list[dict[str, Any]]
     low_stock: list[dict[str, Any]]
+    operations: Operations

@@ -128,22 +128,6 @@ def reject(shipment: OrderShipment, reason: str) -> bool:
     return True
 
 
-def ship_after_cancel(order: Order, shipment: OrderShipment, target: ShipmentStatus) -> list[Move]:
-    """A cancelled shipment left its location anyway (``target``: shipped or collected): it
-    counts as shipped again, its units come off ``on_hand`` (their reservation was freed with
-    the cancel), and the order says so."""
-    for sku, quantity in shipment.lines.items():
-        order.cancelled[sku] = order.cancelled.get(sku, 0) - quantity
-        if order.cancelled[sku] <= 0:
-            del order.cancelled[sku]
-    shipment.status = target
-    shipment.after_cancel = True
-    return [
-        (Movement.SHIP_UNRESERVED, (sku, shipment.stock_at, quantity))
-        for sku, quantity in sorted(shipment.lines.items())
-    ]
-
-
 def cancel_message_id(shipment: OrderShipment) -> str:
     """Stable per request: a re-sent request has the same id, a new request a new one."""
     text = ";".join(f"{s}={q}" for s, q in sorted(shipment.cancel_lines.items()))
@@ -237,16 +221,73 @@ def _add(counts: dict[str, int], sku: str, quantity: int) -> None:
 
 
 LEAVING = frozenset({ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED, ShipmentStatus.COLLECTED})
+_AWAY = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.READY_FOR_PICKUP})
 
 
-def left_despite_cancel(shipment: OrderShipment, target: ShipmentStatus) -> bool:
-    """Whether an event moving to ``target`` says a cancelled shipment left its location."""
-    return (
-        shipment.status == ShipmentStatus.CANCELLED
-        and not shipment.after_cancel
-        and target in LEAVING
-        and target in shipment.path
-    )
+@dataclass
+class AfterCancel:
+    """What a location did with a shipment that was cancelled here."""
+
+    event: str  # for the order's history
+    moves: list[Move]
+    left: bool  # the units left the network: the shipment counts as shipped again
+
+
+def moved_after_cancel(
+    order: Order, shipment: OrderShipment, target: ShipmentStatus
+) -> AfterCancel | None:
+    """A cancelled shipment moved anyway (``target``, as its path names it): its units move
+    where they physically went, once each, unreserved (the cancel freed their reservation).
+    A transfer that leaves for its store is in transit there, and sellable there once it
+    arrives; a shipment that leaves the network (shipped, collected) counts as shipped again
+    and the order says "shipped after cancel". None when the event says nothing new."""
+    if shipment.status != ShipmentStatus.CANCELLED or target not in shipment.path:
+        return None
+    done = {h.event for h in order.history if h.shipment_id == shipment.shipment_id}
+    store = shipment.pickup_location_id or shipment.location_id
+    lines = sorted((sku, q) for sku, q in shipment.lines.items() if q > 0)
+    left = "shipped_after_cancel" in done
+    if not shipment.transfer or left:
+        if target not in LEAVING or left:
+            return None
+        _revive(order, shipment, target)
+        gone = [(Movement.SHIP_UNRESERVED, (sku, shipment.stock_at, q)) for sku, q in lines]
+        return AfterCancel("shipped_after_cancel", gone, left=True)
+    landed = "arrived_after_cancel" in done
+    sent = landed or "transferred_after_cancel" in done
+    moves: list[Move] = []
+    if not sent and (target in _AWAY or target in LEAVING):  # the units left the source
+        moves += [(Movement.SHIP_UNRESERVED, (s, shipment.location_id, q)) for s, q in lines]
+    if target == ShipmentStatus.IN_TRANSIT:
+        if sent:
+            return None
+        shipment.held_at = store
+        moves += [(Movement.TRANSIT, (sku, store, q)) for sku, q in lines]
+        return AfterCancel("transferred_after_cancel", moves, left=False)
+    if target == ShipmentStatus.READY_FOR_PICKUP:
+        if landed:
+            return None
+        shipment.held_at = store
+        step = Movement.LAND if sent else Movement.TRANSFER_FREE
+        moves += [(step, (sku, store, q)) for sku, q in lines]
+        return AfterCancel("arrived_after_cancel", moves, left=False)
+    if target in LEAVING:
+        if sent and not landed:
+            moves += [(Movement.TRANSIT_OUT, (sku, store, q)) for sku, q in lines]
+        elif landed:
+            moves += [(Movement.SHIP_UNRESERVED, (sku, store, q)) for sku, q in lines]
+        _revive(order, shipment, target)
+        return AfterCancel("shipped_after_cancel", moves, left=True)
+    return None
+
+
+def _revive(order: Order, shipment: OrderShipment, target: ShipmentStatus) -> None:
+    for sku, quantity in shipment.lines.items():
+        order.cancelled[sku] = order.cancelled.get(sku, 0) - quantity
+        if order.cancelled[sku] <= 0:
+            del order.cancelled[sku]
+    shipment.status = target
+    shipment.after_cancel = True
 
 
 def settle_on_leave(shipment: OrderShipment) -> bool:
