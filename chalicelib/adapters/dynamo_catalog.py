@@ -16,13 +16,15 @@ BATCH_GET_MAX = 100
 
 class DynamoCatalog:
     """Documents by ``(kind, id)``. ``list`` and ``get`` of cached kinds are served from memory
-    for ``ttl`` seconds; writes through this instance invalidate the cache at once."""
+    for ``ttl`` seconds; writes through this instance invalidate the cache at once, and a read
+    that overlapped a write is never cached (other containers see a write within ``ttl``)."""
 
     def __init__(self, table: Any, *, ttl: float = 30.0, cached_kinds: Iterable[str] = ()) -> None:
         self._table = table
         self._ttl = ttl
         self._cached = frozenset(cached_kinds)
         self._cache: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._generation: dict[str, int] = {}  # bumped by every write of a kind
         self._lock = threading.Lock()
 
     def put(self, kind: str, item_id: str, doc: dict[str, Any], *, only_new: bool = False) -> None:
@@ -73,25 +75,29 @@ class DynamoCatalog:
 
     def invalidate(self, kind: str | None = None) -> None:
         with self._lock:
-            if kind is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(kind, None)
+            for k in [kind] if kind is not None else [*self._cache, *self._generation]:
+                self._cache.pop(k, None)
+                self._generation[k] = self._generation.get(k, 0) + 1
 
     def _all(self, kind: str) -> dict[str, dict[str, Any]]:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(kind)
+            generation = self._generation.get(kind, 0)
         if hit and now - hit[0] < self._ttl:
             return hit[1]
-        docs = self._query(kind)
+        docs = self._query(kind, consistent=True)
         with self._lock:
-            self._cache[kind] = (now, docs)
+            if self._generation.get(kind, 0) == generation:  # no write while we read
+                self._cache[kind] = (now, docs)
         return docs
 
-    def _query(self, kind: str) -> dict[str, dict[str, Any]]:
+    def _query(self, kind: str, *, consistent: bool = False) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(kind)}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(kind),
+            "ConsistentRead": consistent,
+        }
         while True:
             page = self._table.query(**kwargs)
             for item in page["Items"]:

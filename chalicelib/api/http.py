@@ -178,10 +178,13 @@ def parse_json(raw: bytes | str) -> Any:
     if _nesting_over(data, MAX_JSON_DEPTH):
         raise _too_deep()
     try:
-        return json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+        value = json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+        if b"\\u" in data:  # an escaped lone surrogate parses, but no store can encode it
+            json.dumps(value, ensure_ascii=False).encode()
+        return value
     except RecursionError as exc:  # unbalanced and deep: the scan left it to the parser
         raise _too_deep() from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeError is one
         raise BadRequest(
             "the body is not valid JSON", fields=[FieldError("body", f"malformed JSON: {exc}")]
         ) from exc

@@ -79,6 +79,9 @@ class CatalogService:
 
     # --- the network, as domain objects ---------------------------------------------------------
 
+    def refresh(self) -> None:
+        self._store.invalidate()
+
     def channel(self, name: str) -> Channel | None:
         doc = self._store.get(Kind.CHANNEL, name)
         return channel_from_doc(doc) if doc else None

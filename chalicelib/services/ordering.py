@@ -106,19 +106,29 @@ class OrderService:
     # --- quotes ----------------------------------------------------------------------------
 
     def quote(self, cart: Cart) -> dict[str, Any]:
+        """Delivery options for ``cart``, stored as a quote. Read eventually consistent and
+        from cached master data; an answer of out of stock is only given on fresh data."""
         channel = self._channel(cart)
-        snap = self._snapshots.read(
-            skus=_skus(cart), location_ids=self._location_ids(), consistent=False
-        )
-        products = known_products(cart.lines, snap.products)
-        result = plan(self._request(cart, channel, snap.stock, products, allow_partial=False))
-        backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
-        shipping = [p for p in result.options if p.pickup_location_id is None]
-        if backorder and (result.shortages or not shipping):
-            result = plan(self._request(cart, channel, snap.stock, products, allow_partial=True))
-        elif not result.options:
-            skus = result.shortages or self._unsendable(cart, channel, snap.stock, products)
-            raise out_of_stock(_lines(cart), sorted(skus or _skus(cart)))
+        for fresh in (False, True):
+            if fresh:
+                self._network.refresh()
+            snap = self._snapshots.read(
+                skus=_skus(cart), location_ids=self._location_ids(), consistent=fresh
+            )
+            products = known_products(cart.lines, snap.products)
+            result = plan(self._request(cart, channel, snap.stock, products, allow_partial=False))
+            backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
+            shipping = [p for p in result.options if p.pickup_location_id is None]
+            if backorder and (result.shortages or not shipping):
+                result = plan(
+                    self._request(cart, channel, snap.stock, products, allow_partial=True)
+                )
+            elif not result.options:
+                if not fresh:
+                    continue
+                skus = result.shortages or self._unsendable(cart, channel, snap.stock, products)
+                raise out_of_stock(_lines(cart), sorted(skus or _skus(cart)))
+            break
         quote_id = "q_" + secrets.token_hex(8)
         now = self._clock()
         options = [option_view(quote_id, p) for p in result.options]
@@ -153,9 +163,15 @@ class OrderService:
                 return self._replay(cmd, snap.order)
             products = known_products(cmd.cart.lines, snap.products)
             quote = live_quote(snap.quote, cmd.cart.channel, self._clock())
-            order, reservations, placed = self._build(
-                cmd, channel, snap.stock, products, quote, option_hash
-            )
+            try:
+                order, reservations, placed = self._build(
+                    cmd, channel, snap.stock, products, quote, option_hash
+                )
+            except OutOfStock:
+                if attempt > 0:
+                    raise
+                self._network.refresh()  # stale data may explain it: decide on fresh data
+                continue
             try:
                 self._orders.create(order, reservations, order.created_at)
             except OrderExists:

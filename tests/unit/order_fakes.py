@@ -271,6 +271,9 @@ class FakeNetwork:
     def locations(self) -> list[Location]:
         return list(self._locations)
 
+    def refresh(self) -> None:
+        self.refreshed = getattr(self, "refreshed", 0) + 1
+
     def carrier_services(self) -> list[CarrierService]:
         band = WeightBand(max_weight_g=30_000, price={"EUR": 500})
         return [

@@ -40,6 +40,9 @@ class Network(FakeNetwork):
     def channel(self, name: str) -> Channel:
         return replace(super().channel(name), countries=frozenset({"DE", "AT", "NL"}))
 
+    def refresh(self) -> None:
+        """Nothing cached."""
+
     def carrier_services(self) -> list[CarrierService]:
         (service,) = super().carrier_services()
         (lane,) = service.lanes

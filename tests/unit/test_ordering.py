@@ -14,6 +14,7 @@ from chalicelib.domain.errors import Conflict, OutOfStock
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import Address, StockLevel
 from chalicelib.domain.order.model import OrderStatus, order_id_for
+from chalicelib.domain.order.snapshot import Snapshot
 from chalicelib.services.delivery_options import reservations_for
 from chalicelib.services.ordering import Cart, OrderService, Placed, PlaceOrder, request_hash
 from tests.unit.order_fakes import FakeEvents, FakeNetwork, FakeOrders, FakeSnapshots
@@ -274,3 +275,33 @@ def test_any_cart_at_any_stock_is_refused_or_placed_with_every_unit_accounted(
     reserved = {key: level.reserved for key, level in shop.stock.items() if level.reserved}
     assert reserved == {(sku, loc): q for sku, loc, q in reservations_for(order)}
     assert all(level.available >= 0 for level in shop.stock.values())
+
+
+# --- stale reads --------------------------------------------------------------------------------
+
+
+class StaleSnapshots(FakeSnapshots):
+    """An eventually consistent read that has not seen the stock written a moment ago."""
+
+    def read(self, **kwargs):  # type: ignore[no-untyped-def]
+        snap = super().read(**kwargs)
+        if not kwargs.get("consistent", True):
+            snap = Snapshot(stock=[], products=snap.products, quote=snap.quote, order=snap.order)
+        return snap
+
+
+def test_out_of_stock_on_a_stale_read_is_decided_again_on_fresh_data():
+    """Reproduction: a quote right after the stock was set up answered out_of_stock."""
+    shop = Shop({("A", "dc-c"): 5})
+    shop.snapshots = StaleSnapshots(shop.stock, ["A", "B"], shop.orders)
+    shop.service._snapshots = shop.snapshots
+    network = shop.service._network
+    quote = shop.service.quote(cart(("A", 2)))
+    assert quote["options"] and shop.snapshots.reads == [False, True]
+    assert network.refreshed == 1  # type: ignore[attr-defined]
+    placed = place(shop, ("A", 2))
+    assert placed.created and shop.reserved() == {("A", "dc-c"): 2}
+    empty = Shop({("A", "dc-c"): 0})
+    with pytest.raises(OutOfStock):
+        empty.service.quote(cart(("A", 2)))
+    assert empty.snapshots.reads == [False, True]  # really out of stock: said on fresh data
