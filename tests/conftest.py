@@ -20,7 +20,7 @@ os.environ.update(
     POWERTOOLS_LOG_LEVEL="WARNING",
     POWERTOOLS_TRACE_DISABLED="true",
     DIRIGENT_STAGE="test",
-    DIRIGENT_TOKEN_SECRET="tests-only-secret-of-at-least-32-bytes",  # noqa: S106
+    DIRIGENT_TOKEN_SECRET="tests-only-secret-of-at-least-32-bytes",
 )
 
 

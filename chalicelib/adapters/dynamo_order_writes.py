@@ -7,6 +7,8 @@ entries (low-level client format), for ``DynamoOrders.update``. The item layouts
 - ``TRACK#<tracking_number>`` / ``ORDER#<order_id>``: orders by carrier tracking number.
 - ``PICKUP`` / ``<pickup_until>#<order_id>#<shipment_id>``: a pick-up waiting at a store.
 - ``HOLDDUE`` / ``<auto_cancel_at>#<order_id>``: a held order's auto-cancel deadline.
+- ``CAP#<channel>#<customer>#<sku>`` / ``<day>``: units a customer ordered that day (kept two
+  days), for the channel's anti-scalping limit.
 - ``SHIPPED#<sku>#<location_id>`` / ``<day>``: shipped units (``dynamo_alerts``).
 - ``RMA#<rma_id>`` / ``RMA``: the RMA, versioned (``dynamo_returns``).
 - returned units into the stock table (``dynamo_returns``).
@@ -21,6 +23,7 @@ from chalicelib.adapters.dynamo_returns import returned_stock_entry, rma_put
 from chalicelib.adapters.dynamo_tx import put_new, serialize
 from chalicelib.domain.order.model import Order
 from chalicelib.domain.order.writes import (
+    CustomerUnits,
     EventMarker,
     HoldDeadline,
     HoldDeadlineDone,
@@ -98,6 +101,18 @@ def write_entry(
         case HoldDeadlineDone(until):
             key = hold_key(order.order_id, until)
             return {"Delete": {"TableName": table, "Key": serialize(key)}}
+        case CustomerUnits(channel, customer, sku, day, quantity, cap):
+            return {
+                "Update": {
+                    "TableName": table,
+                    "Key": serialize({"pk": f"CAP#{channel}#{customer}#{sku}", "sk": day}),
+                    "UpdateExpression": "ADD units :q SET expires_at = :exp",
+                    "ConditionExpression": "attribute_not_exists(units) OR units <= :left",
+                    "ExpressionAttributeValues": serialize(
+                        {":q": quantity, ":left": cap - quantity, ":exp": int(now) + 2 * 86400}
+                    ),
+                }
+            }
         case ShippedUnits():
             return shipped_units_update(table, write)
         case RmaSaved(rma):

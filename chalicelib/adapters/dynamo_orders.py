@@ -109,9 +109,17 @@ class DynamoOrders:
             ops.append({"Delete": {"TableName": self._table.name, "Key": serialize(key)}})
         return ops
 
-    def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None:
-        """The order, its reservations and its backorder entries in one transaction.
-        Raises OrderExists (same key already stored) or StockRace (a reservation lost)."""
+    def create(
+        self,
+        order: Order,
+        reservations: Sequence[Reservation],
+        now: str,
+        *,
+        writes: Sequence[OrderWrite] = (),
+    ) -> None:
+        """The order, its reservations, its backorder entries and ``writes`` in one
+        transaction. Raises OrderExists (same key already stored), StockRace (a reservation
+        lost) or WriteConflict (the condition of one of ``writes`` failed)."""
         aggregated = order.aggregated
         counters = aggregate_ops(self._table.name, order)  # sets order.aggregated: first
         ops = [
@@ -125,7 +133,7 @@ class DynamoOrders:
             *self._stock_ops([(Movement.RESERVE, r) for r in reservations], now),
             {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}},
             *self._backorder_ops(order),
-            *[self._write(w, order) for w in capture_writes(order)],
+            *[self._write(w, order) for w in [*capture_writes(order), *writes]],
             *counters,
         ]
         try:

@@ -8,7 +8,7 @@ from datetime import time as clock
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
+from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind, PriceMismatch
 from chalicelib.domain.network import (
     Capability,
     CarrierService,
@@ -48,7 +48,15 @@ def channel_from_doc(doc: dict[str, Any]) -> Channel:
         pickup_window_days=int(doc.get("pickup_window_days", 7)),
         excluded_locations=frozenset(doc.get("excluded_locations", ())),
         name=doc.get("name", ""),
+        price_tolerance_pct=int(doc.get("price_tolerance_pct", 50)),
+        price_mismatch=PriceMismatch(doc.get("price_mismatch", "reject")),
+        max_quantity_per_line=_optional_int(doc.get("max_quantity_per_line")),
+        max_units_per_customer_day=_optional_int(doc.get("max_units_per_customer_day")),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def location_from_doc(doc: dict[str, Any]) -> Location:

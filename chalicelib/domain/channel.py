@@ -12,6 +12,14 @@ class ChannelKind(StrEnum):
     STORE = "store"  # a store till selling endless aisle or click & collect
 
 
+class PriceMismatch(StrEnum):
+    """What capture does with a ``unit_price`` outside the channel's tolerance."""
+
+    REJECT = "reject"  # 409 naming the line
+    HOLD = "hold"  # accepted with a ``manual`` hold: someone reviews the price
+    IGNORE = "ignore"  # the channel's prices are the truth (no check)
+
+
 class BackorderPolicy(StrEnum):
     REJECT = "reject"  # an order that can't be sourced in full is refused (409 out_of_stock)
     BACKORDER = "backorder"  # it is accepted and waits for stock to arrive
@@ -29,6 +37,18 @@ class Channel:
     pickup_window_days: int = 7
     excluded_locations: frozenset[str] = frozenset()
     name: str = ""
+    # A unit_price more than this far from the catalogue price (per cent) is a mismatch.
+    price_tolerance_pct: int = 50
+    price_mismatch: PriceMismatch = PriceMismatch.REJECT
+    max_quantity_per_line: int | None = None  # anti-scalping: units of one SKU per order
+    max_units_per_customer_day: int | None = None  # and per customer e-mail, per SKU, per day
 
     def sells(self, currency: str, country: str) -> bool:
         return currency in self.currencies and country in self.countries
+
+    def price_off(self, unit_price: int, catalogue: int | None) -> bool:
+        """Whether ``unit_price`` is outside the tolerance around the catalogue price (never
+        when the catalogue has no price, or the channel's prices are the truth)."""
+        if catalogue is None or catalogue <= 0 or self.price_mismatch == PriceMismatch.IGNORE:
+            return False
+        return abs(unit_price - catalogue) * 100 > self.price_tolerance_pct * catalogue

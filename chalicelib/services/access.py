@@ -121,7 +121,7 @@ class KeyService:
 
     def revoke(self, key_id: str) -> dict[str, Any]:
         """Revoke a key at once; revoking it again changes nothing."""
-        if not KEY_ID.match(key_id):
+        if not KEY_ID.fullmatch(key_id):
             raise InvalidInput(
                 "key_id is not a key id",
                 fields=[FieldError("key_id", "lowercase letters and digits, at most 64")],

@@ -28,9 +28,18 @@ from chalicelib.domain.errors import (
     OutOfStock,
     StaleOrder,
     StockRace,
+    WriteConflict,
 )
 from chalicelib.domain.network import Address, CartLine, Product, StockLevel
-from chalicelib.domain.order.capture import check_accounted, out_of_stock, unplaced
+from chalicelib.domain.order.capture import (
+    check_accounted,
+    check_line_caps,
+    customer_units,
+    out_of_stock,
+    over_daily_cap,
+    price_policy,
+    unplaced,
+)
 from chalicelib.domain.order.changes import hold_at_capture
 from chalicelib.domain.order.model import Order, OrderLine, order_id_for
 from chalicelib.domain.sourcing import Plan, SourcingRequest, plan
@@ -148,6 +157,7 @@ class OrderService:
 
     def place(self, cmd: PlaceOrder) -> Placed:
         channel = self._channel(cmd.cart)
+        check_line_caps(channel, _lines(cmd.cart))
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
         quote_id, option_hash = parse_option(cmd.delivery)
         lost: list[str] = []
@@ -173,7 +183,11 @@ class OrderService:
                 self._network.refresh()  # stale data may explain it: decide on fresh data
                 continue
             try:
-                self._orders.create(order, reservations, order.created_at)
+                self._orders.create(
+                    order, reservations, order.created_at, writes=customer_units(order, channel)
+                )
+            except WriteConflict:
+                raise over_daily_cap(order, channel) from None  # the only conditional write
             except OrderExists:
                 stored = self._orders.get(order_id)
                 assert stored is not None
@@ -216,6 +230,7 @@ class OrderService:
             raise out_of_stock(_lines(cmd.cart), sorted(skus or left))
         order = self._new_order(cmd, chosen, left)
         check_accounted(order)
+        price_policy(order, channel, [(s, p) for s, _, p in cmd.cart.lines], products)
         if chosen is not None:
             order.delivery["nearest_cost"] = nearest_cost(request)
         placed = Placed(

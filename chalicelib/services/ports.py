@@ -47,7 +47,14 @@ class OrderStore(Protocol):
     ``writes`` failed: an event marker exists, an RMA or a stock item changed). Nothing is
     written then. Both may raise StaleOrder for a concurrent transaction: retry."""
 
-    def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None: ...
+    def create(
+        self,
+        order: Order,
+        reservations: Sequence[Reservation],
+        now: str,
+        *,
+        writes: Sequence[OrderWrite] = (),
+    ) -> None: ...
     def update(
         self,
         order: Order,

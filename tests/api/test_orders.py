@@ -263,3 +263,40 @@ def test_a_channel_never_sees_what_serving_its_order_costs_the_retailer(client, 
         assert seen["delivery"]["price"] == placed["delivery"]["price"]
     internal = json.loads(client.http.get(path, headers=auth(shop["admin"])).body)
     assert internal["delivery"]["cost"]["total"] >= 0 and "nearest_cost" in internal["delivery"]
+
+
+def test_a_unit_price_far_from_the_catalogue_is_refused_naming_the_line(client, shop):
+    """Reproduction: a price of 0 was accepted (and later refunded from)."""
+    body = order_body("P-1", [("SKU-2", 1), ("SKU-1", 1)])
+    body["lines"][1]["unit_price"] = 0
+    status, refused = post(client, shop["key"], "/orders", body)
+    assert status == 409
+    assert [f["path"] for f in refused["error"]["fields"]] == ["lines[1].unit_price"]
+    body["lines"][1]["unit_price"] = 2999 - 1000  # within the default 50 %
+    assert post(client, shop["key"], "/orders", body)[0] == 201
+
+
+def test_a_channel_may_hold_an_order_whose_price_is_off_for_review(client, shop, aws):
+    key = seed_channel(client, shop["admin"], "review-shop", price_mismatch="hold")
+    body = order_body("P-2", [("SKU-1", 1)])
+    body["lines"][0]["unit_price"] = 1
+    status, held = post(client, key, "/orders", body)
+    assert status == 201 and "manual" in held["holds"]
+    assert "lines[0].unit_price" in held["holds"]["manual"]["reason"]
+
+
+def test_a_channel_caps_the_units_a_customer_buys_of_a_sku_per_day(client, shop):
+    """Reproduction: 25 orders from one e-mail for one SKU all got 201."""
+    key = seed_channel(client, shop["admin"], "drop-shop", max_units_per_customer_day=2)
+    statuses = [
+        post(client, key, "/orders", order_body(f"D-{i}", [("SKU-1", 1)]))[0] for i in range(4)
+    ]
+    assert statuses == [201, 201, 409, 409]
+    status, body = post(client, key, "/orders", order_body("D-9", [("SKU-1", 1)]))
+    assert status == 409 and body["error"]["fields"][0]["path"] == "lines[0].quantity"
+    other = order_body("D-10", [("SKU-1", 1)], customer={"email": "bob@example.com", "name": "Bob"})
+    assert post(client, key, "/orders", other)[0] == 201  # another customer
+    assert post(client, key, "/orders", order_body("D-11", [("SKU-2", 2)]))[0] == 201  # another SKU
+    status, body = post(client, key, "/orders", order_body("D-12", [("SKU-2", 3)]))
+    assert status == 422 and body["error"]["fields"][0]["path"] == "lines[0].quantity"
+    assert post(client, key, "/orders", order_body("D-0", [("SKU-1", 1)]))[0] == 200  # a replay

@@ -69,7 +69,7 @@ def packaged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         env={**env, "DIRIGENT_PREFIX": prefix},
     )
     text = (tmp / "out" / "sam.json").read_text()
-    return stage, prefix, text, json.loads(text)
+    return stage, prefix, text, json.loads(text), tmp / "out"
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -79,14 +79,14 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
 def test_cfn_lint_finds_nothing(packaged: Any) -> None:
     from cfnlint.api import lint
 
-    _, _, text, _ = packaged
+    _, _, text, _, _ = packaged
     # Errors and warnings, as the cfn-lint CLI reports by default (I-rules are suggestions).
     matches = [m for m in lint(text, regions=["eu-central-1"]) if m.rule.id[0] in "EW"]
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
 
 
 def test_every_sqs_event_reports_partial_batch_failures(packaged: Any) -> None:
-    _, prefix, _, template = packaged
+    _, prefix, _, template, _ = packaged
     queue_names = {
         r["Properties"]["QueueName"]["Fn::Sub"].replace("${Prefix}", prefix)
         for r in _of_type(template, "AWS::SQS::Queue").values()
@@ -105,7 +105,7 @@ def test_every_sqs_event_reports_partial_batch_failures(packaged: Any) -> None:
 
 
 def test_every_work_queue_has_a_dlq(packaged: Any) -> None:
-    _, _, _, template = packaged
+    _, _, _, template, _ = packaged
     queues = _of_type(template, "AWS::SQS::Queue")
     targets = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -119,7 +119,7 @@ def test_every_work_queue_has_a_dlq(packaged: Any) -> None:
 
 
 def test_tables_are_on_demand_with_point_in_time_recovery(packaged: Any) -> None:
-    _, _, _, template = packaged
+    _, _, _, template, _ = packaged
     tables = _of_type(template, "AWS::DynamoDB::Table")
     assert len(tables) == 4
     for name, table in tables.items():
@@ -137,7 +137,7 @@ def _statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]
 
 
 def test_every_function_has_a_least_privilege_role_of_its_own(packaged: Any) -> None:
-    _, _, _, template = packaged
+    _, _, _, template, _ = packaged
     functions = _of_type(template, "AWS::Serverless::Function")
     roles = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in functions.values()]
     assert len(set(roles)) == len(functions)
@@ -150,7 +150,7 @@ def test_every_function_has_a_least_privilege_role_of_its_own(packaged: Any) -> 
 
 
 def test_only_consumers_may_receive_and_only_from_their_queue(packaged: Any) -> None:
-    _, _, _, template = packaged
+    _, _, _, template, _ = packaged
     for name, fn in _of_type(template, "AWS::Serverless::Function").items():
         receive = [
             s["Resource"]
@@ -166,9 +166,55 @@ def test_only_consumers_may_receive_and_only_from_their_queue(packaged: Any) -> 
 
 
 def test_names_follow_the_stage_prefix(packaged: Any) -> None:
-    stage, prefix, _, template = packaged
+    stage, prefix, _, template, _ = packaged
     assert prefix == f"dirigent-{stage}"
     assert template["Parameters"]["Prefix"]["Default"] == prefix
     for fn in _of_type(template, "AWS::Serverless::Function").values():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["DIRIGENT_PREFIX"] == prefix
+
+
+def _consumed_queues(template: dict[str, Any]) -> dict[str, str]:
+    """SQS-triggered function -> the logical id of its queue."""
+    return {
+        name: fn["DependsOn"][0]
+        for name, fn in _of_type(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "SQS" for e in fn["Properties"].get("Events", {}).values())
+    }
+
+
+def test_visibility_timeout_is_at_least_six_times_the_function_timeout(packaged: Any) -> None:
+    """AWS's advice for SQS event sources: 6x the function's timeout (was 2x)."""
+    _, _, _, template, _ = packaged
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    consumed = _consumed_queues(template)
+    assert consumed
+    for name, queue in consumed.items():
+        timeout = template["Resources"][name]["Properties"]["Timeout"]
+        assert timeout == config["lambda_timeout"], name
+        visibility = template["Resources"][queue]["Properties"]["VisibilityTimeout"]
+        assert visibility >= 6 * timeout, (name, queue, visibility, timeout)
+
+
+def test_every_dlq_has_an_alarm_on_visible_messages_for_the_operator(packaged: Any) -> None:
+    _, _, _, template, _ = packaged
+    queues = _of_type(template, "AWS::SQS::Queue")
+    dlqs = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    alarmed = {}
+    for name, alarm in _of_type(template, "AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        (dimension,) = props["Dimensions"]
+        assert (props["MetricName"], props["ComparisonOperator"], props["Threshold"]) == (
+            "ApproximateNumberOfMessagesVisible",
+            "GreaterThanThreshold",
+            0,
+        ), name
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        alarmed[dimension["Value"]["Fn::GetAtt"][0]] = name
+    assert set(alarmed) == dlqs and len(dlqs) == 3
+    assert template["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"

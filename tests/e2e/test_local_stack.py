@@ -62,6 +62,15 @@ def test_the_api_answers_with_the_admin_key(local_stack: LocalStack) -> None:
     assert anonymous.status_code == 401
 
 
+def test_a_method_no_route_has_is_a_405_with_allow(local_stack: LocalStack) -> None:
+    for method, path in (("TRACE", "/orders"), ("CONNECT", "/health"), ("PATCH", "/health")):
+        resp = local_stack.http.request(
+            method, f"{local_stack.api_url}{path}", headers=local_stack.auth(), timeout=30
+        )
+        assert resp.status_code == 405, (method, path, resp.status_code, resp.text)
+        assert "GET" in resp.headers["Allow"], resp.headers
+
+
 def test_a_stock_received_event_raises_on_hand(local_stack: LocalStack) -> None:
     queue = "dirigent-warehouse-events"
     assert queue in local_stack.state["queues"].values(), local_stack.state["queues"]

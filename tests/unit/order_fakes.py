@@ -37,6 +37,7 @@ from chalicelib.domain.network import (
 from chalicelib.domain.order.model import Order
 from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
 from chalicelib.domain.order.writes import (
+    CustomerUnits,
     EventMarker,
     HoldDeadline,
     HoldDeadlineDone,
@@ -68,6 +69,7 @@ class Written:
     shipped: Counter[tuple[str, str, date]] = field(default_factory=Counter)
     rmas: dict[str, Rma] = field(default_factory=dict)
     holds: dict[str, str] = field(default_factory=dict)  # order id -> auto-cancel deadline
+    customer_units: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
 
 
 class FakeOrders:
@@ -110,14 +112,21 @@ class FakeOrders:
         rma = self.written.rmas.get(rma_id)
         return copy.deepcopy(rma) if rma else None
 
-    def create(self, order: Order, reservations: Sequence[Reservation], now: str) -> None:
+    def create(
+        self,
+        order: Order,
+        reservations: Sequence[Reservation],
+        now: str,
+        *,
+        writes: Sequence[OrderWrite] = (),
+    ) -> None:
         self.creates += 1
         while self.before_create:
             self.before_create.pop(0)()
         if order.order_id in self.orders:
             raise OrderExists("the order was written meanwhile")
         stock = self._moved([(Movement.RESERVE, r) for r in reservations])
-        for write in capture_writes(order):
+        for write in [*capture_writes(order), *writes]:
             self._apply(write, order, self.written, stock)
         self._commit(order, stock, self.written)
         self.written.outbox.add(order.order_id)
@@ -198,6 +207,11 @@ class FakeOrders:
             case HoldDeadlineDone(until):
                 if written.holds.get(order.order_id) == until:
                     del written.holds[order.order_id]
+            case CustomerUnits(channel, customer, sku, day, quantity, cap):
+                key = (channel, customer, sku, day)
+                if written.customer_units[key] + quantity > cap:
+                    raise refused
+                written.customer_units[key] += quantity
             case ShippedUnits(sku, location_id, day, quantity):
                 written.shipped[(sku, location_id, day)] += quantity
             case RmaSaved(rma):

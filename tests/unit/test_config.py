@@ -3,7 +3,11 @@ from SSM Parameter Store or Secrets Manager when the stage names one; never in a
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -112,13 +116,18 @@ def test_on_aws_the_secret_comes_from_parameter_store_or_secrets_manager(
             config.token_secret()
 
 
-def test_the_deploy_grants_reading_the_stages_parameter() -> None:
-    from infrastructure.stage import merge_template
-
-    resources = merge_template("dev")["Resources"]
-    statements = resources["APIHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"][
-        "Statement"
-    ]
+def test_the_deploy_grants_reading_the_stages_parameter(tmp_path: Path) -> None:
+    # In a process of its own: the merge template imports the app under the stage's prefix.
+    out = tmp_path / "merge.json"
+    subprocess.run(
+        [sys.executable, "-m", "infrastructure.stage", "dev", "merge-template", str(out)],
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    role = json.loads(out.read_text())["Resources"]["APIHandlerRole"]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     reads = [s for s in statements if s["Action"] == ["ssm:GetParameter"]]
     assert reads and reads[0]["Resource"][0]["Fn::Sub"].endswith(
         ":parameter/dirigent/dev/token-secret"

@@ -23,7 +23,7 @@ from chalicelib.domain.catalog import (
     location_from_doc,
     product_from_doc,
 )
-from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
+from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind, PriceMismatch
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.network import (
     Capability,
@@ -116,6 +116,14 @@ class ChannelIn(Request):
     return_window_days: int = Field(default=30, ge=0, le=365)
     pickup_window_days: int = Field(default=7, ge=1, le=60)
     excluded_locations: list[Id] = Field(default_factory=list, max_length=500)
+    price_tolerance_pct: int = Field(
+        default=50, ge=0, le=1000, description="unit_price vs the catalogue price, per cent"
+    )
+    price_mismatch: PriceMismatch = PriceMismatch.REJECT
+    max_quantity_per_line: int | None = Field(default=None, ge=1, le=10_000)
+    max_units_per_customer_day: int | None = Field(
+        default=None, ge=1, le=100_000, description="per customer e-mail, per SKU"
+    )
 
     def doc(self, channel: str) -> dict[str, Any]:
         return {**self.model_dump(mode="json"), "channel": channel}

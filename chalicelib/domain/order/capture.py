@@ -3,10 +3,14 @@ order is born cancelled. Checked on the new order before anything is written."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
-from chalicelib.domain.errors import Conflict, FieldError, OutOfStock
+from chalicelib.domain.channel import Channel, PriceMismatch
+from chalicelib.domain.errors import Conflict, FieldError, InvalidInput, OutOfStock
+from chalicelib.domain.network import Product
 from chalicelib.domain.order.model import Order, OrderStatus
+from chalicelib.domain.order.writes import CustomerUnits
 
 Line = tuple[str, int]  # sku, quantity
 
@@ -56,3 +60,96 @@ def check_accounted(order: Order) -> None:
             "nothing of this order can be placed",
             fields=[FieldError("lines", "no unit is in a shipment or backordered")],
         )
+
+
+# --- the channel's limits: prices and anti-scalping caps -----------------------------------------
+
+
+def check_line_caps(channel: Channel, lines: Sequence[Line]) -> None:
+    """422 naming every line above the channel's units per line or per customer per day."""
+    caps = [c for c in (channel.max_quantity_per_line, channel.max_units_per_customer_day) if c]
+    cap = min(caps) if caps else None
+    errors = [
+        FieldError(f"lines[{i}].quantity", f"at most {cap} of {sku} per order on {channel.channel}")
+        for i, (sku, quantity) in enumerate(lines)
+        if cap is not None and quantity > cap
+    ]
+    if errors:
+        raise InvalidInput("a line is above the channel's limit", fields=errors)
+
+
+def price_mismatches(
+    channel: Channel,
+    lines: Sequence[tuple[str, int | None]],
+    products: Mapping[str, Product],
+    currency: str,
+) -> list[FieldError]:
+    """The lines whose ``unit_price`` is outside the channel's tolerance around the catalogue
+    price in ``currency`` (a line without a catalogue price is not checked)."""
+    out = []
+    for i, (sku, price) in enumerate(lines):
+        product = products.get(sku)
+        catalogue = product.prices.get(currency) if product else None
+        if price is not None and channel.price_off(price, catalogue):
+            out.append(
+                FieldError(
+                    f"lines[{i}].unit_price",
+                    f"{price} is more than {channel.price_tolerance_pct}% off the catalogue "
+                    f"price {catalogue}",
+                )
+            )
+    return out
+
+
+def price_policy(
+    order: Order,
+    channel: Channel,
+    lines: Sequence[tuple[str, int | None]],
+    products: Mapping[str, Product],
+) -> None:
+    """Prices outside the channel's tolerance: 409 naming them, or the order is captured with
+    a ``manual`` hold for someone to review them (the channel's ``price_mismatch``)."""
+    off = price_mismatches(channel, lines, products, order.currency)
+    if not off:
+        return
+    if channel.price_mismatch == PriceMismatch.REJECT:
+        raise Conflict("a unit_price is far from the catalogue price", fields=off)
+    why = "; ".join(f"{f.path}: {f.reason}" for f in off)
+    if "manual" not in order.holds:
+        order.holds["manual"] = {"reason": why, "by": "price check", "at": order.created_at}
+        order.record(
+            at=order.created_at,
+            event="hold_placed",
+            source="price check",
+            kind="manual",
+            reason=why,
+        )
+
+
+def customer_units(order: Order, channel: Channel) -> list[CustomerUnits]:
+    """What the order counts against the channel's per-customer daily cap (one per SKU)."""
+    cap = channel.max_units_per_customer_day
+    email = str(order.customer.get("email", "")).strip().lower()
+    if not cap or not email:
+        return []
+    who = hashlib.sha256(email.encode()).hexdigest()[:32]
+    units: dict[str, int] = {}
+    for line in order.lines:
+        units[line.sku] = units.get(line.sku, 0) + line.quantity
+    day = order.created_at[:10]
+    return [
+        CustomerUnits(order.channel, who, sku, day, quantity, cap)
+        for sku, quantity in sorted(units.items())
+    ]
+
+
+def over_daily_cap(order: Order, channel: Channel) -> Conflict:
+    """409 naming the lines: the customer reached the channel's daily units of a SKU."""
+    cap = channel.max_units_per_customer_day
+    return Conflict(
+        f"the customer reached {channel.channel}'s limit of {cap} units of a SKU per day",
+        fields=[
+            FieldError(f"lines[{i}].quantity", f"at most {cap} of {line.sku} per customer per day")
+            for i, line in enumerate(order.lines)
+        ],
+    )

@@ -72,6 +72,20 @@ class HoldDeadlineDone:
 
 
 @dataclass(frozen=True)
+class CustomerUnits:
+    """``quantity`` units of ``sku`` a customer (``customer``: a digest of the e-mail, no PII
+    in keys) orders on ``day`` through ``channel``: refused, and the order with it, when that
+    takes them past ``cap`` units that day (the channel's anti-scalping limit)."""
+
+    channel: str
+    customer: str
+    sku: str
+    day: str  # YYYY-MM-DD
+    quantity: int
+    cap: int
+
+
+@dataclass(frozen=True)
 class ShippedUnits:
     """Units of ``sku`` that left ``location_id`` on ``day``: the low-stock velocity counts
     them. Not idempotent by itself: write it with the event's marker. One per SKU per write."""
@@ -117,6 +131,7 @@ OrderWrite = (
     | PickupDone
     | HoldDeadline
     | HoldDeadlineDone
+    | CustomerUnits
     | ShippedUnits
     | RmaSaved
     | ReturnedStock
