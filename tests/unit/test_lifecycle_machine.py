@@ -260,6 +260,16 @@ class MemoryReturnStock:
         return set(self._stock.get_many(keys))
 
 
+class MemoryRmas:
+    """The ``RmaStore`` reads on what the fake order store's writes left behind."""
+
+    def __init__(self, orders: FakeOrders) -> None:
+        self._orders = orders
+
+    def get(self, rma_id: str) -> Any:
+        return self._orders.rma(rma_id)
+
+
 class MemoryWorld(World):
     def __init__(self) -> None:
         stock = MemoryStock()
@@ -270,7 +280,7 @@ class MemoryWorld(World):
             orders=orders,
             snapshots=FakeSnapshots(stock.levels, SKUS, orders),
             log=orders,
-            rmas=orders,
+            rmas=MemoryRmas(orders),
             return_stock=MemoryReturnStock(stock),
             queue=orders,
         )
