@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from chalicelib.services.alerts import AlertGroups, LowStockAlerts
     from chalicelib.services.backorders import BackorderService
     from chalicelib.services.catalog import CatalogService
+    from chalicelib.services.event_auth import EventKeys
     from chalicelib.services.exports import ExportService
     from chalicelib.services.fulfilment import Dispatcher
     from chalicelib.services.importer import ImportService
@@ -78,6 +79,19 @@ def keys() -> KeyService:
     from chalicelib.services.access import KeyService
 
     return KeyService(api_keys())
+
+
+@cache
+def event_keys() -> EventKeys:
+    """Warehouse-event keys, derived from the server secret as loaded (``settings()``)."""
+    from chalicelib.adapters.dynamo_event_keys import DynamoEventKeyVersions
+    from chalicelib.services.event_auth import EventKeys
+
+    return EventKeys(
+        versions=DynamoEventKeyVersions(table(settings().catalog_table)),
+        locations=catalog(),
+        server_secret=lambda: settings().token_secret.encode(),
+    )
 
 
 @cache

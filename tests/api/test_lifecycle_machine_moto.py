@@ -16,6 +16,8 @@ from tests.unit.test_lifecycle_machine import Lifecycle, World
 
 
 class MotoWorld(World):
+    stamp_resolution = 0.002  # order transactions journal at the orders' millisecond stamps
+
     def __init__(self) -> None:
         self._mock = mock_aws()
         self._mock.start()
@@ -44,4 +46,4 @@ class MotoLifecycle(Lifecycle):
 
 
 TestMotoLifecycle = MotoLifecycle.TestCase
-TestMotoLifecycle.settings = settings(max_examples=4, stateful_step_count=25, deadline=None)
+TestMotoLifecycle.settings = settings(max_examples=3, stateful_step_count=20, deadline=None)

@@ -171,6 +171,7 @@ class World:
     the machine's. Subclasses build the stores and call ``_wire``."""
 
     stock: Any  # the StockStore (with ``violations``)
+    stamp_resolution = 0.0001  # seconds: the coarsest stamp a store journals a movement with
     orders: Any  # the OrderStore
 
     def _wire(
@@ -722,7 +723,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.counting = False
         self.before = levels
         self.marks.append(datetime.now(UTC))
-        time.sleep(0.002)  # every later write is stamped after the mark (stores use ms)
+        time.sleep(self.world.stamp_resolution)  # every later write is stamped after the mark
 
 
 def _units(levels: dict[tuple[str, str], StockLevel], sku: str) -> int:
@@ -731,4 +732,4 @@ def _units(levels: dict[tuple[str, str], StockLevel], sku: str) -> int:
 
 
 TestLifecycle = Lifecycle.TestCase
-TestLifecycle.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+TestLifecycle.settings = settings(max_examples=60, stateful_step_count=80, deadline=None)

@@ -1,0 +1,347 @@
+"""Crash safety: the process dies after each AWS call in turn, and nothing is lost or doubled.
+
+One flow runs an order from ``POST /orders`` through dispatch, the location's events and a
+return with its receipt. For k = 1, 2, ... the k-th AWS call of the flow completes (its write
+landed) and then the process dies (``Crash``, a ``BaseException``: no ``except Exception``
+runs, as when Lambda is killed). The caller then does what a client or SQS does: the HTTP
+request is sent again with the same body and ``Idempotency-Key``, the SQS batch is delivered
+again with the same bodies, and the container is a new one (``wiring.reset()``: caches gone).
+After the sweepers ran, the end state must be the state of the flow without a crash:
+
+- no orphan reservation: every stock item's ``reserved`` is what the open shipments of all
+  orders reserve there, and ``available = on_hand - reserved - safety_stock``;
+- no lost dispatch: every open shipment of an order no hold keeps back is dispatched, and its
+  fulfilment request reached the location;
+- no duplicate: one order per channel order id, one request per shipment after dropping
+  duplicates by ``message_id``, every event applied once (stock moved once, one RMA).
+
+k runs until the flow makes fewer than k calls, so every call is covered, whatever the flow.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import botocore.client
+import pytest
+from boto3.dynamodb.conditions import Attr
+
+from chalicelib import wiring
+from chalicelib.adapters.dynamo_orders import order_from_item
+from chalicelib.consumers import schedules
+from chalicelib.domain.order.model import Order
+from chalicelib.services.fulfilment import Dispatcher
+from tests.api.fulfilment_kit import (
+    at,
+    event,
+    make_shop,
+    mails,
+    sqs_records,
+)
+from tests.api.seed import assert_invariants, auth, order_body, set_stock
+
+EVENTS = "dirigent-warehouse-events"
+ORDER_EVENTS = "dirigent-order-events"
+FULFILMENT = "dirigent-fulfilment"
+SQS_ATTEMPTS = 4  # receives before SQS would dead-letter a record (maxReceiveCount)
+
+
+class Crash(BaseException):
+    """The process dies right after an AWS call returned."""
+
+
+@dataclass
+class CrashAfter:
+    """Kills the process after the k-th AWS call made while armed (0: never)."""
+
+    k: int
+    armed: bool = False
+    calls: list[str] = field(default_factory=list)
+    fired: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def after(self, client: Any, operation: str) -> None:
+        with self._lock:
+            if not self.armed or self.fired:
+                return
+            name = f"{client.meta.service_model.service_name}.{operation}"
+            self.calls.append(name)
+            if len(self.calls) == self.k:
+                self.fired = name
+                raise Crash(f"after call {self.k}: {name}")
+
+
+@pytest.fixture
+def injector(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], CrashAfter]]:
+    """``injector(k)`` arms a fresh ``CrashAfter(k)`` on every boto3 client."""
+    real = botocore.client.BaseClient._make_api_call
+    current: list[CrashAfter] = [CrashAfter(0)]
+
+    def call(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        result = real(self, operation, params)
+        current[0].after(self, operation)
+        return result
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+
+    def arm(k: int) -> CrashAfter:
+        current[0] = CrashAfter(k, armed=True)
+        return current[0]
+
+    yield arm
+
+
+def survive(step: Callable[[], Any]) -> Any:
+    """Run ``step``; a crash kills the container (caches gone) and the caller tries again."""
+    for _ in range(3):
+        try:
+            return step()
+        except Crash:
+            wiring.reset()
+    raise AssertionError("the step kept crashing")
+
+
+# --- the simulated SQS and locations -----------------------------------------------------------
+
+
+def receive_all(aws: Any, queue: str) -> list[dict[str, Any]]:
+    """Everything waiting in ``queue``, removed from it (the caller delivers it until done)."""
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    bodies = []
+    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in msgs:
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return bodies
+
+
+def sqs_deliver(client: Any, handler: str, queue: str, bodies: list[Any]) -> list[dict[str, Any]]:
+    """Deliver ``bodies`` as SQS does: the failed records (and a crashed batch) again, with
+    the same message ids, up to ``SQS_ATTEMPTS`` receives; returns what would be dead-lettered."""
+    if not bodies:
+        return []
+    records = sqs_records(client, queue, bodies)["Records"]
+    for _ in range(SQS_ATTEMPTS):
+        try:
+            payload = client.lambda_.invoke(handler, {"Records": records}).payload
+        except Crash:
+            wiring.reset()
+            continue
+        failed = {f["itemIdentifier"] for f in payload["batchItemFailures"]}
+        records = [r for r in records if r["messageId"] in failed]
+        if not records:
+            return []
+    return [json.loads(r["body"]) for r in records]
+
+
+@dataclass
+class World:
+    client: Any
+    aws: Any
+    shop: dict[str, str]
+    requests: list[dict[str, Any]] = field(default_factory=list)  # what locations received
+    dead: list[dict[str, Any]] = field(default_factory=list)  # what SQS dead-lettered
+
+    def settle(self) -> None:
+        """Feed the order-events queue to its consumer until it is empty."""
+        while bodies := receive_all(self.aws, ORDER_EVENTS):
+            self.dead += sqs_deliver(self.client, "on_order_event", ORDER_EVENTS, bodies)
+        self.requests += receive_all(self.aws, FULFILMENT)
+
+    def warehouse(self, *bodies: dict[str, Any]) -> None:
+        self.dead += sqs_deliver(self.client, "on_warehouse_event", EVENTS, list(bodies))
+        self.settle()
+
+    def sweep(self) -> None:
+        """Every schedule that repairs, run as if its clock were past every minimum age."""
+        later = Dispatcher(
+            orders=wiring.orders(),
+            outbox=wiring.fulfilment_log(),
+            queues=wiring.queues(),
+            network=wiring.catalog_service(),
+            notifier=wiring.notifier(),
+            default_queue=FULFILMENT,
+            clock=lambda: datetime.now(UTC) + timedelta(minutes=2),
+        )
+        survive(later.sweep)
+        survive(schedules.pickup_expiry)
+        survive(schedules.hold_expiry)
+        self.settle()
+
+
+def post(world: World, path: str, body: dict[str, Any], key: str = "", **headers: str) -> Any:
+    head = auth(key) if key else {"Content-Type": "application/json"}
+    resp = world.client.http.post(path, body=json.dumps(body), headers={**head, **headers})
+    assert resp.status_code < 500, (path, resp.status_code, resp.body)
+    return resp.status_code, json.loads(resp.body)
+
+
+# --- the flow ------------------------------------------------------------------------------------
+
+
+def order_flow(world: World, coid: str) -> dict[str, Any]:
+    """Place, dispatch, pick/ship/deliver every shipment, return one unit and receive it."""
+    body = order_body(coid, [("SKU-1", 2), ("SKU-2", 1)])
+    status, order = survive(lambda: post(world, "/orders", body, world.shop["key"]))
+    assert status in (200, 201), order
+    world.settle()
+    world.sweep()
+    for request in _unique(world.requests, order["order_id"]):
+        shipment = {"shipment_id": request["shipment_id"], "location_id": request["location_id"]}
+        sid = request["shipment_id"]
+        world.warehouse(
+            {**event("picked", order, shipment, occurred_at=at(minutes=1)), "event_id": f"p-{sid}"}
+        )
+        shipped = event(
+            "shipped", order, shipment, carrier="DHL", tracking_number=f"TN{sid[-8:]}",
+            occurred_at=at(minutes=5),
+        )
+        world.warehouse({**shipped, "event_id": f"s-{sid}"})
+        delivered = event("delivered", order, shipment, occurred_at=at(minutes=10))
+        world.warehouse({**delivered, "event_id": f"d-{sid}"})
+    world.sweep()
+    ask = {
+        "order_id": order["order_id"],
+        "token": order["tracking_token"],
+        "lines": [{"sku": "SKU-2", "quantity": 1, "reason": "wrong_size"}],
+    }
+    status, rma = survive(
+        lambda: post(world, "/returns", ask, **{"Idempotency-Key": coid})
+    )
+    assert status in (200, 201), rma
+    receipt = {
+        "event_id": f"r-{coid}",
+        "type": "return_received",
+        "location_id": "dc-kassel",
+        "occurred_at": at(minutes=30),
+        "rma_id": rma["rma_id"],
+        "lines": [{"sku": "SKU-2", "quantity": 1, "condition": "sellable"}],
+    }
+    world.warehouse(receipt)
+    world.sweep()
+    return order
+
+
+def _unique(requests: list[dict[str, Any]], order_id: str) -> list[dict[str, Any]]:
+    by_id = {r["message_id"]: r for r in requests if r.get("order_id") == order_id}
+    return [r for r in by_id.values() if r["type"] == "fulfilment_request"]
+
+
+# --- what must hold ----------------------------------------------------------------------------
+
+
+def all_orders(aws: Any) -> list[Order]:
+    table = aws.resource("dynamodb").Table("dirigent-orders")
+    items, kw = [], {"FilterExpression": Attr("sk").eq("ORDER")}
+    while True:
+        page = table.scan(**kw)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return [order_from_item(i) for i in items]
+        kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def stock_levels(aws: Any) -> dict[tuple[str, str], dict[str, int]]:
+    items = aws.resource("dynamodb").Table("dirigent-stock").scan()["Items"]
+    return {
+        (i["sku"], i["location_id"]): {k: int(i[k]) for k in ("on_hand", "reserved")}
+        for i in items
+    }
+
+
+def assert_nothing_orphaned_lost_or_doubled(world: World) -> None:
+    orders = all_orders(world.aws)
+    per_coid = Counter((o.channel, o.channel_order_id) for o in orders)
+    assert [k for k, n in per_coid.items() if n > 1] == [], "an order was written twice"
+
+    reserved: Counter[tuple[str, str]] = Counter()
+    for order in orders:
+        for sku, location_id, quantity in order.open_reservations():
+            reserved[(sku, location_id)] += quantity
+    levels = stock_levels(world.aws)
+    assert {k: v["reserved"] for k, v in levels.items() if v["reserved"]} == dict(reserved)
+    assert_invariants(world.aws)
+
+    sent = Counter(r["message_id"] for r in world.requests if r["type"] == "fulfilment_request")
+    for order in orders:
+        if order.holds:
+            continue
+        for shipment in order.shipments:
+            if shipment.open and shipment.lines:
+                assert shipment.dispatched, (order.order_id, shipment.shipment_id)
+                assert sent[shipment.shipment_id] >= 1, ("request lost", shipment.shipment_id)
+    assert world.dead == [], "SQS would dead-letter these"
+
+
+def outcome(world: World, order_id: str) -> dict[str, Any]:
+    """What the flow left behind for one order, comparable across runs."""
+    order = wiring.orders().get(order_id)
+    assert order is not None
+    events = Counter(h["event"] for h in order.history)
+    return {
+        "status": order.status.value,
+        "shipments": sorted((s.location_id, s.status.value, s.dispatched) for s in order.shipments),
+        "history": dict(events),
+        "requests": len(_unique(world.requests, order_id)),
+    }
+
+
+def test_the_order_flow_survives_a_crash_after_every_aws_call(client, admin_key, aws, injector):
+    shop = make_shop(client, admin_key, aws)
+    set_stock(aws, "SKU-1", "dc-kassel", 500)
+    set_stock(aws, "SKU-1", "dc-lyon", 500)
+    set_stock(aws, "SKU-2", "dc-kassel", 500)
+    world = World(client, aws, shop)
+
+    before = stock_levels(aws)
+    baseline = order_flow(world, "CRASH-0")
+    expected = outcome(world, baseline["order_id"])
+    delta = _delta(before, stock_levels(aws))
+    assert expected["status"] == "delivered" and delta, expected
+    confirmations = len(mails())
+    print('baseline', confirmations, [m.subject for m in mails()])
+
+    fired: list[str] = []
+    for k in range(1, 200):
+        before = stock_levels(aws)
+        crash = injector(k)
+        order = order_flow(world, f"CRASH-{k}")
+        crash.armed = False
+        if not crash.fired:
+            break
+        fired.append(crash.fired)
+        assert outcome(world, order["order_id"]) == expected, (k, crash.fired)
+        assert _delta(before, stock_levels(aws)) == delta, (k, crash.fired)
+        mailed = len(mails()) - confirmations
+        confirmations += mailed
+        print(k, crash.fired, mailed, [m.subject for m in mails()[-mailed:]])
+        assert_nothing_orphaned_lost_or_doubled(world)
+    assert len(fired) == k - 1
+    kinds = {name.split(".")[1] for name in fired}
+    assert {"BatchGetItem", "TransactWriteItems", "SendMessage", "SendMessageBatch"} <= kinds
+
+
+def _confirmations() -> int:
+    return sum(1 for m in mails() if "confirm" in m.subject.lower() or "CRASH" in m.subject)
+
+
+def _delta(
+    before: dict[tuple[str, str], dict[str, int]], after: dict[tuple[str, str], dict[str, int]]
+) -> dict[tuple[str, str], dict[str, int]]:
+    keys = set(before) | set(after)
+    zero = {"on_hand": 0, "reserved": 0}
+    out = {}
+    for key in keys:
+        a, b = after.get(key, zero), before.get(key, zero)
+        change = {k: a[k] - b[k] for k in zero if a[k] != b[k]}
+        if change:
+            out[key] = change
+    return out
