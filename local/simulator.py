@@ -1,5 +1,6 @@
 """A simulated warehouse for the local stack: it consumes fulfilment requests and reports back
-on the warehouse-events queue, as a real location's connector would.
+on the warehouse-events queue, as a real location's connector would: each message signed with
+the key of the location it speaks for (the ``Signature`` and ``KeyVersion`` attributes).
 
 A parcel goes ``picked`` -> ``shipped`` (carrier and tracking number) -> ``delivered``, a
 click & collect shipment ``picked`` -> ``ready_for_pickup`` -> ``collected`` (reported by the
@@ -32,6 +33,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +86,13 @@ def _short_line(lines: list[dict[str, Any]], rng: random.Random) -> dict[str, An
     return {"sku": line["sku"], "picked_quantity": int(line["quantity"]) - 1}
 
 
+def _location_signature(location_id: str, body: str) -> dict[str, str]:
+    """Signed as the location itself would: its key is derived in this process."""
+    from chalicelib import wiring
+
+    return wiring.event_keys().sign(location_id, body)
+
+
 def _carrier(service: str | None) -> str:
     name = (service or "carrier").split("-")[0]
     return name.upper() if len(name) <= 4 else name.title()
@@ -100,9 +109,11 @@ class SimulatedWarehouse(threading.Thread):
         step_s: float | None = None,
         short_rate: float | None = None,
         seed: int | None = None,
+        signer: Callable[[str, str], dict[str, str]] | None = None,
     ) -> None:
         super().__init__(name="simulated-warehouse", daemon=True)
         self._sqs, self._halt = sqs, stop
+        self._sign = signer or _location_signature
         self._in = sqs.get_queue_url(QueueName=fulfilment_queue)["QueueUrl"]
         self._out = sqs.get_queue_url(QueueName=events_queue)["QueueUrl"]
         env = os.environ
@@ -198,5 +209,10 @@ class SimulatedWarehouse(threading.Thread):
         }
         if event["type"] in ("shipped", "collected"):
             self._left.add(str(event["shipment_id"]))
-        self._sqs.send_message(QueueUrl=self._out, MessageBody=json.dumps(body))
+        text = json.dumps(body)
+        attributes = {
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in self._sign(str(body["location_id"]), text).items()
+        }
+        self._sqs.send_message(QueueUrl=self._out, MessageBody=text, MessageAttributes=attributes)
         log.info("sent %s for %s", event["type"], event["shipment_id"])

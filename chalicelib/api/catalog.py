@@ -8,13 +8,14 @@ from chalice import Blueprint
 from pydantic import TypeAdapter
 
 from chalicelib import wiring
-from chalicelib.api.http import Ctx, endpoint
+from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.api.models.common import (
     MAX_MONEY,
     CarrierServiceIn,
     CarrierServiceList,
     ChannelIn,
     ChannelList,
+    EventKeyOut,
     LocationIn,
     LocationList,
     ProductIn,
@@ -172,6 +173,26 @@ def get_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
     """One location."""
     doc = wiring.catalog_service().doc(Kind.LOCATION, location_id)
     return _found(doc, "location", "location_id", location_id)
+
+
+@endpoint(
+    bp,
+    "/locations/{location_id}/event-key",
+    method="POST",
+    roles=[Role.ADMIN],
+    response=EventKeyOut,
+    status=201,
+)
+def issue_event_key(ctx: Ctx, location_id: str) -> Any:
+    """Issue the location's warehouse-event key; the previous one stops verifying at once."""
+    key = wiring.event_keys().issue(location_id)
+    out = EventKeyOut(
+        location_id=key.location_id,
+        key_version=key.key_version,
+        secret=key.secret,
+        issued_at=key.issued_at,
+    )
+    return json_response(out, 201, headers={"Cache-Control": "no-store"})
 
 
 # --- products ----------------------------------------------------------------------------------

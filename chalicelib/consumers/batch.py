@@ -23,13 +23,20 @@ logger = Logger(service="dirigent")
 def handle_batch(
     event: dict[str, Any], context: Any, handle: Callable[[str], None], *, consumer: str
 ) -> dict[str, Any]:
-    """Call ``handle(body)`` for every record. A record whose handler raises is logged as
+    """``handle_records`` with ``handle(body)`` for every record."""
+    return handle_records(event, context, lambda record: handle(record.body), consumer=consumer)
+
+
+def handle_records(
+    event: dict[str, Any], context: Any, handle: Callable[[SQSRecord], None], *, consumer: str
+) -> dict[str, Any]:
+    """Call ``handle(record)`` for every record. A record whose handler raises is logged as
     "<consumer> failed" with its message id and reason, recorded for the dashboard's last
     failures, and reported for retry (after its retries SQS dead-letters it)."""
 
     def record_handler(record: SQSRecord) -> None:
         try:
-            handle(record.body)
+            handle(record)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             logger.error(f"{consumer} failed", message_id=record.message_id, reason=reason)

@@ -1,15 +1,17 @@
 """Warehouse events from SQS (``dirigent-warehouse-events``): one pydantic model per ``type`` (a
 discriminated union), the table ``type -> use case``, and the batch handler that applies each
-record on its own and reports failures per message."""
+record on its own, once the location it names has signed it (``services/event_auth.py``), and
+reports failures per message."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -35,6 +37,10 @@ from chalicelib.services.returns import ReturnEvent
 logger = Logger(service="dirigent")
 
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+# One event moves or counts at most this many units of a SKU: a bigger receipt or count is a
+# mistake or an attack, dead-lettered naming the field (a real one is sent as several events,
+# or set by an admin through PUT /stock).
+MAX_UNITS_PER_EVENT = 100_000
 Ref = Annotated[str, Field(min_length=1, max_length=128)]
 
 
@@ -121,13 +127,13 @@ class CancelRejected(CancelAnswer):
 class StockReceived(EventBase):
     type: Literal["stock_received"]
     sku: Id
-    quantity: Quantity
+    quantity: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_EVENT)]
 
 
 class StockCount(EventBase):
     type: Literal["stock_count"]
     sku: Id
-    counted_on_hand: Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+    counted_on_hand: Annotated[int, Field(ge=0, le=MAX_UNITS_PER_EVENT)]
     counted_at: AwareDatetime
 
     @field_validator("counted_at")
@@ -270,12 +276,30 @@ USE_CASES: dict[str, Callable[[Any], None]] = {
 }
 
 
-def apply(body: str) -> None:
-    """Parse one message body and apply it once; raises for a record to retry or dead-letter."""
+def apply(body: str, attributes: Mapping[str, str] | None = None) -> None:
+    """Parse one message body, check that the location it names signed it (``attributes``:
+    the message's string attributes) and apply it once; raises for a record to retry or
+    dead-letter, having changed nothing."""
     event, _ = parse(body)
+    wiring.event_keys().verify(event.location_id, body, attributes or {})
     USE_CASES[event.type](event)
+
+
+def string_attributes(record: SQSRecord) -> dict[str, str]:
+    """A record's string message attributes (Lambda spells them ``stringValue``)."""
+    raw = record.raw_event.get("messageAttributes") or {}
+    return {
+        name: value["stringValue"]
+        for name, value in raw.items()
+        if isinstance(value, dict) and isinstance(value.get("stringValue"), str)
+    }
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries."""
-    return batch.handle_batch(event, context, apply, consumer="warehouse event")
+    return batch.handle_records(
+        event,
+        context,
+        lambda record: apply(record.body, string_attributes(record)),
+        consumer="warehouse event",
+    )

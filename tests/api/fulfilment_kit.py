@@ -1,10 +1,12 @@
 """Helpers for the fulfilment and tracking tests: a shop with stock, SQS events with unique
-message ids, the fulfilment queue as a location sees it, and the mails moto kept."""
+message ids (warehouse events signed by the location they name), the fulfilment queue as a
+location sees it, and the mails moto kept."""
 
 from __future__ import annotations
 
 import email
 import json
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -17,9 +19,12 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from chalicelib import wiring
+from chalicelib.api.http import ID_PATTERN
 from tests.api.seed import auth, order_body, seed_channel, seed_network, seed_product, set_stock
 
 REGION = "eu-central-1"
+WAREHOUSE_EVENTS = "dirigent-warehouse-events"
 
 
 def make_shop(client: Any, admin_key: str, aws: Any, **channel: Any) -> dict[str, str]:
@@ -46,19 +51,75 @@ def place(client: Any, key: str, coid: str, lines: list[tuple[str, int]], **kw: 
     return dict(json.loads(resp.body))
 
 
-def sqs_records(client: Any, queue: str, bodies: list[Any]) -> dict[str, Any]:
+def sqs_records(
+    client: Any,
+    queue: str,
+    bodies: list[Any],
+    *,
+    signed: bool = True,
+    attributes: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Lambda's SQS event for ``bodies``; on the warehouse-events queue each record signed by
+    the location its body names (see ``sign_records``)."""
     event = client.events.generate_sqs_event(
         message_bodies=[b if isinstance(b, str) else json.dumps(b) for b in bodies],
         queue_name=queue,
     )
     for record in event["Records"]:
         record["messageId"] = str(uuid.uuid4())  # the generator repeats one id
+    if queue == WAREHOUSE_EVENTS:
+        sign_records(event, signed=signed, attributes=attributes)
     return dict(event)
 
 
-def deliver(client: Any, handler: str, queue: str, *bodies: Any) -> list[int]:
-    """Invoke ``handler`` with one record per body; the indexes of the failed records."""
-    event = sqs_records(client, queue, list(bodies))
+def location_signature(body: str, location_id: str | None = None) -> dict[str, str]:
+    """The message attributes ``location_id`` (by default the location the body names) signs
+    ``body`` with; none for a body that names no valid location id."""
+    if location_id is None:
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            return {}
+        named = raw.get("location_id") if isinstance(raw, dict) else None
+        if not isinstance(named, str) or not re.fullmatch(ID_PATTERN, named):
+            return {}
+        location_id = named
+    return wiring.event_keys().sign(location_id, body)
+
+
+def sign_records(
+    event: dict[str, Any], *, signed: bool = True, attributes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Give every record the attributes its location signs it with; ``attributes`` instead,
+    verbatim (a forged or stale signature), or none at all with ``signed=False``."""
+    for record in event["Records"]:
+        if attributes is not None:
+            given = attributes
+        else:
+            given = location_signature(record["body"]) if signed else {}
+        record["messageAttributes"] = {
+            name: {
+                "stringValue": value,
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": "String",
+            }
+            for name, value in given.items()
+        }
+    return event
+
+
+def deliver(
+    client: Any,
+    handler: str,
+    queue: str,
+    *bodies: Any,
+    signed: bool = True,
+    attributes: dict[str, str] | None = None,
+) -> list[int]:
+    """Invoke ``handler`` with one record per body; the indexes of the failed records.
+    Warehouse events are signed unless ``signed=False`` (or ``attributes`` are given)."""
+    event = sqs_records(client, queue, list(bodies), signed=signed, attributes=attributes)
     ids = [r["messageId"] for r in event["Records"]]
     failures = client.lambda_.invoke(handler, event).payload["batchItemFailures"]
     return sorted(ids.index(f["itemIdentifier"]) for f in failures)

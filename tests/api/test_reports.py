@@ -116,6 +116,9 @@ def test_a_duplicated_event_counts_once_and_a_cancel_counts_its_units(client, aw
     resp = client.http.post(f"/orders/{other['order_id']}/cancel", headers=auth(shop["service"]))
     assert resp.status_code == 200, resp.body
     client.http.post(f"/orders/{other['order_id']}/cancel", headers=auth(shop["service"]))
+    dispatch_placed(client, aws)  # released already: the location is asked, and agrees
+    confirms = [event("cancel_confirmed", other, s) for s in other["shipments"]]
+    assert deliver(client, "on_warehouse_event", EVENTS, *confirms) == []
 
     fill = ok(client, shop["admin"], "fill_rate")["totals"][0]
     assert (fill["units_ordered"], fill["units_shipped"], fill["units_cancelled"]) == (5, 2, 3)

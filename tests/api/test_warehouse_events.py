@@ -34,6 +34,7 @@ def deliver(client, *bodies):
     for record in event["Records"]:
         record["messageId"] = str(uuid.uuid4())
         ids.append(record["messageId"])
+    kit.sign_records(event)
     payload = client.lambda_.invoke("on_warehouse_event", event).payload
     return ids, [f["itemIdentifier"] for f in payload["batchItemFailures"]]
 

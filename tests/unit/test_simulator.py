@@ -59,6 +59,10 @@ def test_a_short_pick_comes_first_and_never_empties_a_line():
     assert plan_events(single, rng=random.Random(1), short_rate=1)[0]["type"] == "picked"
 
 
+def _sign(location_id: str, body: str) -> dict[str, str]:
+    return {"Signature": f"{location_id}:{len(body)}", "KeyVersion": "0"}
+
+
 class _Sqs:
     def get_queue_url(self, QueueName: str) -> dict[str, Any]:
         return {"QueueUrl": QueueName}
@@ -66,7 +70,12 @@ class _Sqs:
 
 def test_a_request_delivered_twice_is_scripted_once():
     sim = SimulatedWarehouse(
-        sqs=_Sqs(), fulfilment_queue="in", events_queue="out", stop=threading.Event(), seed=1
+        sqs=_Sqs(),
+        fulfilment_queue="in",
+        events_queue="out",
+        stop=threading.Event(),
+        seed=1,
+        signer=_sign,
     )
     assert sim.accept(REQUEST) is True
     assert sim.accept(dict(REQUEST)) is False
@@ -75,15 +84,24 @@ def test_a_request_delivered_twice_is_scripted_once():
 class _Outbox(_Sqs):
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.attributes: list[dict[str, Any]] = []
 
-    def send_message(self, QueueUrl: str, MessageBody: str) -> None:
+    def send_message(
+        self, QueueUrl: str, MessageBody: str, MessageAttributes: dict[str, Any]
+    ) -> None:
         self.sent.append(json.loads(MessageBody))
+        self.attributes.append(MessageAttributes)
 
 
 def _warehouse(reject_rate: float = 0.0) -> tuple[SimulatedWarehouse, _Outbox]:
     sqs = _Outbox()
     sim = SimulatedWarehouse(
-        sqs=sqs, fulfilment_queue="in", events_queue="out", stop=threading.Event(), seed=1
+        sqs=sqs,
+        fulfilment_queue="in",
+        events_queue="out",
+        stop=threading.Event(),
+        seed=1,
+        signer=_sign,
     )
     sim.reject_rate = reject_rate
     return sim, sqs
@@ -142,3 +160,16 @@ def test_a_cancel_reason_steers_the_simulator_for_demos_and_tests():
     sim.accept(REQUEST)
     assert sim.answer_cancel(_cancel("sim:reject", notice=True)) == "cancel_confirmed"
     assert sim._due == []
+
+
+def test_every_message_is_signed_by_the_location_it_speaks_for():
+    sim, sqs = _warehouse()
+    sim.accept(REQUEST)
+    sim.accept(_cancel("sim:confirm"))
+    body = json.dumps(sqs.sent[0])  # the very text sent, so the signature covers it
+    assert sqs.attributes == [
+        {
+            "Signature": {"DataType": "String", "StringValue": f"dc-kassel:{len(body)}"},
+            "KeyVersion": {"DataType": "String", "StringValue": "0"},
+        }
+    ]

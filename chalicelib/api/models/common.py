@@ -324,6 +324,18 @@ class ImportReport(BaseModel):
     errors: list[RowErrorOut]
 
 
+class EventKeyOut(BaseModel):
+    """A location's new warehouse-event key, answered once and never stored: sign each message
+    body with it (hex HMAC-SHA256 in the ``Signature`` attribute)."""
+
+    location_id: str
+    key_version: int
+    secret: str
+    issued_at: str
+    signature_attribute: str = "Signature"
+    key_version_attribute: str = "KeyVersion"
+
+
 R = TypeVar("R", bound=BaseModel)
 
 
