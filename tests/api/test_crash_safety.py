@@ -57,6 +57,18 @@ class Crash(BaseException):
     """The process dies right after an AWS call returned."""
 
 
+_HARNESS = threading.local()  # set while the test plays SQS or a location: no crash there
+
+
+@contextmanager
+def harness() -> Iterator[None]:
+    _HARNESS.on = True
+    try:
+        yield
+    finally:
+        _HARNESS.on = False
+
+
 @dataclass
 class CrashAfter:
     """Kills the process after the k-th AWS call made while armed (0: never)."""
@@ -69,7 +81,7 @@ class CrashAfter:
 
     def after(self, client: Any, operation: str) -> None:
         with self._lock:
-            if not self.armed or self.fired or getattr(client, "harness", False):
+            if not self.armed or self.fired or getattr(_HARNESS, "on", False):
                 return
             name = f"{client.meta.service_model.service_name}.{operation}"
             self.calls.append(name)
@@ -96,6 +108,7 @@ def injector(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], CrashA
         return current[0]
 
     yield arm
+    current[0] = CrashAfter(0)
 
 
 def survive(step: Callable[[], Any]) -> Any:
@@ -113,15 +126,17 @@ def survive(step: Callable[[], Any]) -> Any:
 
 def receive_all(aws: Any, queue: str) -> list[dict[str, Any]]:
     """Everything waiting in ``queue``, removed from it (the caller delivers it until done)."""
-    sqs = aws.client("sqs")
-    sqs.harness = True  # SQS's own work: no crash here
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    bodies = []
-    while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in msgs:
-            bodies.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return bodies
+    with harness():
+        sqs = aws.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        bodies = []
+        while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for m in msgs:
+                bodies.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return bodies
 
 
 def sqs_deliver(client: Any, handler: str, queue: str, bodies: list[Any]) -> list[dict[str, Any]]:
@@ -129,7 +144,8 @@ def sqs_deliver(client: Any, handler: str, queue: str, bodies: list[Any]) -> lis
     the same message ids, up to ``SQS_ATTEMPTS`` receives; returns what would be dead-lettered."""
     if not bodies:
         return []
-    records = sqs_records(client, queue, bodies)["Records"]
+    with harness():  # the location signs its events
+        records = sqs_records(client, queue, bodies)["Records"]
     for _ in range(SQS_ATTEMPTS):
         try:
             payload = client.lambda_.invoke(handler, {"Records": records}).payload
@@ -162,7 +178,7 @@ class World:
         self.settle()
 
     def sweep(self) -> None:
-        """Every schedule that repairs, run as if its clock were past every minimum age."""
+        """The schedules that repair, run as if their clock were past every minimum age."""
         later = Dispatcher(
             orders=wiring.orders(),
             outbox=wiring.fulfilment_log(),
@@ -185,41 +201,51 @@ def post(world: World, path: str, body: dict[str, Any], key: str = "", **headers
     return resp.status_code, json.loads(resp.body)
 
 
-# --- the flow ------------------------------------------------------------------------------------
+# --- the flows: each step the way its caller retries it ------------------------------------------
 
 
-def order_flow(world: World, coid: str) -> dict[str, Any]:
-    """Place, dispatch, pick/ship/deliver every shipment, return one unit and receive it."""
-    body = order_body(coid, [("SKU-1", 2), ("SKU-2", 1)])
+def place(world: World, run: dict[str, Any]) -> None:
+    """``POST /orders``, the order-events consumer's dispatch, the outbox sweeper."""
+    body = order_body(run["coid"], [("SKU-1", 2), ("SKU-2", 1)])
     status, order = survive(lambda: post(world, "/orders", body, world.shop["key"]))
     assert status in (200, 201), order
+    run["order"] = order
     world.settle()
-    world.sweep()
+
+
+def deliver(world: World, run: dict[str, Any]) -> None:
+    """The location's picked, shipped and delivered for every request it received."""
+    order = run["order"]
     for request in _unique(world.requests, order["order_id"]):
         shipment = {"shipment_id": request["shipment_id"], "location_id": request["location_id"]}
         sid = request["shipment_id"]
-        world.warehouse(
-            {**event("picked", order, shipment, occurred_at=at(minutes=1)), "event_id": f"p-{sid}"}
-        )
+        picked = event("picked", order, shipment, occurred_at=at(minutes=1))
         shipped = event(
-            "shipped", order, shipment, carrier="DHL", tracking_number=f"TN{sid[-8:]}",
+            "shipped",
+            order,
+            shipment,
+            carrier="DHL",
+            tracking_number=f"TN{sid[-8:]}",
             occurred_at=at(minutes=5),
         )
-        world.warehouse({**shipped, "event_id": f"s-{sid}"})
         delivered = event("delivered", order, shipment, occurred_at=at(minutes=10))
-        world.warehouse({**delivered, "event_id": f"d-{sid}"})
-    world.sweep()
+        for kind, body in (("p", picked), ("s", shipped), ("d", delivered)):
+            world.warehouse({**body, "event_id": f"{kind}-{sid}"})
+
+
+def give_back(world: World, run: dict[str, Any]) -> None:
+    """The customer's ``POST /returns`` (with an Idempotency-Key) and the location's receipt."""
+    order = run["order"]
     ask = {
         "order_id": order["order_id"],
         "token": order["tracking_token"],
         "lines": [{"sku": "SKU-2", "quantity": 1, "reason": "wrong_size"}],
     }
-    status, rma = survive(
-        lambda: post(world, "/returns", ask, **{"Idempotency-Key": coid})
-    )
+    status, rma = survive(lambda: post(world, "/returns", ask, **{"Idempotency-Key": run["coid"]}))
     assert status in (200, 201), rma
+    run["rma_id"] = rma["rma_id"]
     receipt = {
-        "event_id": f"r-{coid}",
+        "event_id": f"r-{run['coid']}",
         "type": "return_received",
         "location_id": "dc-kassel",
         "occurred_at": at(minutes=30),
@@ -227,8 +253,15 @@ def order_flow(world: World, coid: str) -> dict[str, Any]:
         "lines": [{"sku": "SKU-2", "quantity": 1, "condition": "sellable"}],
     }
     world.warehouse(receipt)
-    world.sweep()
-    return {**order, "rma_id": rma["rma_id"]}
+
+
+Step = Callable[[World, dict[str, Any]], None]
+# Each flow: the steps before it (run without a crash), then the steps a crash may hit.
+FLOWS: dict[str, tuple[list[Step], list[Step]]] = {
+    "order path": ([], [place]),
+    "warehouse events": ([place], [deliver]),
+    "returns": ([place, deliver], [give_back]),
+}
 
 
 def _unique(requests: list[dict[str, Any]], order_id: str) -> list[dict[str, Any]]:
@@ -302,39 +335,49 @@ def outcome(world: World, placed: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_the_order_flow_survives_a_crash_after_every_aws_call(client, admin_key, aws, injector):
+@pytest.mark.parametrize("flow", FLOWS)
+def test_a_crash_after_any_aws_call_loses_and_doubles_nothing(
+    flow, client, admin_key, aws, injector
+):
+    before_steps, steps = FLOWS[flow]
     shop = make_shop(client, admin_key, aws)
-    set_stock(aws, "SKU-1", "dc-kassel", 500)
-    set_stock(aws, "SKU-1", "dc-lyon", 500)
-    set_stock(aws, "SKU-2", "dc-kassel", 500)
+    for sku, location_id in (("SKU-1", "dc-kassel"), ("SKU-1", "dc-lyon"), ("SKU-2", "dc-kassel")):
+        set_stock(aws, sku, location_id, 500)
     world = World(client, aws, shop)
 
-    before = stock_levels(aws)
-    baseline = order_flow(world, "CRASH-0")
-    expected = outcome(world, baseline)
-    delta = _delta(before, stock_levels(aws))
-    assert expected["status"] == "delivered" and delta, expected
-    confirmations = len(mails())
-    print('baseline', confirmations, [m.subject for m in mails()])
-
-    fired: list[str] = []
-    for k in range(1, 200):
-        before = stock_levels(aws)
+    def run_flow(k: int) -> tuple[dict[str, Any], CrashAfter, dict[Any, Any], int]:
+        run: dict[str, Any] = {"coid": f"CRASH-{k}"}
+        for step in before_steps:
+            step(world, run)
+        world.sweep()
+        levels, sent = stock_levels(aws), len(mails())
         crash = injector(k)
-        order = order_flow(world, f"CRASH-{k}")
+        for step in steps:
+            step(world, run)
+        world.sweep()
         crash.armed = False
+        return run, crash, _delta(levels, stock_levels(aws)), len(mails()) - sent
+
+    baseline, _, delta, mailed = run_flow(0)
+    expected = outcome(world, baseline)
+    assert delta and expected["status"] == "delivered" if flow != "order path" else True
+    fired: list[str] = []
+    for k in range(1, 100):
+        run, crash, moved, sent = run_flow(k)
         if not crash.fired:
             break
         fired.append(crash.fired)
-        assert outcome(world, order) == expected, (k, crash.fired)
-        assert _delta(before, stock_levels(aws)) == delta, (k, crash.fired)
-        mailed = len(mails()) - confirmations
-        confirmations += mailed
-        print(k, crash.fired, mailed, [m.subject for m in mails()[len(mails()) - mailed :]])
+        where = (k, crash.fired)
+        assert outcome(world, run) == expected, where
+        assert moved == delta, where
+        # A mail goes twice only when the crash came between sending it and recording that,
+        # and one sent after its event committed is lost (at most once, by design).
+        assert sent == mailed or (crash.fired.startswith("ses.") and sent == mailed + 1) or (
+            sent == mailed - 1
+        ), (where, sent, mailed)
         assert_nothing_orphaned_lost_or_doubled(world)
-    assert len(fired) == k - 1
-    kinds = {name.split(".")[1] for name in fired}
-    assert {"BatchGetItem", "TransactWriteItems", "SendMessage", "SendMessageBatch"} <= kinds
+    assert len(fired) == k - 1 and crash.calls, fired
+    assert {"TransactWriteItems"} <= {name.split(".")[1] for name in fired}
 
 
 def _confirmations() -> int:

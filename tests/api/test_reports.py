@@ -186,14 +186,14 @@ def test_open_backorders_rise_with_capture_and_fall_when_cancelled(client, admin
 
 
 def test_stock_by_location_values_units_at_the_product_price(client, aws, shop, admin_key):
-    seed_product(client, admin_key, "SKU-3", price=1000)
+    seed_product(client, admin_key, "SKU-3", price=2000)  # the order pays 2999: within 50 %
     set_stock(aws, "SKU-3", "dc-kassel", 7)
     place(client, shop["key"], "REP-STOCK", [("SKU-3", 2)])
     rows = {r["location_id"]: r for r in ok(client, admin_key, "stock_by_location")["rows"]}
     kassel = rows["dc-kassel"]
-    # SKU-1 5, SKU-2 4 at 29.99, SKU-3 7 at 10.00 (2 of them reserved, still on hand)
+    # SKU-1 5, SKU-2 4 at 29.99, SKU-3 7 at 20.00 (2 of them reserved, still on hand)
     assert kassel["on_hand"] == 16 and kassel["reserved"] == 2 and kassel["available"] == 14
-    assert kassel["value"] == 9 * 2999 + 7 * 1000 and kassel["currency"] == "EUR"
+    assert kassel["value"] == 9 * 2999 + 7 * 2000 and kassel["currency"] == "EUR"
     assert kassel["skus"] == 3 and kassel["out_of_stock_skus"] == 0
 
 

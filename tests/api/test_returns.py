@@ -176,7 +176,7 @@ def test_a_return_nobody_sent_back_never_blocks_the_customers_own(client, aws, s
     order = delivered(client, aws, shop, [("SKU-2", 2)])
     squatter = post_return(client, customer_return(order, ("SKU-2", 2, "wrong_size")))
     assert squatter[0] == 201
-    status, own = post_return(client, customer_return(order, ("SKU-2", 2, "damaged")))
+    status, own = post_return(client, customer_return(order, ("SKU-2", 2, "defective")))
     assert status == 201, own
 
     # Both ask for the same units: the first parcel that arrives takes them, once.

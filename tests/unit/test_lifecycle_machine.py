@@ -321,11 +321,10 @@ class Lifecycle(RuleBasedStateMachine):
         self.receipts: list[str] = []  # event ids of receipts
         self.reported: dict[str, int] = {}  # shipment id -> its last event along the path
         # The locations' side: units each shipment physically holds, what left the network or
-        # was never on the shelf (independent of what the books say), shipments out or dropped.
+        # was never on the shelf (independent of what the books say), and shipments that left.
         self.physical: dict[str, Counter[str]] = {}
         self.gone: Counter[str] = Counter()
         self.left: set[str] = set()
-        self.dropped: set[str] = set()
         self.serial = 0
         # What the machine did to the units in the network, per SKU, and to quarantine.
         self.received: Counter[str] = Counter()
@@ -501,10 +500,8 @@ class Lifecycle(RuleBasedStateMachine):
         """A location reports on a shipment it received a request for (whatever happened to
         the shipment since: a cancel does not stop a warehouse that already packed it).
         ``step``: the next event along the shipment's path, else any (late, early, again)."""
-        working = sorted(set(self.world.queues.requests) - self.dropped)
-        if not working:
-            return
-        request = self.world.queues.requests[working[i % len(working)]]
+        requests = self.world.queues.requests
+        request = requests[sorted(requests)[i % len(requests)]]
         store = (request.get("pickup") or {}).get("location_id")
         path = "ship" if not store else "pickup" if store == request["location_id"] else "transfer"
         events = PATH_EVENTS[path]
@@ -547,7 +544,8 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(i=INDEX, confirm=st.booleans())
     def answer_cancel(self, i: int, confirm: bool) -> None:
         """The location answers the latest cancel request of a shipment (an answer names the
-        shipment, not the request); having confirmed all of it, it drops the shipment."""
+        shipment, not the request). A location may still ship what it confirmed (the parcel
+        was already with the carrier): the books must follow the units, not the answer."""
         latest = {r["shipment_id"]: r for r in self.world.queues.cancels}
         request = latest[sorted(latest)[i % len(latest)]]
         event = ShipmentEvent(
@@ -564,10 +562,7 @@ class Lifecycle(RuleBasedStateMachine):
         if outcome != Outcome.APPLIED or not confirm or shipment_id in self.left:
             return
         held = self._held(shipment_id)
-        if request["whole"] or request["notice"]:
-            held.clear()
-            self.dropped.add(shipment_id)
-        else:
+        if not (request["whole"] or request["notice"]):  # the units asked back go on the shelf
             held.subtract({ln["sku"]: ln["quantity"] for ln in request["lines"]})
             for sku in held:
                 held[sku] = max(held[sku], 0)
