@@ -28,6 +28,10 @@ class Settings:
     service_email: str  # customer service's mailbox: cancels a location refused, ...
     quote_ttl_seconds: int
     cache_ttl_seconds: float
+    rate_per_key: float  # calls a second per API key, per container
+    burst_per_key: int
+    failures_per_minute: float  # failed attempts per source address, per container
+    failures_burst: int
     track_url: str  # the public base of GET /track/{order_id}, for customer mails
     # Exports larger than this go to the exports bucket behind a pre-signed link: Lambda
     # answers at most 6 MB, and a CSV grows when escaped into the proxy response.
@@ -61,6 +65,10 @@ def settings() -> Settings:
         service_email=_env("SERVICE_EMAIL", "service@dirigent.example"),
         quote_ttl_seconds=int(_env("QUOTE_TTL_SECONDS", "1800")),
         cache_ttl_seconds=float(_env("CACHE_TTL_SECONDS", "30")),
+        rate_per_key=float(_env("RATE_LIMIT_PER_KEY", "100")),
+        burst_per_key=int(_env("RATE_LIMIT_BURST_PER_KEY", "200")),
+        failures_per_minute=float(_env("FAILED_ATTEMPTS_PER_MINUTE", "30")),
+        failures_burst=int(_env("FAILED_ATTEMPTS_BURST", "30")),
         track_url=_env("TRACK_URL", "http://127.0.0.1:8000/track"),
         export_inline_max_bytes=int(_env("EXPORT_INLINE_MAX_BYTES", "4000000")),
     )

@@ -92,7 +92,18 @@ def merge_template(stage: str) -> dict[str, Any]:
     for name, statements in functions.items():
         resources.setdefault(name, _function(name))
         resources[f"{name}Role"] = _role(name, [*statements, *_secret_access(stage)])
+    resources["RestAPI"] = {"Properties": {"MethodSettings": [STAGE_THROTTLE]}}
     return template
+
+
+# The whole API's ceiling (requests a second, and the burst above it); the app adds limits per
+# key and per source address (chalicelib/domain/throttle.py).
+STAGE_THROTTLE = {
+    "ResourcePath": "/*",
+    "HttpMethod": "*",
+    "ThrottlingRateLimit": 500,
+    "ThrottlingBurstLimit": 1000,
+}
 
 
 def _queues_by_name(resources: dict[str, Any], prefix: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from chalicelib import wiring
 from chalicelib.api.auth import authenticate
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import (
@@ -35,6 +36,7 @@ from chalicelib.domain.errors import (
     OutOfStock,
     Unauthorized,
 )
+from chalicelib.domain.throttle import retry_after
 
 logger = Logger(service="dirigent")
 
@@ -67,6 +69,17 @@ class BadRequest(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+def _source_address(request: Request) -> str:
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+def _throttled(wait: float, message: str) -> Response:
+    response = error_response(429, ErrorCode.TOO_MANY_REQUESTS, message)
+    response.headers["Retry-After"] = retry_after(wait)
+    return response
 
 
 def error_response(
@@ -281,14 +294,22 @@ def endpoint(
         @wraps(view)
         def handler(**params: Any) -> Response:
             req = bp.current_request
+            limits, address = wiring.limits(), _source_address(req)
+            if wait := limits.failures.wait(address):
+                return _throttled(wait, "too many failed attempts from this address")
             try:
                 principal = authenticate(req, allowed)
+                if principal.key_id and (wait := limits.per_key.take(principal.key_id)):
+                    return _throttled(wait, "this API key is over its rate limit")
                 for name, value in params.items():
                     check_id(name, value)
                 check_query(req.query_params)
                 result = view(Ctx(principal, req), **params)
             except Exception as exc:  # noqa: BLE001 - every error becomes a mapped response
-                return _map_error(exc)
+                response = _map_error(exc)
+                if response.status_code == 401 or (allowed is None and response.status_code == 404):
+                    limits.failures.take(address)  # a wrong key or token: guessing is slowed
+                return response
             return result if isinstance(result, Response) else json_response(result, status)
 
         OPERATIONS.append(

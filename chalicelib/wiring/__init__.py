@@ -37,6 +37,7 @@ from chalicelib.wiring.aws import (
 )
 
 if TYPE_CHECKING:
+    from chalicelib.domain.throttle import Limits
     from chalicelib.services.access import KeyService
     from chalicelib.services.alerts import AlertGroups, LowStockAlerts
     from chalicelib.services.backorders import BackorderService
@@ -306,4 +307,18 @@ def operations() -> OperationsService:
         depths=SqsQueueDepths(client("sqs")),
         failures=DynamoFailureLog(table(s.orders_table)),
         dlqs=[f"{queue}-dlq" for queue in work],
+    )
+
+
+# --- the edges' rate limits --------------------------------------------------------------------
+
+
+@cache
+def limits() -> Limits:
+    from chalicelib.domain.throttle import Buckets, Limits
+
+    s = settings()
+    return Limits(
+        per_key=Buckets(s.rate_per_key, s.burst_per_key),
+        failures=Buckets(s.failures_per_minute / 60, s.failures_burst),
     )

@@ -87,6 +87,15 @@ def location_signature(body: str, location_id: str | None = None) -> dict[str, s
     return wiring.event_keys().sign(location_id, body)
 
 
+def message_attributes(body: str) -> dict[str, Any]:
+    """``location_signature`` as SendMessage's ``MessageAttributes`` (for tests that send to
+    the queue itself)."""
+    return {
+        name: {"DataType": "String", "StringValue": value}
+        for name, value in location_signature(body).items()
+    }
+
+
 def sign_records(
     event: dict[str, Any], *, signed: bool = True, attributes: dict[str, str] | None = None
 ) -> dict[str, Any]:

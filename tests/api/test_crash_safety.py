@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,8 +41,8 @@ from chalicelib.services.fulfilment import Dispatcher
 from tests.api.fulfilment_kit import (
     at,
     event,
-    make_shop,
     mails,
+    make_shop,
     sqs_records,
 )
 from tests.api.seed import assert_invariants, auth, order_body, set_stock
@@ -130,9 +130,7 @@ def receive_all(aws: Any, queue: str) -> list[dict[str, Any]]:
         sqs = aws.client("sqs")
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         bodies = []
-        while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
+        while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
             for m in msgs:
                 bodies.append(json.loads(m["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
@@ -286,8 +284,7 @@ def all_orders(aws: Any) -> list[Order]:
 def stock_levels(aws: Any) -> dict[tuple[str, str], dict[str, int]]:
     items = aws.resource("dynamodb").Table("dirigent-stock").scan()["Items"]
     return {
-        (i["sku"], i["location_id"]): {k: int(i[k]) for k in ("on_hand", "reserved")}
-        for i in items
+        (i["sku"], i["location_id"]): {k: int(i[k]) for k in ("on_hand", "reserved")} for i in items
     }
 
 
@@ -317,13 +314,14 @@ def assert_nothing_orphaned_lost_or_doubled(world: World) -> None:
 
 def outcome(world: World, placed: dict[str, Any]) -> dict[str, Any]:
     """What the flow left behind for one order and its return, comparable across runs."""
-    order, rma = wiring.orders().get(placed["order_id"]), wiring.rmas().get(placed["rma_id"])
-    assert order is not None and rma is not None
+    order = wiring.orders().get(placed["order"]["order_id"])
+    rma = wiring.rmas().get(placed["rma_id"]) if "rma_id" in placed else None
+    assert order is not None
     rmas = [
         i
-        for i in world.aws.resource("dynamodb").Table("dirigent-orders").scan(
-            FilterExpression=Attr("sk").eq("RMA") & Attr("order_id").eq(order.order_id)
-        )["Items"]
+        for i in world.aws.resource("dynamodb")
+        .Table("dirigent-orders")
+        .scan(FilterExpression=Attr("sk").eq("RMA") & Attr("order_id").eq(order.order_id))["Items"]
     ]
     return {
         "status": order.status.value,
@@ -331,7 +329,7 @@ def outcome(world: World, placed: dict[str, Any]) -> dict[str, Any]:
         "history": dict(Counter(h.event for h in order.history)),
         "requests": len(_unique(world.requests, order.order_id)),
         "rmas": len(rmas),
-        "rma": (rma.status.value, len(rma.receipts), rma.refunded, len(rma.history)),
+        "rma": rma and (rma.status.value, len(rma.receipts), rma.refunded, len(rma.history)),
     }
 
 
@@ -360,7 +358,7 @@ def test_a_crash_after_any_aws_call_loses_and_doubles_nothing(
 
     baseline, _, delta, mailed = run_flow(0)
     expected = outcome(world, baseline)
-    assert delta and expected["status"] == "delivered" if flow != "order path" else True
+    assert delta, "the flow moved no stock"
     fired: list[str] = []
     for k in range(1, 100):
         run, crash, moved, sent = run_flow(k)
@@ -372,8 +370,10 @@ def test_a_crash_after_any_aws_call_loses_and_doubles_nothing(
         assert moved == delta, where
         # A mail goes twice only when the crash came between sending it and recording that,
         # and one sent after its event committed is lost (at most once, by design).
-        assert sent == mailed or (crash.fired.startswith("ses.") and sent == mailed + 1) or (
-            sent == mailed - 1
+        assert (
+            sent == mailed
+            or (crash.fired.startswith("ses.") and sent == mailed + 1)
+            or (sent == mailed - 1)
         ), (where, sent, mailed)
         assert_nothing_orphaned_lost_or_doubled(world)
     assert len(fired) == k - 1 and crash.calls, fired

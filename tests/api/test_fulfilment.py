@@ -24,6 +24,7 @@ from tests.api.fulfilment_kit import (
     get_order,
     mails,
     make_shop,
+    message_attributes,
     place,
     shipped,
     unique_by_message_id,
@@ -211,7 +212,8 @@ def test_a_poison_message_ends_in_the_dlq_after_its_retries(client, shop, aws):
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=EVENTS)["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody='{"type": "shipped", "event_id": 1}')
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(shipped(order, shipment, "TN-8")))
+    good = json.dumps(shipped(order, shipment, "TN-8"))
+    sqs.send_message(QueueUrl=url, MessageBody=good, MessageAttributes=message_attributes(good))
     target = next(t for t in sqs_handlers(app) if t.queue == EVENTS)
     poller = Poller(target, sqs=sqs, stop=threading.Event(), visibility_timeout=0)
     for _ in range(6):  # maxReceiveCount is 5

@@ -585,6 +585,8 @@ class Lifecycle(RuleBasedStateMachine):
         event = self.sent[i % len(self.sent)]
         before = self._state()
         if new_id:
+            if event.type in (E.CANCEL_CONFIRMED, E.CANCEL_REJECTED):
+                return  # an answer under a new id answers whatever request waits: a new answer
             event = replace(event, event_id=self._id("re"))
         with contextlib.suppress(Conflict):  # e.g. a second answer to an answered request
             self.world.shipments.apply(event)
