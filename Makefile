@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAGE  ?= dev
 
-.PHONY: run test tick redrive lint format bench package deploy admin-key clean
+.PHONY: run test tick redrive lint format bench fuzz package deploy admin-key clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,6 +30,9 @@ tick: $(VENV)/.installed         ## fire every schedule of a running local stack
 
 redrive: $(VENV)/.installed      ## DLQ back to its queue: make redrive QUEUE=warehouse-events STAGE=dev|local
 	$(PY) -m infrastructure.redrive $(QUEUE) --stage $(STAGE)
+
+fuzz: $(VENV)/.installed         ## schemathesis over a fresh local stack, admin and channel: 0 server errors
+	$(PY) -m local.fuzz $(if $(EXAMPLES),--max-examples $(EXAMPLES))
 
 bench: $(VENV)/.installed        ## figures: sourcing quality/latency, order throughput and cost
 	$(PY) -m pip install -q -r requirements-bench.txt

@@ -63,8 +63,8 @@ def schemathesis(
         *extra,
     ]
     env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"}
-    # Our own executables with our own arguments.
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    run = subprocess.run  # our own executable with our own arguments
+    return run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
 
 def callers(state: dict[str, Any]) -> dict[str, str]:
@@ -125,11 +125,13 @@ def own_stack(workdir: Path) -> Iterator[dict[str, Any]]:
             process.wait()
 
 
-def fuzz(state: dict[str, Any], *, max_examples: int, seed: int | None) -> int:
+def fuzz(state: dict[str, Any], *, max_examples: int, seed: int | None, phases: str) -> int:
     failed = 0
     for who, key in callers(state).items():
         print(f"== schemathesis as {who}", flush=True)
-        result = schemathesis(state["api_url"], key, max_examples=max_examples, seed=seed)
+        result = schemathesis(
+            state["api_url"], key, max_examples=max_examples, seed=seed, phases=phases
+        )
         print(result.stdout[-20000:], result.stderr[-4000:], sep="\n", flush=True)
         failed += result.returncode != 0
     return 1 if failed else 0
@@ -140,13 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, help="state file of a running stack")
     parser.add_argument("--max-examples", type=int, default=50, help="per operation and phase")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--phases", default=PHASES)
     args = parser.parse_args(argv)
+    run = {"max_examples": args.max_examples, "seed": args.seed, "phases": args.phases}
     if args.state:
-        return fuzz(
-            json.loads(args.state.read_text()), max_examples=args.max_examples, seed=args.seed
-        )
+        return fuzz(json.loads(args.state.read_text()), **run)
     with tempfile.TemporaryDirectory(prefix="dirigent-fuzz-") as tmp, own_stack(Path(tmp)) as state:
-        return fuzz(state, max_examples=args.max_examples, seed=args.seed)
+        return fuzz(state, **run)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from chalicelib.api.http import OPERATIONS, Operation
+from chalicelib.api.http import ID_PATTERN, OPERATIONS, Operation
+
+# What ``check_id`` accepts in a path: the positive phases of a fuzzer reach the view.
+ID_SCHEMA = {"type": "string", "pattern": ID_PATTERN, "maxLength": 64}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -48,7 +51,7 @@ def _operation(op: Operation, defs: dict[str, Any]) -> dict[str, Any]:
         "summary": op.summary,
         "tags": op.tags,
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True, "schema": dict(ID_SCHEMA)}
             for name in re.findall(r"{(\w+)}", op.path)
         ],
         "responses": {

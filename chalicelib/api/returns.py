@@ -42,7 +42,7 @@ def _staff(ctx: Ctx) -> Principal | None:
     return authenticate(ctx.request, frozenset({Role.SERVICE}))
 
 
-def _request(req: ReturnRequest, principal: Principal | None) -> RmaView:
+def _request(req: ReturnRequest, principal: Principal | None, request_key: str = "") -> RmaView:
     if principal is None and not req.token:
         raise Unauthorized(
             "a return needs the order's tracking token or a service key",
@@ -57,6 +57,7 @@ def _request(req: ReturnRequest, principal: Principal | None) -> RmaView:
                 RequestedLine(line.sku, line.quantity, line.reason, line.comment)
                 for line in req.lines
             ],
+            request_key=request_key,
         )
     )
     return rma_view(rma)
@@ -67,7 +68,8 @@ def _request_once(store: Any) -> IdempotentCall:
     """``_request`` made idempotent on (key, caller, order), on ``store``."""
 
     def run(command: ReturnCommand, principal: Principal | None) -> RmaView:
-        return _request(command.request, principal)
+        key = f"{command.staff}:{command.idempotency_key}"
+        return _request(command.request, principal, key)
 
     return idempotent_call(
         run,

@@ -89,8 +89,7 @@ class EventKeys:
         key = self._key(location_id, version)
         if problem := signature_problem(key, body, attributes.get(SIGNATURE_ATTRIBUTE)):
             raise UnauthenticatedEvent(
-                f"{SIGNATURE_ATTRIBUTE}: {problem} (location {location_id}, key version "
-                f"{version})"
+                f"{SIGNATURE_ATTRIBUTE}: {problem} (location {location_id}, key version {version})"
             )
 
     def _key(self, location_id: str, version: int) -> str:

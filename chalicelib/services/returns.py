@@ -9,6 +9,7 @@ lost race reads again. The mail and the ``stock_arrived`` announcement follow th
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class RequestReturn:
     lines: Sequence[RequestedLine]
     token: str | None = None  # the customer's tracking token, or
     principal: Principal | None = None  # customer service (service or admin key)
+    request_key: str = ""  # the caller's Idempotency-Key: a retry after a crash finds its RMA
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,13 @@ class ReturnEvent:
 
 def _unknown_order(order_id: str) -> NotFound:
     return NotFound(f"order {order_id} not found", fields=[FieldError("order_id", "unknown")])
+
+
+def _rma_id(order_id: str, request_key: str) -> str:
+    """A new RMA's id; derived from the request's key when it has one (idempotent)."""
+    if not request_key:
+        return "rma_" + secrets.token_hex(6)
+    return "rma_" + hashlib.sha256(f"{order_id}\n{request_key}".encode()).hexdigest()[:12]
 
 
 def _unknown_rma(rma_id: str) -> NotFound:
@@ -126,6 +135,9 @@ class ReturnService:
         a new RMA with its order. A wrong token is exactly an unknown order (404)."""
         for _ in range(self._attempts):
             order = self._order_for(cmd)
+            rma_id = _rma_id(order.order_id, cmd.request_key)
+            if rma_id in order.returns and (stored := self._rmas.get(rma_id)) is not None:
+                return stored  # written by this request before its answer was lost
             now = self._clock()
             products = self._network.products({line.sku for line in cmd.lines})
             check_request(
@@ -133,7 +145,7 @@ class ReturnService:
             )
             source = _source(cmd.principal)
             rma = new_rma(
-                "rma_" + secrets.token_hex(6),
+                rma_id,
                 order,
                 cmd.lines,
                 at=iso(now),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LocalStack, start_stack
+from tests.e2e.signing import send_signed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -87,9 +88,7 @@ def test_a_stock_received_event_raises_on_hand(local_stack: LocalStack) -> None:
         "sku": sku,
         "quantity": 3,
     }
-    sqs = local_stack.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    send_signed(local_stack, json.dumps(event), location_id)
 
     deadline = time.monotonic() + 30
     while _on_hand(local_stack, sku, location_id) != 8:

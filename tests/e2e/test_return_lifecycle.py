@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LocalStack, start_stack
+from tests.e2e.signing import send_signed
 from tests.e2e.test_order_lifecycle import call, seed, wait_for
 
 BERLIN = {"country": "DE", "postal_code": "10115", "city": "Berlin", "lat": 52.52, "lon": 13.40}
@@ -78,8 +79,6 @@ def test_a_delivered_order_is_returned_to_the_nearest_store(stack: LocalStack) -
     assert (store["kind"], store["location_id"]) == ("store_drop_off", "st-berlin")
     before = store_stock(stack, "st-berlin")
 
-    sqs = stack.client("sqs")
-    url = sqs.get_queue_url(QueueName="dirigent-warehouse-events")["QueueUrl"]
     body = {
         "event_id": f"e2e-{uuid.uuid4()}",
         "type": "return_received",
@@ -88,8 +87,7 @@ def test_a_delivered_order_is_returned_to_the_nearest_store(stack: LocalStack) -
         "rma_id": rma["rma_id"],
         "lines": [{"sku": "E2E-MUG", "quantity": 2, "condition": "sellable"}],
     }
-    for _ in range(2):  # delivered twice, applied once
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    send_signed(stack, json.dumps(body), "st-berlin", times=2)  # delivered twice, applied once
 
     get = f"{stack.api_url}/returns/{rma['rma_id']}?token={order['tracking_token']}"
 

@@ -248,7 +248,7 @@ class World:
     def order(self, order_id: str) -> Order:
         order = self.orders.get(order_id)
         assert order is not None, order_id
-        return order  # type: ignore[no-any-return]
+        return order
 
     def close(self) -> None:
         """Nothing to release."""
@@ -517,7 +517,7 @@ class Lifecycle(RuleBasedStateMachine):
         event = ShipmentEvent(
             event_id=self._id("ev"),
             type=kind,
-            location_id=store if at_store else request["location_id"],
+            location_id=str(store if at_store else request["location_id"]),
             occurred_at=iso(datetime.now(UTC)),
             order_id=request["order_id"],
             shipment_id=request["shipment_id"],
