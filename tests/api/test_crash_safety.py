@@ -395,6 +395,7 @@ def test_a_crash_after_any_aws_call_loses_and_doubles_nothing(
             or (sent == mailed - 1)
         ), (where, sent, mailed)
         assert_nothing_orphaned_lost_or_doubled(world)
+    print("FIRED", flow, fired)
     assert len(fired) == k - 1 and crash.calls, fired
     assert {"TransactWriteItems"} <= {name.split(".")[1] for name in fired}
 
