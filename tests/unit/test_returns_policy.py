@@ -138,7 +138,10 @@ def test_nothing_can_be_returned_before_it_is_delivered() -> None:
 
 def test_no_more_than_delivered_minus_already_returned() -> None:
     order = delivered_order()
-    rma_for(order, ("MUG", 1, ReturnReason.WRONG_SIZE))
+    rma = rma_for(order, ("MUG", 1, ReturnReason.WRONG_SIZE))
+    ask(order, ("MUG", 2))  # a requested RMA nothing moved for blocks nothing
+    mark_in_transit(rma, at="t1", event_id="e1", carrier=None, tracking_number=None)
+    order.returns[rma.rma_id] = summary(rma)
     ask(order, ("MUG", 1))
     with pytest.raises(InvalidInput) as exc:
         ask(order, ("MUG", 1), ("MUG", 1))  # two lines of one SKU count together
