@@ -62,6 +62,9 @@ def place_demo_orders(stack: LocalStack) -> list[dict[str, Any]]:
         ("webshop", [("SKU-0006", 1), ("SKU-0007", 1), ("SKU-0008", 2)]),
         ("store-till", [("SKU-0009", 1)]),
     ]
+    def price(sku: str) -> int:  # what the catalogue says: the channel checks prices
+        return int(call(stack, "GET", f"/products/{sku}", stack.admin_key)["prices"]["EUR"])
+
     orders = []
     for i, (channel, lines) in enumerate(carts):
         body = {
@@ -69,7 +72,7 @@ def place_demo_orders(stack: LocalStack) -> list[dict[str, Any]]:
             "currency": "EUR",
             "customer": {"email": f"buyer{i}@example.com", "name": f"Buyer {i}"},
             "ship_to": SHIP_TO,
-            "lines": [{"sku": s, "quantity": q, "unit_price": 1999} for s, q in lines],
+            "lines": [{"sku": s, "quantity": q, "unit_price": price(s)} for s, q in lines],
             "delivery": {"kind": "fastest"},
         }
         orders.append(call(stack, "POST", "/orders", stack.keys[channel], body))
