@@ -62,6 +62,7 @@ def place_demo_orders(stack: LocalStack) -> list[dict[str, Any]]:
         ("webshop", [("SKU-0006", 1), ("SKU-0007", 1), ("SKU-0008", 2)]),
         ("store-till", [("SKU-0009", 1)]),
     ]
+
     def price(sku: str) -> int:  # what the catalogue says: the channel checks prices
         return int(call(stack, "GET", f"/products/{sku}", stack.admin_key)["prices"]["EUR"])
 
