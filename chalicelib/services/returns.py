@@ -377,6 +377,4 @@ class ReturnService:
 
 
 def _source(principal: Principal | None) -> str:
-    if principal is None:
-        return "customer"
-    return f"{principal.role.value}:{principal.key_id}"
+    return principal.source if principal is not None else "customer"

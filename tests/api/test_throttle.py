@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.domain.throttle import Buckets
 from tests.api.seed import auth
+from tests.fixtures.templates import merge_template
 
 
 def test_guessing_api_keys_is_answered_429_after_a_few_tries(client, admin_key):
@@ -60,15 +59,6 @@ def test_a_bucket_refills_at_its_rate_and_keys_are_apart():
 
 
 def test_the_deploy_throttles_the_whole_stage(tmp_path: Path) -> None:
-    # In a process of its own: the merge template imports the app under the stage's prefix.
-    out = tmp_path / "merge.json"
-    subprocess.run(
-        [sys.executable, "-m", "infrastructure.stage", "dev", "merge-template", str(out)],
-        cwd=Path(__file__).resolve().parents[2],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    api: Any = json.loads(out.read_text())["Resources"]["RestAPI"]
+    api: Any = merge_template("dev", tmp_path)["Resources"]["RestAPI"]
     (settings,) = api["Properties"]["MethodSettings"]
     assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0

@@ -3,9 +3,6 @@ from SSM Parameter Store or Secrets Manager when the stage names one; never in a
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from chalicelib import config
+from tests.fixtures.templates import merge_template
 
 GOOD = "k3Jx9-QpLr2mVt7wZb4nYc8dHf6gSa1e"  # 32 bytes
 
@@ -117,16 +115,7 @@ def test_on_aws_the_secret_comes_from_parameter_store_or_secrets_manager(
 
 
 def test_the_deploy_grants_reading_the_stages_parameter(tmp_path: Path) -> None:
-    # In a process of its own: the merge template imports the app under the stage's prefix.
-    out = tmp_path / "merge.json"
-    subprocess.run(
-        [sys.executable, "-m", "infrastructure.stage", "dev", "merge-template", str(out)],
-        cwd=Path(__file__).resolve().parents[2],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    role = json.loads(out.read_text())["Resources"]["APIHandlerRole"]
+    role = merge_template("dev", tmp_path)["Resources"]["APIHandlerRole"]
     statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     reads = [s for s in statements if s["Action"] == ["ssm:GetParameter"]]
     assert reads and reads[0]["Resource"][0]["Fn::Sub"].endswith(
