@@ -38,6 +38,9 @@ bench: $(VENV)/.installed        ## figures: sourcing quality/latency, order thr
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) bench/sourcing.py
 	$(PY) bench/orders.py
+	$(PY) bench/requests.py
+	$(PY) bench/coldstart.py
+	$(PY) bench/capacity.py
 
 package: $(VENV)/.installed      ## CloudFormation for STAGE into build/ (resources + per-function IAM merged)
 	$(PY) -m infrastructure.stage $(STAGE) merge-template build/$(STAGE)-merge.json

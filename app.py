@@ -14,6 +14,7 @@ from chalicelib.api import (
     exports,
     imports,
     orders,
+    purchase_orders,
     reports,
     returns,
     stock,
@@ -21,7 +22,7 @@ from chalicelib.api import (
     tracking,
 )
 from chalicelib.config import queue_name
-from chalicelib.consumers import order_events, schedules, warehouse_events
+from chalicelib.consumers import schedules
 from chalicelib.observability import instrument
 
 app = Chalice(app_name="dirigent")
@@ -34,6 +35,7 @@ for blueprint in (
     stock,
     imports,
     orders,
+    purchase_orders,
     alerts,
     tracking,
     returns,
@@ -47,12 +49,16 @@ for blueprint in (
 @app.on_sqs_message(queue=queue_name("warehouse-events"), batch_size=10)
 def on_warehouse_event(event: Any) -> dict[str, Any]:
     """Warehouse events: each record applied on its own; failures reported per message."""
+    from chalicelib.consumers import warehouse_events  # its Lambda alone pays for it
+
     return warehouse_events.handle_batch(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=queue_name("order-events"), batch_size=10)
 def on_order_event(event: Any) -> dict[str, Any]:
     """Internal order events: dispatch placed orders, serve backorders; partial failures."""
+    from chalicelib.consumers import order_events
+
     return order_events.handle_batch(event.to_dict(), event.context)
 
 
@@ -78,3 +84,9 @@ def pickup_expiry(event: Any) -> None:
 def hold_expiry(event: Any) -> None:
     """Cancel orders still held at their auto-cancel deadline (auto_cancel_after_hours)."""
     schedules.hold_expiry()
+
+
+@app.schedule(schedules.PREORDER_RELEASE, name="preorder_release")
+def preorder_release(event: Any) -> None:
+    """Release waiting preorders to locations so that they ship on release day."""
+    schedules.release_preorders()

@@ -1,12 +1,15 @@
 """Order capture against the local stack: throughput at 1, 8 and 32 concurrent clients beside
-the embedded moto's own conditional-write rate (the ratio is the figure), AWS round trips per
-order counted with botocore event hooks, and the cost per 1000 orders at on-demand prices.
+the stack's moto's own conditional-write rate (the ratio is the figure; both measured from this
+process against the same moto process), AWS round trips per order counted with botocore event
+hooks, and the cost per 1000 orders at on-demand prices.
 
-Run: ``.venv/bin/python bench/orders.py`` (starts its own stack on free ports; ~1-2 minutes).
+Run: ``.venv/bin/python bench/orders.py [--api-workers N]`` (starts its own stack on free ports;
+moto in its own process, the API in this one and N - 1 others; a few minutes).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -21,14 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import requests
+ROOT = Path(__file__).resolve().parents[1]
+# bench/requests.py would shadow the requests library: bench/ off the path.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+import requests  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 from local.demo import network_documents  # noqa: E402 - after the path set-up
-from local.stack import Stack  # noqa: E402
+from local.stack import Stack, http_server  # noqa: E402
 
 SKUS = [f"BENCH-{i:03d}" for i in range(60)]
 PRICES = {  # USD, published on-demand prices
@@ -267,19 +272,34 @@ def drain(stack: Stack, timeout: float = 300) -> None:
 
 
 def main() -> None:
-    stack = Stack(port=0, moto_port=0, admin_key="bench-admin-key", demo=False, sim=False)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--api-workers", type=int, default=2, help="processes serving the API")
+    parser.add_argument("--orders-per-client", type=int, default=12)
+    args = parser.parse_args()
+    stack = Stack(
+        port=0,
+        moto_port=0,
+        admin_key="bench-admin-key",
+        demo=False,
+        sim=False,
+        api_workers=args.api_workers,
+    )
     stack.start()
     try:
         key = seed(stack)
         from chalicelib import wiring
 
-        print(f"embedded moto conditional UpdateItem: {moto_conditional_writes():.0f}/s")
+        print(
+            f"moto in its own process, the API in {args.api_workers}; "
+            f"moto conditional UpdateItem: {moto_conditional_writes():.0f}/s"
+        )
         print(
             f"{'clients':>8} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}  status codes"
         )
         moto_rate = moto_conditional_writes(2.0)
         for clients in (1, 8, 32):
-            rate, lat, codes = run_clients(stack.api_url, key, clients, 40 * max(clients, 2))
+            orders = args.orders_per_client * max(clients, 4)
+            rate, lat, codes = run_clients(stack.api_url, key, clients, orders)
             lat.sort()
             p99 = lat[int(len(lat) * 0.99) - 1]
             print(
@@ -301,7 +321,13 @@ def main() -> None:
         ):
             c.meta.events.register("before-parameter-build.*.*", counter)
         n = 50
-        run_clients(stack.api_url, key, 1, n, phase="count")
+        # Counted in this process: an API server of its own, beside the stack's workers.
+        counted = http_server(stack.app, port=0).server
+        threading.Thread(target=counted.serve_forever, args=(0.1,), daemon=True).start()
+        counted_url = f"http://127.0.0.1:{counted.server_address[1]}"
+        run_clients(counted_url, key, 1, n, phase="count")
+        counted.shutdown()
+        counted.server_close()
         drain(stack)  # dispatch happens asynchronously
         http_calls = sum(counter.http.values()) / n
         print(

@@ -2,6 +2,7 @@
 ``python -m local tick``: fire every schedule of the running stack once (``make tick``).
 
 Ports: DIRIGENT_PORT (API, default 8000) and DIRIGENT_MOTO_PORT (moto, default 5000).
+DIRIGENT_API_WORKERS (default 1): processes serving the API, each with its own caches.
 DIRIGENT_ADMIN_KEY fixes the admin key (else one is made and printed). DIRIGENT_LOG_LEVEL
 (default WARNING) sets how much the app and the stack log. DIRIGENT_STATE_FILE: where to write
 the URLs and keys as JSON once the stack is up (the e2e tests read it).
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--moto-port", type=int, default=int(os.environ.get("DIRIGENT_MOTO_PORT", "5000"))
     )
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=int(os.environ.get("DIRIGENT_API_WORKERS", "1")),
+        help="processes serving the API (each keeps its own caches, like Lambda containers)",
+    )
     args = parser.parse_args(argv)
     # Metrics are off locally; Powertools still warns on every empty flush.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -39,10 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(max(logging.getLevelName(level), logging.WARNING))
     if args.command == "tick":
         return tick(args.moto_port)
-    return run(port=args.port, moto_port=args.moto_port, demo=not args.no_demo, sim=not args.no_sim)
+    return run(
+        port=args.port,
+        moto_port=args.moto_port,
+        demo=not args.no_demo,
+        sim=not args.no_sim,
+        api_workers=max(1, args.api_workers),
+    )
 
 
-def run(*, port: int, moto_port: int, demo: bool, sim: bool = True) -> int:
+def run(*, port: int, moto_port: int, demo: bool, sim: bool = True, api_workers: int = 1) -> int:
     from chalicelib.domain.access import new_key
     from local.stack import Stack
 
@@ -51,7 +64,13 @@ def run(*, port: int, moto_port: int, demo: bool, sim: bool = True) -> int:
         signal.signal(sig, lambda *_: stop.set())
     admin_key = os.environ.get("DIRIGENT_ADMIN_KEY") or new_key()[1]
     stack = Stack(
-        port=port, moto_port=moto_port, admin_key=admin_key, demo=demo, sim=sim, stop_event=stop
+        port=port,
+        moto_port=moto_port,
+        admin_key=admin_key,
+        demo=demo,
+        sim=sim,
+        stop_event=stop,
+        api_workers=api_workers,
     )
     state_file = os.environ.get("DIRIGENT_STATE_FILE")
     try:

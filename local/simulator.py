@@ -15,7 +15,8 @@ now and then, rejected (``cancel_rejected``: "already packed", and the shipment 
 a shipment that left is rejected ("already shipped"). A notice (the shipment was cancelled
 before the location could know) is confirmed and the shipment dropped. For demos and tests a
 cancel reason may steer it: ``sim:reject`` rejects, ``sim:ignore`` never answers and ships
-anyway, ``sim:confirm`` confirms.
+anyway, ``sim:confirm`` confirms. A ``transfer_request`` (a store sends a cancelled pick-up's units
+back) is ``transfer_back_shipped`` by the store, then ``transfer_back_received`` by the source.
 
 Environment (read at start): ``SIMULATOR_STEP_SECONDS`` (default 3, the mean time between two
 steps), ``SIMULATOR_SHORT_PICK_RATE`` (default 0.1, the share of requests with a short pick) and
@@ -57,6 +58,12 @@ def plan_events(
         "shipment_id": request["shipment_id"],
         "location_id": request["location_id"],
     }
+    if request.get("type") == "transfer_request":  # a pick-up store sends units back
+        back = {**base, "location_id": request["to_location_id"]}
+        return [
+            {**base, "type": "transfer_back_shipped"},
+            {**back, "type": "transfer_back_received"},
+        ]
     events: list[dict[str, Any]] = []
     short = _short_line(request["lines"], rng) if rng.random() < short_rate else None
     if short:

@@ -1,5 +1,6 @@
-"""The whole system in one process: moto, every resource, the HTTP API, SQS pollers and
-schedules, all in threads, so Ctrl-C stops everything and leaves no process behind.
+"""The whole system: moto in a child process of its own (``local/moto_server.py``), and every
+resource, the HTTP API, SQS pollers and schedules in threads of this one. Ctrl-C stops the
+threads, then moto, and leaves no process behind.
 
 ``AWS_ENDPOINT_URL`` is the only thing that differs from a deployment: the app, its handlers and
 its resources (infrastructure/resources.json) are the real ones.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -25,8 +27,8 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
-from local.mails import mails_page
-from local.moto_server import MotoServer
+from local.api_worker import ApiWorker
+from local.moto_server import MotoProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
@@ -65,6 +67,11 @@ class _HttpServer(ThreadedHTTPServer):
     # The order race tests open a couple of hundred connections at once.
     request_queue_size = 512
 
+    def server_bind(self) -> None:
+        # API worker processes (local/api_worker.py) listen on the same port.
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
 
 class _QuietHandler(ChaliceRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
@@ -82,8 +89,9 @@ class _QuietHandler(ChaliceRequestHandler):
 def http_server(app: Any, *, port: int) -> LocalDevServer:
     """chalice local's server for ``app`` (thread per request, thread-local current_request)."""
     # What chalice.local.create_local_server does, with our server and handler classes.
-    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-    app.__class__ = CustomLocalChalice
+    if not isinstance(app, CustomLocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
     config = Config(
         chalice_stage="local",
         user_provided_params={"chalice_app": app, "project_dir": str(ROOT)},
@@ -104,27 +112,37 @@ class Stack:
     keys: dict[str, str] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
-    _moto: MotoServer | None = None
+    api_workers: int = 1  # processes serving the API (this one and api_workers - 1 others)
+    _moto: MotoProcess | None = None
     _http: LocalDevServer | None = None
+    _api_workers: list[ApiWorker] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._moto = MotoServer(port=self.moto_port, pages={MAILS_PATH: mails_page}).start()
-        self.moto_port = self._moto.port
+        self._moto = MotoProcess(port=self.moto_port, mails_path=MAILS_PATH).launch()
+        import chalicelib.wiring  # noqa: F401 - boto3 loads here while moto loads there
+        import infrastructure.create  # noqa: F401
+
+        self.moto_port = self._moto.ready().port
         configure_env(moto_port=self.moto_port)
-        self._create_resources()
         from app import app  # only now: queue names and clients come from the environment
 
         self.app = app
+        self._http = http_server(app, port=self.port)
+        self.port = self._http.server.server_address[1]
+        self._api_workers = [
+            ApiWorker(port=self.port, moto_port=self.moto_port) for _ in range(self.api_workers - 1)
+        ]
+        self._create_resources()
         self._start_workers(app)
         if self.sim:
             self._start_simulator()
-        self._http = http_server(app, port=self.port)
-        self.port = self._http.server.server_address[1]
         self._spawn("http", lambda: self._http and self._http.server.serve_forever(0.1))
+        for worker in self._api_workers:
+            worker.ready()
         if self.demo:
             self.keys = _load_demo(self.api_url, self.admin_key)
 
@@ -185,6 +203,8 @@ class Stack:
         if self._http is not None:
             self._http.server.shutdown()
             self._http.server.server_close()
+        for worker in self._api_workers:
+            worker.stop()
         for thread in self._threads:
             thread.join(timeout=3)
         if self._moto is not None:

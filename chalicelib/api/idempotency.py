@@ -5,23 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from chalice import Blueprint
-from pydantic import BaseModel
-
-from chalicelib.api.http import Ctx
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
+
+if TYPE_CHECKING:  # Powertools idempotency loads boto3: only a route that writes pays for it
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
+    from chalice import Blueprint
+    from pydantic import BaseModel
+
+    from chalicelib.api.http import Ctx
 
 TTL_SECONDS = 24 * 3600
 MAX_KEY_LENGTH = 200
@@ -47,6 +40,11 @@ def idempotent_call(
     client; cache the result per store). The explicit
     ``key_prefix`` keeps records valid across Chalice handlers (the default uses the function
     name), and ``PydanticSerializer`` makes replays return the same model."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (
+        PydanticSerializer,
+    )
+
     config = IdempotencyConfig(
         event_key_jmespath=event_key,
         payload_validation_jmespath=payload,
@@ -75,6 +73,11 @@ def idempotency_key(ctx: Ctx) -> str | None:
 
 def call_once(bp: Blueprint, once: IdempotentCall, **kwargs: Any) -> Any:
     """Run ``once`` with Powertools' Lambda-timeout awareness, mapping its errors to HTTP."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
     context: Any = bp.lambda_context
     if hasattr(context, "get_remaining_time_in_millis"):
         once.config.register_lambda_context(context)

@@ -13,6 +13,7 @@ RATE_ENV = "LOW_STOCK_ALERT_RATE_MINUTES"
 OUTBOX_SWEEP = Rate(1, unit=Rate.MINUTES)
 PICKUP_EXPIRY = Rate(15, unit=Rate.MINUTES)
 HOLD_EXPIRY = Rate(5, unit=Rate.MINUTES)
+PREORDER_RELEASE = Rate(60, unit=Rate.MINUTES)
 
 
 def alert_rate() -> Rate:
@@ -44,3 +45,8 @@ def pickup_expiry() -> int:
 def hold_expiry() -> int:
     """Cancel orders still held at their auto-cancel deadline."""
     return wiring.order_changes().expire_holds()
+
+
+def release_preorders() -> int:
+    """Serve the waiting preorders of products whose release window has begun."""
+    return sum(wiring.backorders().allocate(sku) for sku in wiring.preorders().due())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -27,6 +27,7 @@ from chalicelib import wiring
 from chalicelib.api.http import field_errors
 from chalicelib.api.models.common import MAX_QUANTITY, Id
 from chalicelib.consumers import batch
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.inventory import count_refusal
 from chalicelib.domain.order.progress import ShipmentEventType
 from chalicelib.domain.returns.model import Condition
@@ -124,10 +125,42 @@ class CancelRejected(CancelAnswer):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
+class TransferBack(ShipmentEventIn):
+    """A transfer back: the pick-up store sent a cancelled pick-up's units (``shipped``), or
+    their source booked them in (``received``)."""
+
+    type: Literal["transfer_back_shipped", "transfer_back_received"]
+
+
 class StockReceived(EventBase):
     type: Literal["stock_received"]
     sku: Id
     quantity: Annotated[int, Field(ge=1, le=MAX_UNITS_PER_EVENT)]
+    po_id: Id | None = None  # a receipt against a purchase order line closes it
+    po_line: Id | None = None
+
+    @model_validator(mode="after")
+    def _po_line_with_po(self) -> StockReceived:
+        if (self.po_id is None) != (self.po_line is None):
+            raise ValueError("po_id and po_line go together")
+        return self
+
+
+class AsnLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    po_line: Id
+    sku: Id
+    quantity: Annotated[int, Field(ge=0, le=MAX_UNITS_PER_EVENT)]
+
+
+class AsnCreated(EventBase):
+    """What is on the truck for a purchase order, and when it comes."""
+
+    type: Literal["asn_created"]
+    asn_id: Ref
+    po_id: Id
+    lines: list[AsnLine] = Field(min_length=1, max_length=500)
+    expected_date: date | None = None
 
 
 class StockCount(EventBase):
@@ -176,8 +209,10 @@ WarehouseEvent = Annotated[
     | ShortPick
     | CancelConfirmed
     | CancelRejected
+    | TransferBack
     | StockReceived
     | StockCount
+    | AsnCreated
     | ReturnReceived
     | ReturnInTransit,
     Field(discriminator="type"),
@@ -227,7 +262,23 @@ def _stock_received(event: StockReceived) -> None:
     applied = wiring.inventory().receive(
         event.sku, event.location_id, event.quantity, event_id=event.event_id
     )
+    if event.po_id and event.po_line:
+        try:
+            closed = wiring.purchase_orders().receive(
+                event.po_id, event.po_line, event.sku, event.quantity, event.event_id
+            )
+        except (NotFound, Conflict, InvalidInput) as exc:  # the units are in all the same
+            logger.warning("receipt names no PO line", event_id=event.event_id, reason=str(exc))
+        else:
+            logger.info("po line received", event_id=event.event_id, po_id=event.po_id, new=closed)
     logger.info("stock received", event_id=event.event_id, applied=applied)
+
+
+def _asn_created(event: AsnCreated) -> None:
+    lines = [(ln.po_line, ln.quantity) for ln in event.lines]
+    expected = event.expected_date.isoformat() if event.expected_date else None
+    new = wiring.purchase_orders().asn(event.po_id, event.event_id, lines, expected)
+    logger.info("asn", event_id=event.event_id, asn_id=event.asn_id, po_id=event.po_id, new=new)
 
 
 def _stock_count(event: StockCount) -> None:
@@ -271,6 +322,7 @@ USE_CASES: dict[str, Callable[[Any], None]] = {
     **{kind.value: _shipment_event for kind in ShipmentEventType},
     "stock_received": _stock_received,
     "stock_count": _stock_count,
+    "asn_created": _asn_created,
     "return_received": _return_event,
     "return_in_transit": _return_event,
 }

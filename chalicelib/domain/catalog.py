@@ -4,7 +4,7 @@ turn a stored document (the validated wire form) into the frozen dataclass sourc
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import time as clock
+from datetime import datetime, time as clock
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +52,8 @@ def channel_from_doc(doc: dict[str, Any]) -> Channel:
         price_mismatch=PriceMismatch(doc.get("price_mismatch", "reject")),
         max_quantity_per_line=_optional_int(doc.get("max_quantity_per_line")),
         max_units_per_customer_day=_optional_int(doc.get("max_units_per_customer_day")),
+        reservation_minutes=int(doc.get("reservation_minutes", 15)),
+        resource_expired_reservations=bool(doc.get("resource_expired_reservations", False)),
     )
 
 
@@ -81,6 +83,10 @@ def location_from_doc(doc: dict[str, Any]) -> Location:
         fulfilment_queue=doc.get("fulfilment_queue") or "dirigent-fulfilment",
         name=doc.get("name", ""),
         city=address.get("city", ""),
+        collect_unclaimed=doc.get("collect_unclaimed") or "keep",
+        feed_interval_minutes=_optional_int(doc.get("feed_interval_minutes")),
+        feed_stale_limit_minutes=_optional_int(doc.get("feed_stale_limit_minutes")),
+        feed_at=datetime.fromisoformat(doc["feed_at"]) if doc.get("feed_at") else None,
     )
 
 

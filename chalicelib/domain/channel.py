@@ -42,6 +42,8 @@ class Channel:
     price_mismatch: PriceMismatch = PriceMismatch.REJECT
     max_quantity_per_line: int | None = None  # anti-scalping: units of one SKU per order
     max_units_per_customer_day: int | None = None  # and per customer e-mail, per SKU, per day
+    reservation_minutes: int = 15  # how long a checkout reservation keeps stock (at most 240)
+    resource_expired_reservations: bool = False  # an order on one is re-sourced, not a 409
 
     def sells(self, currency: str, country: str) -> bool:
         return currency in self.currencies and country in self.countries

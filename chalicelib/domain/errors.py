@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # no such resource, or not visible to the caller (404)
     CONFLICT = "conflict"  # the request conflicts with the current state (409)
     OUT_OF_STOCK = "out_of_stock"  # not enough stock to source or reserve the cart (409)
+    RESERVATION_EXPIRED = "reservation_expired"  # a checkout reservation ran out (409)
     INSUFFICIENT_STOCK = "insufficient_stock"  # a stock movement would take too much (409)
     INVALID_TRANSITION = "invalid_transition"  # the status change is not allowed (409)
     ORDER_EXISTS = "order_exists"  # an order with that id is stored already (409)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -45,6 +45,14 @@ class Location:
     fulfilment_queue: str = "dirigent-fulfilment"
     name: str = ""
     city: str = ""
+    # What happens to a cancelled or expired pick-up's units at this store: "keep" (sellable
+    # here) or "transfer_back" (held, then sent back to their source; see domain.order.stock).
+    collect_unclaimed: str = "keep"
+    # Stale stock feeds (see domain.freshness): expected report interval (None: never stale),
+    # the age past which it is not sourced, and when it last reported (UTC).
+    feed_interval_minutes: int | None = None
+    feed_stale_limit_minutes: int | None = None
+    feed_at: datetime | None = None
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -44,13 +44,17 @@ class BackorderService:
         queue: BackorderQueue,
         events: OrderEvents,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        held: Callable[[str], bool] = lambda sku: False,
     ) -> None:
+        """``held(sku)``: its waiting orders are not released yet (preorders before release)."""
         self._network, self._snapshots, self._orders = network, snapshots, orders
-        self._queue, self._events, self._clock = queue, events, clock
+        self._queue, self._events, self._clock, self._held = queue, events, clock, held
 
     def allocate(self, sku: str, location_id: str = "") -> int:
         """Serve waiting backorders of ``sku``, first come first served, from every eligible
         location (``location_id``: where units appeared, a hint). Returns the units reserved."""
+        if self._held(sku):
+            return 0
         total = 0
         for entry in self._queue.backorders(sku):
             served, exhausted = self._serve(entry["order_id"], sku)

@@ -11,6 +11,7 @@ duplicates.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -79,6 +80,7 @@ class Dispatcher:
                 mailed = self._confirm(order)
             _mark(order, sent, mailed, at=iso(self._clock()))
             self._send_cancels(order)
+            self._send_backs(order)
             try:
                 self._orders.update(order, writes=[OutboxClear()], now=iso(self._clock()))
             except StaleOrder:
@@ -130,6 +132,13 @@ class Dispatcher:
         self._send(order, [(cancel_target(s), cancel_request(order, s)) for s in due])
         for shipment in due:
             shipment.cancel_sent = True
+
+    def _send_backs(self, order: Order) -> None:
+        """Transfer-back requests not yet sent (to the pick-up store), marked sent."""
+        due = [s for s in order.shipments if s.back == "held" and not s.back_sent]
+        self._send(order, [(_store(s), transfer_request(order, s)) for s in due])
+        for shipment in due:
+            shipment.back_sent = True
 
     def _confirm(self, order: Order) -> bool:
         """Mail the confirmation; True once it is done with (sent, or refused for good)."""
@@ -206,3 +215,26 @@ def cancel_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
         "notice": shipment.cancel == CancelState.NOTICE,
         "reason": shipment.cancel_reason,
     }
+
+
+def transfer_request(order: Order, shipment: OrderShipment) -> dict[str, Any]:
+    """Asks a pick-up store to send a cancelled pick-up's units back to their source
+    (shared/API.md, queues). It answers ``transfer_back_shipped``; the source reports
+    ``transfer_back_received``. The same units give the same ``message_id``."""
+    lines = sorted(shipment.back_lines.items())
+    text = ";".join(f"{sku}={q}" for sku, q in lines)
+    digest = hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+    return {
+        "type": "transfer_request",
+        "message_id": f"{shipment.shipment_id}:back:{digest}",
+        "order_id": order.order_id,
+        "shipment_id": shipment.shipment_id,
+        "location_id": _store(shipment),
+        "to_location_id": shipment.location_id,
+        "lines": [{"sku": sku, "quantity": q} for sku, q in lines],
+        "reason": shipment.cancel_reason or "pick-up cancelled",
+    }
+
+
+def _store(shipment: OrderShipment) -> str:
+    return shipment.pickup_location_id or shipment.location_id

@@ -114,6 +114,20 @@ class Notifier:
             changes=changes,
         )
 
+    def promise_moved(self, order: Order, moved: list[tuple[str, str, str]]) -> None:
+        """Backordered units' promise moved later (``(sku, was, now)``; now "": unknown)."""
+        changes = [
+            f"{order.backorders.get(sku, 0)} x {sku}: now expected on {now or 'a date to come'}"
+            f" (was {was})"
+            for sku, was, now in moved
+        ]
+        self._send(
+            order,
+            "promise_moved",
+            f"New date for your order {order.channel_order_id}",
+            changes=changes,
+        )
+
     def return_received(self, order: Order, rma: Any, receipt: Any) -> None:
         """Units of a return arrived (``domain.returns.policy``): what, and the refund."""
         refund = receipt.refund

@@ -59,6 +59,7 @@ from chalicelib.services.fulfilment import iso
 from chalicelib.services.notifications import Delay, Notifier
 from chalicelib.services.ports import Network, OrderEvents, OrderStore
 from chalicelib.services.short_picks import Resourcer
+from chalicelib.services.transfer_back import moved_back, record_held, sends_back
 
 logger = Logger(service="dirigent")
 
@@ -157,8 +158,10 @@ class OrderEventService:
         source = f"location:{event.location_id}"
         if event.type == ShipmentEventType.SHORT_PICK:
             change = self._short(order, shipment, event, source)
+        elif event.type in _BACK:
+            change = _transfer_back(order, shipment, event, source)
         elif event.type in _ANSWERS:
-            change = _answer(order, shipment, event, source)
+            change = _answer(order, shipment, event, source, back=self._sends_back(shipment))
         elif after := moved_after_cancel(order, shipment, _target(shipment, event.type)):
             change = self._moved_after_cancel(order, shipment, event, source, after)
         else:
@@ -285,6 +288,10 @@ class OrderEventService:
             writes += shipped_units(where, event.occurred_at, sorted(shipment.lines.items()))
         return writes
 
+    def _sends_back(self, shipment: OrderShipment) -> bool:
+        """Whether the pick-up store sends a cancelled transfer's units back to their source."""
+        return sends_back(self._network, shipment)
+
     def _pickup_window(self, order: Order) -> int:
         channel = self._network.channel(order.channel)
         return channel.pickup_window_days if channel else DEFAULT_PICKUP_WINDOW_DAYS
@@ -303,7 +310,7 @@ class OrderEventService:
                 type=event.type.value,
             )
             return
-        freed = {(sku, loc) for m, (sku, loc, _) in change.moves if m == Movement.RELEASE}
+        freed = {(sku, loc) for m, (sku, loc, _) in change.moves if m in _FREEING}
         for sku, location_id in sorted(freed):
             self._events.stock_arrived(sku, location_id)  # a confirmed cancel freed units
         try:
@@ -337,18 +344,26 @@ def _target(shipment: OrderShipment, kind: ShipmentEventType) -> ShipmentStatus:
     return target
 
 
-def _answer(order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str) -> _Change:
+def _answer(
+    order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str, *, back: bool
+) -> _Change:
     """A location's answer to a cancel request."""
     if event.type == ShipmentEventType.CANCEL_CONFIRMED:
-        moves = confirm(order, shipment)
+        held = dict(shipment.back_lines)
+        moves = confirm(order, shipment, back=back)
         order.record(
             at=event.occurred_at,
             event="cancel_confirmed",
             source=source,
             shipment_id=shipment.shipment_id,
-            freed={sku: q for _, (sku, _, q) in moves},
+            freed={sku: q for m, (sku, _, q) in moves if m != Movement.ARRIVE},
         )
-        return _Change(Progress(changed=True, moves=moves), moves=moves)
+        change = _Change(Progress(changed=True, moves=moves), moves=moves)
+        if shipment.back_lines != held:
+            record_held(order, shipment, at=event.occurred_at, source=source)
+            change.new_shipments = True  # the transfer request goes out with the dispatch
+            change.writes.append(OutboxMark())
+        return change
     reason = event.reason or "no reason given"
     waited = reject(shipment, reason)
     order.record(
@@ -362,6 +377,19 @@ def _answer(order: Order, shipment: OrderShipment, event: ShipmentEvent, source:
     change = _Change(Progress(changed=True))
     change.rejected = reason if waited else ""
     return change
+
+
+_BACK = (ShipmentEventType.TRANSFER_BACK_SHIPPED, ShipmentEventType.TRANSFER_BACK_RECEIVED)
+# Units that became sellable: announced, so backorders may take them.
+_FREEING = frozenset({Movement.RELEASE, Movement.LAND, Movement.TRANSFER_FREE})
+
+
+def _transfer_back(
+    order: Order, shipment: OrderShipment, event: ShipmentEvent, source: str
+) -> _Change:
+    shipped = event.type == ShipmentEventType.TRANSFER_BACK_SHIPPED
+    moves, why = moved_back(order, shipment, shipped=shipped, at=event.occurred_at, source=source)
+    return _Change(Progress(changed=bool(moves), moves=moves, ignored=why), moves=moves)
 
 
 def _parse(text: str) -> datetime:

@@ -55,6 +55,7 @@ from chalicelib.services.delivery_options import (
     reservations_for,
 )
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Reservation, Snapshots
+from chalicelib.services.promises import BackorderPromises
 
 logger = Logger(service="dirigent")
 
@@ -107,8 +108,10 @@ class OrderService:
         quote_ttl_seconds: int = 1800,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_attempts: int = 3,
+        promises: BackorderPromises | None = None,
     ) -> None:
         self._network, self._snapshots, self._orders = network, snapshots, orders
+        self._promises = promises  # dates for backordered units from future supply
         self._events, self._secret = events, token_secret
         self._quote_ttl, self._clock, self._max_attempts = quote_ttl_seconds, clock, max_attempts
 
@@ -141,7 +144,7 @@ class OrderService:
         quote_id = "q_" + secrets.token_hex(8)
         now = self._clock()
         options = [option_view(quote_id, p) for p in result.options]
-        doc = {
+        doc: dict[str, Any] = {
             "quote_id": quote_id,
             "expires_at": datetime.fromtimestamp(
                 now.timestamp() + self._quote_ttl, UTC
@@ -150,6 +153,10 @@ class OrderService:
             "options": options,
             "backordered": [{"sku": s, "quantity": q} for s, q in sorted(result.shortages.items())],
         }
+        if self._promises and result.shortages:
+            doc["backorder_promises"] = self._promises.quote(
+                cart.channel, cart.ship_to, result.shortages
+            )
         self._orders.put_quote(quote_id, cart.channel, doc, self._quote_ttl)
         return doc
 
@@ -229,6 +236,10 @@ class OrderService:
             skus = left if chosen else self._unsendable(cmd.cart, channel, stock, products)
             raise out_of_stock(_lines(cmd.cart), sorted(skus or left))
         order = self._new_order(cmd, chosen, left)
+        if self._promises and left:
+            order.delivery["backorder_promises"] = self._promises.quote(
+                cmd.cart.channel, cmd.cart.ship_to, left, order_id=order.order_id
+            )
         check_accounted(order)
         price_policy(order, channel, [(s, p) for s, _, p in cmd.cart.lines], products)
         if chosen is not None:

@@ -15,7 +15,8 @@ from chalicelib.domain.order.model import ShipmentStatus
 from chalicelib.domain.order.stock import Move, release_moves
 from chalicelib.domain.order.writes import OutboxMark, PickupDone
 from chalicelib.services.fulfilment import iso
-from chalicelib.services.ports import OrderStore
+from chalicelib.services.ports import Network, OrderStore
+from chalicelib.services.transfer_back import record_held, sends_back
 
 logger = Logger(service="dirigent")
 
@@ -34,8 +35,10 @@ class PickupExpiry:
         log: PickupLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         attempts: int = 5,
+        network: Network | None = None,  # the stores' policies; without it, units stay
     ) -> None:
         self._orders, self._log, self._clock, self._attempts = orders, log, clock, attempts
+        self._network = network
 
     def expire(self, *, limit: int = 100) -> int:
         """Cancel every pick-up whose window closed; returns how many were cancelled."""
@@ -57,10 +60,14 @@ class PickupExpiry:
             releases: list[tuple[str, str, int]] = []
             moves: list[Move] = []
             if shipment.status == ShipmentStatus.READY_FOR_PICKUP:
-                moves = release_moves(shipment, shipment.lines)  # at the store, where they wait
+                back = self._network is not None and sends_back(self._network, shipment)
+                # at the store, where they wait (held there when they go back to the source)
+                moves = release_moves(shipment, shipment.lines, back=back)
                 releases = order.cancel_shipment(
                     shipment_id, at=now, source=SOURCE, reason="not collected in time"
                 )
+                if releases and shipment.back == "held":
+                    record_held(order, shipment, at=now, source=SOURCE)
             try:
                 self._orders.update(
                     order,

@@ -27,6 +27,8 @@ from chalicelib.wiring.aws import (
     mailer as mailer,
     order_events as order_events,
     orders as orders,
+    preorder_counters as preorder_counters,
+    purchase_order_store as purchase_order_store,
     queues as queues,
     return_stock as return_stock,
     rmas as rmas,
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
     from chalicelib.services.order_events import OrderEventService
     from chalicelib.services.ordering import OrderService
     from chalicelib.services.pickups import PickupExpiry
+    from chalicelib.services.preorders import PreorderService
+    from chalicelib.services.promises import PromiseService
+    from chalicelib.services.purchase_orders import PurchaseOrderService
     from chalicelib.services.reports import ReportService
     from chalicelib.services.returns import ReturnService
 
@@ -115,15 +120,17 @@ def importer() -> ImportService:
 @cache
 def ordering() -> OrderService:
     from chalicelib.services.ordering import OrderService
+    from chalicelib.services.preorders import PreorderSnapshots
 
     s = settings()
     return OrderService(
         network=catalog_service(),
-        snapshots=snapshots(),
+        snapshots=PreorderSnapshots(snapshots(), preorders()),
         orders=orders(),
         events=order_events(),
         token_secret=s.token_secret.encode(),
         quote_ttl_seconds=s.quote_ttl_seconds,
+        promises=promises(),
     )
 
 
@@ -167,6 +174,7 @@ def backorders() -> BackorderService:
         orders=orders(),
         queue=orders(),
         events=order_events(),
+        held=preorders().held,
     )
 
 
@@ -219,7 +227,7 @@ def order_event_service() -> OrderEventService:
 def pickup_expiry() -> PickupExpiry:
     from chalicelib.services.pickups import PickupExpiry
 
-    return PickupExpiry(orders=orders(), log=fulfilment_log())
+    return PickupExpiry(orders=orders(), log=fulfilment_log(), network=catalog_service())
 
 
 # --- returns ---------------------------------------------------------------------------------
@@ -321,4 +329,47 @@ def limits() -> Limits:
     return Limits(
         per_key=Buckets(s.rate_per_key, s.burst_per_key),
         failures=Buckets(s.failures_per_minute / 60, s.failures_burst),
+    )
+
+
+# --- inbound supply: purchase orders and backorder promises ----------------------------------
+
+
+@cache
+def promises() -> PromiseService:
+    from chalicelib.services.promises import PromiseService
+
+    return PromiseService(
+        network=catalog_service(),
+        snapshots=snapshots(),
+        orders=orders(),
+        queue=orders(),
+        supply=purchase_order_store(),
+        notify=lambda order, moved: notifier().promise_moved(order, moved),
+        preorders=preorders(),
+    )
+
+
+@cache
+def purchase_orders() -> PurchaseOrderService:
+    from chalicelib.services.purchase_orders import PurchaseOrderService
+
+    network = catalog_service()
+    return PurchaseOrderService(
+        store=purchase_order_store(),
+        promises=promises(),
+        location_ids=lambda: {loc.location_id for loc in network.locations()},
+        known_skus=lambda skus: set(network.products(skus)),
+    )
+
+
+@cache
+def preorders() -> PreorderService:
+    from chalicelib.services.preorders import PreorderService
+
+    network = catalog_service()
+    return PreorderService(
+        catalog=network,
+        counters=preorder_counters(),
+        lead_days=lambda: max((loc.processing_days for loc in network.locations()), default=0),
     )

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamo_fulfilment import DynamoFulfilmentLog
     from chalicelib.adapters.dynamo_keys import DynamoKeys
     from chalicelib.adapters.dynamo_orders import DynamoOrders
+    from chalicelib.adapters.dynamo_preorders import DynamoPreorders
+    from chalicelib.adapters.dynamo_purchase_orders import DynamoPurchaseOrders
     from chalicelib.adapters.dynamo_returns import DynamoReturns, DynamoReturnStock
     from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
     from chalicelib.adapters.dynamo_stock import DynamoStock
@@ -85,6 +87,20 @@ def orders() -> DynamoOrders:
     return DynamoOrders(
         table(settings().orders_table), settings().stock_table, client=client("dynamodb")
     )
+
+
+@cache
+def preorder_counters() -> DynamoPreorders:
+    from chalicelib.adapters.dynamo_preorders import DynamoPreorders
+
+    return DynamoPreorders(table(settings().orders_table), client=client("dynamodb"))
+
+
+@cache
+def purchase_order_store() -> DynamoPurchaseOrders:
+    from chalicelib.adapters.dynamo_purchase_orders import DynamoPurchaseOrders
+
+    return DynamoPurchaseOrders(table(settings().orders_table), client=client("dynamodb"))
 
 
 @cache

@@ -1,17 +1,21 @@
 """Click & collect transfers (warehouse -> in transit -> pick-up store) and quarantine, through
 the real handlers on moto: the units are booked where they physically are, whatever order and
-however often the events arrive, and a cancel or an expiry frees them at the store."""
+however often the events arrive, and a cancel or an expiry frees them at the store, or sends
+them back to their source when that is the store's policy."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib import wiring
 from chalicelib.services.pickups import PickupExpiry
+from local.demo import network_documents
+from local.simulator import plan_events
 from tests.api.fulfilment_kit import (
     deliver,
     dispatch_placed,
@@ -170,6 +174,166 @@ def test_a_cancel_after_arrival_frees_the_unit_at_the_store(client, shop, aws):
     assert at(client, shop["admin"], STORE) == units(1)
     assert at(client, shop["admin"], source) == units(4)
     assert_invariants(aws)
+
+
+# --- transfer back (the store's collect_unclaimed policy) ---------------------------------
+
+
+def sends_back(client: Any, admin: str, policy: str = "transfer_back") -> Any:
+    (doc,) = [d for d in network_documents()["locations"] if d["location_id"] == STORE]
+    body = json.dumps({**doc, "collect_unclaimed": policy})
+    return client.http.put(f"/locations/{STORE}", body=body, headers=auth(admin))
+
+
+def history(client: Any, key: str, order: dict) -> list[str]:
+    return [h["event"] for h in get_order(client, key, order["order_id"])["history"]]
+
+
+def back_request(aws: Any) -> dict[str, Any]:
+    (request,) = [m for m in drain(aws, "dirigent-fulfilment") if m["type"] == "transfer_request"]
+    return request
+
+
+def test_an_expired_pickup_at_a_transfer_back_store_goes_back_to_its_source(client, shop, aws):
+    assert sends_back(client, shop["admin"]).status_code in (200, 201)
+    order, shipment = a_transfer(client, shop, aws, "T-B1")
+    source = shipment["location_id"]
+    ready = from_store("ready_for_pickup", order, shipment, occurred_at="2026-05-04T10:00:00Z")
+    assert deliver(client, "on_warehouse_event", EVENTS, shipped(order, shipment), ready) == []
+    expiry = PickupExpiry(
+        orders=wiring.orders(),
+        log=wiring.fulfilment_log(),
+        clock=lambda: datetime(2026, 5, 12, tzinfo=UTC),
+        network=wiring.catalog_service(),
+    )
+    assert expiry.expire() == 1
+    # Held out of sale at the store (keep would make it sellable there), nothing at the source.
+    assert at(client, shop["admin"], STORE) == units(1, reserved=1)
+    assert at(client, shop["admin"], source) == units(4)
+    assert_invariants(aws)
+
+    wiring.dispatcher().sweep(min_age=timedelta(0))
+    request = back_request(aws)
+    assert (request["location_id"], request["to_location_id"]) == (STORE, source)
+    assert request["lines"] == [{"sku": "SKU-1", "quantity": 1}]
+    assert request["message_id"] == f"{shipment['shipment_id']}:back:" + request["message_id"][-8:]
+
+    sent = from_store("transfer_back_shipped", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, sent, sent) == []
+    assert at(client, shop["admin"], STORE) == units(0)
+    assert at(client, shop["admin"], source) == units(4, in_transit=1)
+    assert levels(client, shop["admin"])["total"]["in_transit"] == 1
+    drain(aws, "dirigent-order-events")
+
+    received = event("transfer_back_received", order, shipment)
+    again = event("transfer_back_received", order, shipment)  # resent under a new id
+    assert deliver(client, "on_warehouse_event", EVENTS, received, again) == []
+    assert at(client, shop["admin"], source) == units(5)
+    assert at(client, shop["admin"], STORE) == units(0)
+    arrived = [m for m in drain(aws, "dirigent-order-events") if m["type"] == "stock_arrived"]
+    assert [(m["sku"], m["location_id"]) for m in arrived] == [("SKU-1", source)]
+    timeline = history(client, shop["key"], order)
+    assert timeline.index("transfer_back_requested") < timeline.index("transfer_back_shipped")
+    assert timeline.index("transfer_back_shipped") < timeline.index("transfer_back_received")
+    assert_invariants(aws)
+
+
+def test_a_cancel_after_arrival_sends_the_unit_back_whatever_order_the_events(client, shop, aws):
+    assert sends_back(client, shop["admin"]).status_code in (200, 201)
+    order, shipment = a_transfer(client, shop, aws, "T-B2")
+    source = shipment["location_id"]
+    ready = from_store("ready_for_pickup", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, shipped(order, shipment), ready) == []
+    resp = client.http.post(
+        f"/orders/{order['order_id']}/cancel",
+        body=json.dumps({"reason": "changed my mind"}),
+        headers=auth(shop["key"]),
+    )
+    assert resp.status_code == 200, resp.body
+    drain(aws, "dirigent-fulfilment")  # the cancel request to the store
+    confirmed = from_store("cancel_confirmed", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, confirmed, confirmed) == []
+    assert at(client, shop["admin"], STORE) == units(1, reserved=1)
+    request = back_request(aws)  # sent with the dispatch after the confirmation
+    assert (request["location_id"], request["to_location_id"]) == (STORE, source)
+
+    # The source books the unit in before the store reports sending it; then that comes late.
+    received = event("transfer_back_received", order, shipment)
+    late = from_store("transfer_back_shipped", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, received, late) == []
+    assert at(client, shop["admin"], STORE) == units(0)
+    assert at(client, shop["admin"], source) == units(5)
+    assert get_order(client, shop["key"], order["order_id"])["status"] == "cancelled"
+    assert "transfer_back_shipped_ignored" in history(client, shop["key"], order)
+    assert_invariants(aws)
+
+
+def test_a_cancel_in_transit_holds_the_unit_at_the_store_for_the_way_back(client, shop, aws):
+    assert sends_back(client, shop["admin"]).status_code in (200, 201)
+    order, shipment = a_transfer(client, shop, aws, "T-B3")
+    assert deliver(client, "on_warehouse_event", EVENTS, shipped(order, shipment)) == []
+    resp = client.http.post(
+        f"/orders/{order['order_id']}/cancel",
+        body=json.dumps({"reason": "too slow"}),
+        headers=auth(shop["key"]),
+    )
+    assert resp.status_code == 200, resp.body
+    confirmed = from_store("cancel_confirmed", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, confirmed) == []
+    # Not sellable at the store (keep would land it there available): held for the way back.
+    assert at(client, shop["admin"], STORE) == units(1, reserved=1)
+    assert back_request(aws)["to_location_id"] == shipment["location_id"]
+    assert_invariants(aws)
+
+
+def test_a_transfer_still_at_its_source_just_frees_there(client, shop, aws):
+    assert sends_back(client, shop["admin"]).status_code in (200, 201)
+    order, shipment = a_transfer(client, shop, aws, "T-B4")
+    resp = client.http.post(
+        f"/orders/{order['order_id']}/cancel",
+        body=json.dumps({"reason": "x"}),
+        headers=auth(shop["key"]),
+    )
+    assert resp.status_code == 200, resp.body
+    drain(aws, "dirigent-fulfilment")
+    confirmed = event("cancel_confirmed", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, confirmed) == []
+    assert at(client, shop["admin"], shipment["location_id"]) == units(5)
+    assert at(client, shop["admin"], STORE) == units(0)
+    assert [m["type"] for m in drain(aws, "dirigent-fulfilment")] == []
+
+
+def test_the_simulated_store_and_source_bring_the_unit_home(client, shop, aws):
+    assert sends_back(client, shop["admin"]).status_code in (200, 201)
+    order, shipment = a_transfer(client, shop, aws, "T-B6")
+    ready = from_store("ready_for_pickup", order, shipment, occurred_at="2026-05-04T10:00:00Z")
+    assert deliver(client, "on_warehouse_event", EVENTS, shipped(order, shipment), ready) == []
+    wiring.pickup_expiry()._clock = lambda: datetime(2026, 5, 12, tzinfo=UTC)
+    assert wiring.pickup_expiry().expire() == 1
+    wiring.dispatcher().sweep(min_age=timedelta(0))
+    planned = plan_events(back_request(aws), rng=random.Random(1), short_rate=0)
+    now = datetime.now(UTC).isoformat()
+    sent = [{**e, "event_id": f"sim-{i}", "occurred_at": now} for i, e in enumerate(planned)]
+    assert [(e["type"], e["location_id"]) for e in sent] == [
+        ("transfer_back_shipped", STORE),
+        ("transfer_back_received", shipment["location_id"]),
+    ]
+    assert deliver(client, "on_warehouse_event", EVENTS, *sent, *sent) == []
+    assert at(client, shop["admin"], shipment["location_id"]) == units(5)
+    assert at(client, shop["admin"], STORE) == units(0)
+    assert_invariants(aws)
+
+
+def test_a_transfer_back_event_without_a_request_is_dead_lettered(client, shop, aws):
+    order, shipment = a_transfer(client, shop, aws, "T-B5")
+    sent = from_store("transfer_back_shipped", order, shipment)
+    assert deliver(client, "on_warehouse_event", EVENTS, sent) != []
+
+
+def test_a_bad_collect_unclaimed_policy_is_a_4xx_naming_the_field(client, shop, aws):
+    resp = sends_back(client, shop["admin"], "give_away")
+    assert 400 <= resp.status_code < 500, resp.body
+    assert "collect_unclaimed" in [f["path"] for f in json.loads(resp.body)["error"]["fields"]]
 
 
 # --- quarantine ---------------------------------------------------------------------------

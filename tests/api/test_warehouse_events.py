@@ -190,7 +190,9 @@ def test_every_event_type_has_a_use_case():
     from chalicelib.consumers.warehouse_events import USE_CASES, WarehouseEvent
 
     union = get_args(WarehouseEvent)[0]
-    types = {get_args(model.model_fields["type"].annotation)[0] for model in get_args(union)}
+    types = {
+        t for model in get_args(union) for t in get_args(model.model_fields["type"].annotation)
+    }
     assert types == set(USE_CASES)
 
 

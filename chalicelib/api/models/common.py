@@ -9,11 +9,20 @@ are accepted as they are.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from chalicelib.api.http import ID_PATTERN, check_id, field_errors
 from chalicelib.config import queue_name
@@ -124,6 +133,12 @@ class ChannelIn(Request):
     max_units_per_customer_day: int | None = Field(
         default=None, ge=1, le=100_000, description="per customer e-mail, per SKU"
     )
+    reservation_minutes: int = Field(
+        default=15, ge=1, le=240, description="how long a checkout reservation keeps stock"
+    )
+    resource_expired_reservations: bool = Field(
+        default=False, description="an order on an expired reservation is re-sourced, not a 409"
+    )
 
     def doc(self, channel: str) -> dict[str, Any]:
         return {**self.model_dump(mode="json"), "channel": channel}
@@ -166,6 +181,11 @@ class LocationIn(Request):
         default_factory=lambda: queue_name("fulfilment"),
         pattern=r"^[A-Za-z0-9_-]{1,80}$",
     )
+    collect_unclaimed: Literal["keep", "transfer_back"] = Field(
+        default="keep",
+        description="a store's cancelled or expired pick-ups: kept sellable here, or sent "
+        "back to their source",
+    )
 
     def doc(self, location_id: str) -> dict[str, Any]:
         return {**self.model_dump(mode="json"), "location_id": location_id}
@@ -184,9 +204,18 @@ class ProductIn(Request):
     prices: dict[CurrencyCode, Money] = Field(default_factory=dict, description="unit prices")
     returnable: bool = True
     reorder_point: Quantity = Field(default=0, description="default for new stock items")
+    release_date: date | None = Field(default=None, description="preorders until this day")
+    preorder_cap: Quantity | None = Field(default=None, description="units sold before release")
+
+    @field_validator("preorder_cap")
+    @classmethod
+    def _cap_needs_release(cls, cap: int | None, info: ValidationInfo) -> int | None:
+        if cap is not None and info.data.get("release_date") is None:
+            raise ValueError("a preorder_cap needs a release_date")
+        return cap
 
     def doc(self, sku: str) -> dict[str, Any]:
-        return {**self.model_dump(mode="json"), "sku": sku}
+        return {**self.model_dump(mode="json", exclude_none=True), "sku": sku}
 
     def to_domain(self, sku: str | None = None) -> Product:
         return product_from_doc(self.doc(sku or self.sku or ""))

@@ -86,9 +86,10 @@ def cancel(
     return done
 
 
-def confirm(order: Order, shipment: OrderShipment) -> list[Move]:
-    """The location agreed to a cancel request: free the units it asked back. Returns the
-    moves (none when the shipment left meanwhile, or for a notice: already freed)."""
+def confirm(order: Order, shipment: OrderShipment, *, back: bool = False) -> list[Move]:
+    """The location agreed to a cancel request: free the units it asked back (``back``: the
+    pick-up store sends a transfer's units back, see ``release_moves``). Returns the moves
+    (none when the shipment left meanwhile, or for a notice: already freed)."""
     if shipment.cancel == CancelState.NOTICE:
         shipment.cancel = CancelState.CONFIRMED
         return []
@@ -104,7 +105,7 @@ def confirm(order: Order, shipment: OrderShipment) -> list[Move]:
     if not shipment.open:
         return []  # it left first (events crossed): shipping took the units
     asked = {sku: min(q, shipment.lines.get(sku, 0)) for sku, q in asked.items()}
-    moves = release_moves(shipment, asked)
+    moves = release_moves(shipment, asked, back=back)
     whole = all(asked.get(sku, 0) >= q for sku, q in shipment.lines.items())
     for sku, quantity in asked.items():
         if quantity:

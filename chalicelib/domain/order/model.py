@@ -106,6 +106,12 @@ class OrderShipment:
     # Click & collect transfers: the pick-up store once the units left for it (in transit,
     # then reserved there: see domain.order.stock), None while they are at ``location_id``.
     held_at: str | None = None
+    # A transfer back (the store's ``collect_unclaimed`` policy, see domain.order.stock): units
+    # of a cancelled pick-up returning from the store to ``location_id``: "held" (reserved at
+    # the store, waiting), "in_transit", "returned"; ``back_sent``: the request was queued.
+    back: str = ""
+    back_lines: dict[str, int] = field(default_factory=dict)
+    back_sent: bool = False
 
     @property
     def transfer(self) -> bool:
@@ -260,6 +266,11 @@ class Order:
             for s in self.shipments
             if s.open and s.status != ShipmentStatus.IN_TRANSIT
             for sku, quantity in s.lines.items()
+        ] + [
+            (sku, s.pickup_location_id or s.location_id, quantity)
+            for s in self.shipments
+            if s.back == "held"
+            for sku, quantity in s.back_lines.items()
         ]
 
     def cancel_shipment(

@@ -31,6 +31,9 @@ class ShipmentEventType(StrEnum):
     SHORT_PICK = "short_pick"  # units of a line were not found on the shelf
     CANCEL_CONFIRMED = "cancel_confirmed"  # the location agreed to a cancel request
     CANCEL_REJECTED = "cancel_rejected"  # the location refused it: the shipment goes on
+    # A transfer back (domain.order.stock): the store sent the units, the source received them.
+    TRANSFER_BACK_SHIPPED = "transfer_back_shipped"
+    TRANSFER_BACK_RECEIVED = "transfer_back_received"
 
 
 TARGETS = {

@@ -20,6 +20,7 @@ from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
+from chalicelib.domain.freshness import Freshness, freshness
 from chalicelib.domain.geo import EARTH_RADIUS_KM, haversine_km
 from chalicelib.domain.network import Capability, CarrierService, Location, Speed
 from chalicelib.domain.sourcing.model import CostBreakdown, Shipment, SourcingRequest
@@ -115,6 +116,7 @@ class Context:
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # the solver's cache
     distances: dict[str, float] = field(default_factory=dict)  # location id -> km
     origin: tuple[float, float] | None = None  # ship-to latitude in radians, and its cosine
+    stale: dict[str, Freshness] = field(default_factory=dict)  # stale feeds by location id
 
     def distance_km(self, location: Location) -> float:
         """Distance of ``location`` to the ship-to address, computed once per request."""
@@ -174,12 +176,34 @@ def merged_need(request: SourcingRequest) -> dict[str, int]:
     return need
 
 
-def stock_by_location(request: SourcingRequest, need: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Available units per location per needed SKU (never negative)."""
+def stale_feeds(request: SourcingRequest) -> dict[str, Freshness]:
+    """The locations whose stock feed is stale at ``request.now`` (``domain.freshness``)."""
+    found: dict[str, Freshness] = {}
+    for loc in request.locations:
+        if loc.feed_interval_minutes:
+            fresh = freshness(
+                loc.feed_interval_minutes, loc.feed_stale_limit_minutes, loc.feed_at, request.now
+            )
+            if fresh.stale:
+                found[loc.location_id] = fresh
+    return found
+
+
+def stock_by_location(
+    request: SourcingRequest,
+    need: dict[str, int],
+    stale: dict[str, Freshness] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Sellable units per location per needed SKU (never negative; a stale feed discounted)."""
     stock: dict[str, dict[str, int]] = {}
+    stale = stale or {}
     for level in request.stock:
         sku = level.sku
         if sku in need:
+            if level.location_id in stale:
+                into = stock.setdefault(level.location_id, {})
+                into[sku] = into.get(sku, 0) + stale[level.location_id].sellable(level.available)
+                continue
             at = stock.get(level.location_id)
             if at is None:
                 at = stock[level.location_id] = {}
@@ -322,7 +346,8 @@ def build_context(request: SourcingRequest) -> Context:
     weights = {
         sku: request.products[sku].weight_g if sku in request.products else 0 for sku in need
     }
-    stock = stock_by_location(request, need)
+    stale = stale_feeds(request)
+    stock = stock_by_location(request, need, stale)
     excluded = excluded_ids(request)
     skus = list(need)
     ctx = Context(
@@ -333,6 +358,7 @@ def build_context(request: SourcingRequest) -> Context:
         skus=skus,
         weight_v=[weights[sku] for sku in skus],
         stock=stock,
+        stale=stale,
     )
     memo: RouteMemo = {}
     vectors = (skus, [need[sku] for sku in skus], ctx.weight_v)
@@ -340,6 +366,8 @@ def build_context(request: SourcingRequest) -> Context:
         raw = stock.get(location.location_id)
         if location.location_id in excluded:
             found: Site | str = "excluded"
+        elif location.location_id in stale and stale[location.location_id].skipped:
+            found = "stale_feed"
         elif Capability.SHIP not in location.capabilities:
             found = "lacks_capability"
         else:

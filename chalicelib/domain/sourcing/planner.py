@@ -221,6 +221,16 @@ def _explain(ctx: Context, chosen: Plan) -> tuple[dict[str, Any], ...]:
         out.append({"location_id": site.location_id, "outcome": outcome})
     for reason, ids in sorted(ctx.rejected.items()):
         out.append({"outcome": reason, "count": len(ids), "location_ids": ids[:_IDS_PER_REASON]})
+    for location_id, fresh in sorted(ctx.stale.items()):
+        if not fresh.skipped:  # sourced at a discount (the skipped are rejected above)
+            out.append(
+                {
+                    "location_id": location_id,
+                    "outcome": "stale_feed",
+                    "discount_pct": fresh.discount_pct,
+                    "feed_age_minutes": round(fresh.age_minutes or 0),
+                }
+            )
     return tuple(out)
 
 
