@@ -10,16 +10,19 @@ from chalice import Chalice
 from chalicelib.api import (
     alerts,
     catalog,
+    connectors,
     dashboard,
     exports,
     imports,
     orders,
     purchase_orders,
     reports,
+    reservations,
     returns,
     stock,
     system,
     tracking,
+    webhooks,
 )
 from chalicelib.config import queue_name
 from chalicelib.consumers import schedules
@@ -36,12 +39,15 @@ for blueprint in (
     imports,
     orders,
     purchase_orders,
+    reservations,
     alerts,
     tracking,
     returns,
     reports,
     exports,
     dashboard,
+    webhooks,
+    connectors,
 ):
     app.register_blueprint(blueprint.bp)
 
@@ -60,6 +66,14 @@ def on_order_event(event: Any) -> dict[str, Any]:
     from chalicelib.consumers import order_events
 
     return order_events.handle_batch(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=queue_name("webhooks"), batch_size=1)
+def on_webhook(event: Any) -> dict[str, Any]:
+    """Webhooks out: fan-out triggers and signed delivery attempts, retried on a back-off."""
+    from chalicelib.consumers import webhook_deliveries
+
+    return webhook_deliveries.handle_batch(event.to_dict(), event.context)
 
 
 @app.schedule(schedules.alert_rate(), name="low_stock_alerts")
@@ -84,6 +98,12 @@ def pickup_expiry(event: Any) -> None:
 def hold_expiry(event: Any) -> None:
     """Cancel orders still held at their auto-cancel deadline (auto_cancel_after_hours)."""
     schedules.hold_expiry()
+
+
+@app.schedule(schedules.RESERVATION_EXPIRY, name="reservation_expiry")
+def reservation_expiry(event: Any) -> None:
+    """Give back the units of checkout reservations past their time."""
+    schedules.expire_reservations()
 
 
 @app.schedule(schedules.PREORDER_RELEASE, name="preorder_release")

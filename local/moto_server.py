@@ -13,21 +13,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import select
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from local.child import START_TIMEOUT_S, Child, Lifeline, run
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
-ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT_S = 60
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -127,11 +121,8 @@ class MotoServer:
 
 
 class MotoProcess:
-    """``MotoServer`` in a child process (``python -m local.moto_server``), same interface.
-
-    The child ignores SIGINT (Ctrl-C reaches the whole process group: the stack stops its own
-    threads first, then this), exits on SIGTERM, and exits by itself if its parent goes away.
-    """
+    """``MotoServer`` in a child process (``python -m local.moto_server``), same interface; its
+    life cycle: ``local/child.py``."""
 
     def __init__(
         self, *, port: int = 5000, lock: bool = True, mails_path: str | None = None
@@ -139,7 +130,7 @@ class MotoProcess:
         self._args = ["--port", str(port)]
         self._args += [] if lock else ["--no-lock"]
         self._args += ["--mails-path", mails_path] if mails_path else []
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
         self._port = port
 
     @property
@@ -152,30 +143,16 @@ class MotoProcess:
 
     def launch(self) -> MotoProcess:
         """Start the child without waiting for it (``ready()`` waits)."""
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "local.moto_server", *self._args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
+        self._child = Child("local.moto_server", self._args, name="moto")
         return self
 
     def ready(self, timeout: float = START_TIMEOUT_S) -> MotoProcess:
         """Wait for the child's ``port N`` line; ``OSError`` with its reason if it failed."""
-        assert self._process is not None and self._process.stdout is not None
-        out, deadline, line = self._process.stdout, time.monotonic() + timeout, b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([out], [], [], left)[0]:
-                self.stop()
-                raise OSError(f"moto did not start in {timeout:.0f}s")
-            chunk = os.read(out.fileno(), 256)
-            if not chunk:
-                break
-            line += chunk
-        word, _, rest = line.decode(errors="replace").strip().partition(" ")
+        assert self._child is not None
+        word, _, rest = self._child.first_line(timeout).partition(" ")
         if word != "port":
             self.stop()
-            raise OSError(rest or f"moto exited with {self._process.poll()}")
+            raise OSError(rest or "moto failed to start")
         self._port = int(rest)
         return self
 
@@ -183,17 +160,9 @@ class MotoProcess:
         return self.launch().ready()
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,13 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lock", action="store_true")
     parser.add_argument("--mails-path")
     args = parser.parse_args(argv)
+    lifeline = Lifeline()
     level = os.environ.get("DIRIGENT_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(max(logging.getLevelName(level), logging.WARNING))
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    parent = os.getppid()
     pages: dict[str, Callable[[], str]] = {}
     if args.mails_path:
         from local.mails import mails_page
@@ -220,15 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error {exc}", flush=True)
         return 1
-    print(f"port {server.port}", flush=True)
-    os.dup2(2, 1)  # nothing reads stdout any more
-    while not stop.wait(0.5) and os.getppid() == parent:
-        pass
-    return 0
+    return lifeline.serve(f"port {server.port}")
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # moto's state needs no teardown
+    run(main)

@@ -1,5 +1,8 @@
 """Master data in the catalog table: one item per record, ``pk`` = kind, ``sk`` = id, and the
-record as a JSON document. Small kinds are cached in memory for a few seconds per container."""
+record as a JSON document. Small kinds are cached in memory for a few seconds per container.
+
+A location's last stock report is the item's own ``feed_at`` attribute, beside ``doc``: writing
+the document keeps it, reading merges it into the document."""
 
 from __future__ import annotations
 
@@ -7,11 +10,16 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.catalog import Kind
 
 BATCH_GET_MAX = 100
+FEED_MARK_EVERY = timedelta(minutes=1)  # a location's feed_at is written at most this often
 
 
 class DynamoCatalog:
@@ -28,16 +36,47 @@ class DynamoCatalog:
         self._lock = threading.Lock()
 
     def put(self, kind: str, item_id: str, doc: dict[str, Any], *, only_new: bool = False) -> None:
+        """Create or replace the document (an UpdateItem: the item's ``feed_at`` is kept)."""
         kwargs: dict[str, Any] = {}
         if only_new:
             kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
-        self._table.put_item(
-            Item={"pk": kind, "sk": item_id, "doc": json.dumps(doc, separators=(",", ":"))},
+        self._table.update_item(
+            Key={"pk": kind, "sk": item_id},
+            UpdateExpression="SET #doc = :doc",
+            ExpressionAttributeNames={"#doc": "doc"},
+            ExpressionAttributeValues={":doc": json.dumps(doc, separators=(",", ":"))},
             **kwargs,
         )
         self.invalidate(kind)
 
+    def mark_feed(self, location_id: str, at: datetime) -> bool:
+        """Record ``at`` as the location's last stock report, unless one less than a minute
+        older is recorded or there is no such location (False then: normal, not an error).
+        This container's cache sees the mark at once, others within ``ttl``."""
+        kind, item_id, stamp = Kind.LOCATION.value, location_id, _stamp(at)
+        try:
+            self._table.update_item(
+                Key={"pk": kind, "sk": item_id},
+                UpdateExpression="SET feed_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(feed_at) OR feed_at < :ago)"
+                ),
+                ExpressionAttributeValues={":now": stamp, ":ago": _stamp(at - FEED_MARK_EVERY)},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        with self._lock:
+            self._generation[kind] = self._generation.get(kind, 0) + 1  # in-flight reads: stale
+            hit = self._cache.get(kind)
+            if hit and item_id in hit[1]:
+                docs = {**hit[1], item_id: {**hit[1][item_id], "feed_at": stamp}}
+                self._cache[kind] = (hit[0], docs)
+        return True
+
     def put_many(self, kind: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Replace whole items (BatchWriteItem): for kinds without a ``feed_at`` (products)."""
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
             for item_id, doc in docs:
                 batch.put_item(
@@ -53,7 +92,7 @@ class DynamoCatalog:
         if kind in self._cached:
             return self._all(kind).get(item_id)
         item = self._table.get_item(Key={"pk": kind, "sk": item_id}).get("Item")
-        return json.loads(item["doc"]) if item else None
+        return _doc(item) if item else None
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         if kind in self._cached:
@@ -70,7 +109,7 @@ class DynamoCatalog:
         for start in range(0, len(wanted), BATCH_GET_MAX):
             keys = [{"pk": kind, "sk": i} for i in wanted[start : start + BATCH_GET_MAX]]
             for item in batch_get(self._table, keys):
-                out[item["sk"]] = json.loads(item["doc"])
+                out[item["sk"]] = _doc(item)
         return out
 
     def invalidate(self, kind: str | None = None) -> None:
@@ -101,10 +140,22 @@ class DynamoCatalog:
         while True:
             page = self._table.query(**kwargs)
             for item in page["Items"]:
-                out[item["sk"]] = json.loads(item["doc"])
+                out[item["sk"]] = _doc(item)
             if "LastEvaluatedKey" not in page:
                 return out
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _doc(item: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(item["doc"])
+    if "feed_at" in item:
+        doc["feed_at"] = item["feed_at"]
+    return doc
+
+
+def _stamp(moment: datetime) -> str:
+    """Fixed-width UTC ISO text: stamps compare as strings in time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def batch_get(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ entries (low-level client format), for ``DynamoOrders.update``. The item layouts
 - ``SHIPPED#<sku>#<location_id>`` / ``<day>``: shipped units (``dynamo_alerts``).
 - ``RMA#<rma_id>`` / ``RMA``: the RMA, versioned (``dynamo_returns``).
 - returned units into the stock table (``dynamo_returns``).
+- ``RESV#<id>`` / ``RESV``: a checkout reservation taken over (``dynamo_reservations``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters.dynamo_alerts import shipped_units_update
+from chalicelib.adapters.dynamo_reservations import consume_entry
 from chalicelib.adapters.dynamo_returns import returned_stock_entry, rma_put
 from chalicelib.adapters.dynamo_tx import put_new, serialize
 from chalicelib.domain.order.model import Order
@@ -32,6 +34,7 @@ from chalicelib.domain.order.writes import (
     OutboxMark,
     PickupDone,
     PickupWaiting,
+    ReservationConsumed,
     ReturnedStock,
     RmaSaved,
     ShippedUnits,
@@ -119,4 +122,6 @@ def write_entry(
             return rma_put(table, rma)
         case ReturnedStock():
             return returned_stock_entry(stock_table, write)
+        case ReservationConsumed(reservation_id, before):
+            return consume_entry(table, reservation_id, order.order_id, before)
     raise TypeError(f"not a write that goes with an order: {write!r}")

@@ -21,6 +21,7 @@ from chalicelib.adapters.dynamo_catalog import batch_get
 from chalicelib.adapters.dynamo_order_writes import outbox_key, write_entry
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.adapters.stock_items import movement_update
+from chalicelib.adapters.stock_shards import route
 from chalicelib.domain.errors import (
     FieldError,
     InvalidInput,
@@ -86,12 +87,16 @@ class DynamoOrders:
         }
 
     def _stock_ops(
-        self, moves: Sequence[tuple[Movement, Reservation]], now: str
-    ) -> list[dict[str, Any]]:
-        return [
-            movement_update(self._stock_table, sku, loc, movement, qty, now)
-            for movement, (sku, loc, qty) in moves
+        self, order: Order, moves: Sequence[tuple[Movement, Reservation]], now: str
+    ) -> tuple[list[dict[str, Any]], list[tuple[Movement, str]]]:
+        """The moves' entries, each on its hot-SKU shard (``stock_shards.route``, which sets
+        ``order.stock_shards``), and the movement and SKU of each entry."""
+        routed, order.stock_shards = route(order.stock_shards, order.order_id, moves)
+        ops = [
+            movement_update(self._stock_table, sku, loc, movement, qty, now, shard=shard)
+            for movement, sku, loc, qty, shard in routed
         ]
+        return ops, [(movement, sku) for movement, sku, *_ in routed]
 
     def _backorder_ops(self, order: Order, *, delete: Sequence[str] = ()) -> list[dict[str, Any]]:
         ops: list[dict[str, Any]] = []
@@ -116,11 +121,17 @@ class DynamoOrders:
         now: str,
         *,
         writes: Sequence[OrderWrite] = (),
+        releases: Sequence[Reservation] = (),
     ) -> None:
         """The order, its reservations, its backorder entries and ``writes`` in one
-        transaction. Raises OrderExists (same key already stored), StockRace (a reservation
-        lost) or WriteConflict (the condition of one of ``writes`` failed)."""
-        aggregated = order.aggregated
+        transaction (``releases``: reserved units it gives back, from a checkout reservation).
+        Raises OrderExists (same key already stored), StockRace (a reservation lost) or
+        WriteConflict (the condition of one of ``writes`` failed)."""
+        aggregated, shards = order.aggregated, order.stock_shards
+        moves = [(Movement.RESERVE, r) for r in reservations]
+        moves += [(Movement.RELEASE, r) for r in releases]
+        stock, routed = self._stock_ops(order, moves, now)
+        skus = [sku for movement, sku in routed if movement == Movement.RESERVE]  # first
         counters = aggregate_ops(self._table.name, order)  # sets order.aggregated: first
         ops = [
             {
@@ -130,16 +141,16 @@ class DynamoOrders:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            *self._stock_ops([(Movement.RESERVE, r) for r in reservations], now),
+            *stock,
             {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}},
             *self._backorder_ops(order),
             *[self._write(w, order) for w in [*capture_writes(order), *writes]],
             *counters,
         ]
         try:
-            self._run(ops, reservations)
+            self._run(ops, skus)
         except Exception:
-            order.aggregated = aggregated
+            order.aggregated, order.stock_shards = aggregated, shards
             raise
 
     def update(
@@ -156,8 +167,9 @@ class DynamoOrders:
         Bumps ``order.version`` (and
         the version of every saved RMA). Raises StaleOrder, StockRace or WriteConflict (the
         condition of one of ``writes`` failed)."""
-        expected, aggregated = order.version, order.aggregated
+        expected, aggregated, shards = order.version, order.aggregated, order.stock_shards
         order.version = expected + 1
+        stock, routed = self._stock_ops(order, moves, now)
         counters = aggregate_ops(self._table.name, order)  # report aggregates, exactly once
         now_s = self._clock()
         extra = [
@@ -173,15 +185,15 @@ class DynamoOrders:
                     "ExpressionAttributeValues": serialize({":v": expected}),
                 }
             },
-            *self._stock_ops(moves, now),
+            *stock,
             *self._backorder_ops(order, delete=drop_backorders),
             *extra,
         ]
         ops += counters
         try:
-            self._run(ops, [r for _, r in moves])
+            self._run(ops, [sku for _, sku in routed])
         except Exception:
-            order.version, order.aggregated = expected, aggregated
+            order.version, order.aggregated, order.stock_shards = expected, aggregated, shards
             raise
         for write in writes:
             if isinstance(write, RmaSaved):
@@ -192,7 +204,8 @@ class DynamoOrders:
             write, order, table=self._table.name, stock_table=self._stock_table, now=self._clock()
         )
 
-    def _run(self, ops: list[dict[str, Any]], reservations: Sequence[Reservation]) -> None:
+    def _run(self, ops: list[dict[str, Any]], skus: Sequence[str]) -> None:
+        """``skus``: the SKU of each reservation entry, which follow the order's item."""
         if len(ops) > 100:
             raise InvalidInput(
                 "the order needs more stock movements than one transaction can hold",
@@ -208,7 +221,7 @@ class DynamoOrders:
                     and "attribute_not_exists" in ops[0]["Put"]["ConditionExpression"]
                     else StaleOrder
                 )("the order was written meanwhile") from exc
-            lost = [reservations[i - 1][0] for i in exc.failed if 0 < i <= len(reservations)]
+            lost = sorted({skus[i - 1] for i in exc.failed if 0 < i <= len(skus)})
             if lost:
                 raise StockRace(lost) from exc
             if exc.conflict:

@@ -1,32 +1,50 @@
 """Preorder counters in the orders table: ``PREORDER#<sku>`` / ``COUNT`` holds ``units``
-accepted so far; ``PREORDER#<sku>`` / ``ORDER#<order_id>`` is one order's claim. A claim and its
-count move in one transaction, conditional on the cap, so concurrent orders never pass it and
-a replayed order never counts twice."""
+accepted so far; ``PREORDER#<sku>`` / ``ORDER#<order_id>`` is one order's claim (``units``,
+``claimed_at``). A claim and its count move in one transaction, conditional on the cap, so
+concurrent orders never pass it and a replayed order never counts twice. A claim whose order was
+never written is released the same way: claim deleted and count decremented together, only if
+the claim is still the one listed and the order still does not exist."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import StaleOrder
+from chalicelib.domain.preorders import PreorderClaim
 from chalicelib.domain.supply import CapReached
+
+CLAIM = "ORDER#"
+BATCH_GET_MAX = 100
+
+
+def _order_key(order_id: str) -> dict[str, str]:
+    """The order's own item (``adapters/dynamo_orders.py``)."""
+    return {"pk": f"ORDER#{order_id}", "sk": "ORDER"}
 
 
 class DynamoPreorders:
     def __init__(self, table: Any, *, client: Any) -> None:
         self._table, self._client = table, client
 
-    def claim(self, sku: str, order_id: str, quantity: int, cap: int) -> bool:
-        """Count ``quantity`` units of ``order_id`` against ``cap``: True when counted now,
-        False when that order was counted before; ``CapReached`` when over the cap."""
+    def claim(self, sku: str, order_id: str, quantity: int, cap: int, *, at: str) -> bool:
+        """Count ``quantity`` units of ``order_id`` against ``cap`` (claimed ``at``): True when
+        counted now, False when that order was counted before; ``CapReached`` when over it."""
         name = self._table.name
+        item = {
+            "pk": f"PREORDER#{sku}",
+            "sk": f"{CLAIM}{order_id}",
+            "units": quantity,
+            "claimed_at": at,
+        }
         ops = [
             {
                 "Put": {
                     "TableName": name,
-                    "Item": serialize(
-                        {"pk": f"PREORDER#{sku}", "sk": f"ORDER#{order_id}", "units": quantity}
-                    ),
+                    "Item": serialize(item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -60,3 +78,92 @@ class DynamoPreorders:
             Key={"pk": f"PREORDER#{sku}", "sk": "COUNT"}, ConsistentRead=True
         ).get("Item")
         return int(item["units"]) if item else 0
+
+    def orphans(self, sku: str, before: str) -> list[PreorderClaim]:
+        """The claims of ``sku`` made before ``before`` (or undated) whose order does not exist."""
+        claims = [c for c in self._claims(sku) if c.claimed_at is None or c.claimed_at < before]
+        found: set[str] = set()
+        for i in range(0, len(claims), BATCH_GET_MAX):
+            keys = [_order_key(c.order_id) for c in claims[i : i + BATCH_GET_MAX]]
+            found |= {str(item["pk"]) for item in self._existing(keys)}
+        return [c for c in claims if _order_key(c.order_id)["pk"] not in found]
+
+    def release(self, claim: PreorderClaim) -> bool:
+        """Delete ``claim`` and take its units off the count, in one transaction; False (and
+        nothing changed) when the claim is gone or was made again, or its order now exists."""
+        name = self._table.name
+        pk = f"PREORDER#{claim.sku}"
+        same = "attribute_exists(pk) AND units = :q AND "
+        same += "claimed_at = :at" if claim.claimed_at else "attribute_not_exists(claimed_at)"
+        values: dict[str, Any] = {":q": claim.units}
+        if claim.claimed_at:
+            values[":at"] = claim.claimed_at
+        ops = [
+            {
+                "Delete": {
+                    "TableName": name,
+                    "Key": serialize({"pk": pk, "sk": f"{CLAIM}{claim.order_id}"}),
+                    "ConditionExpression": same,
+                    "ExpressionAttributeValues": serialize(values),
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": name,
+                    "Key": serialize(_order_key(claim.order_id)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": serialize({"pk": pk, "sk": "COUNT"}),
+                    "UpdateExpression": "SET units = units - :q",
+                    "ConditionExpression": "units >= :q",
+                    "ExpressionAttributeValues": serialize({":q": claim.units}),
+                }
+            },
+        ]
+        try:
+            transact_write(self._client, ops)
+        except TransactionFailed as exc:
+            if exc.failed:
+                return False
+            raise StaleOrder("preorder counter busy; try again") from exc
+        return True
+
+    def _claims(self, sku: str) -> list[PreorderClaim]:
+        out: list[PreorderClaim] = []
+        kw: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"PREORDER#{sku}")
+            & Key("sk").begins_with(CLAIM),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kw)
+            for item in page.get("Items", []):
+                at = item.get("claimed_at")
+                out.append(
+                    PreorderClaim(
+                        sku, str(item["sk"]).removeprefix(CLAIM), int(item["units"]), at and str(at)
+                    )
+                )
+            if "LastEvaluatedKey" not in page:
+                return out
+            kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _existing(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The items among ``keys`` that exist (their ``pk`` only)."""
+        client = self._table.meta.client
+        request: dict[str, Any] = {
+            self._table.name: {"Keys": keys, "ProjectionExpression": "pk", "ConsistentRead": True}
+        }
+        items: list[dict[str, Any]] = []
+        for _ in range(8):
+            resp = client.batch_get_item(RequestItems=request)
+            items.extend(resp["Responses"].get(self._table.name, []))
+            request = resp.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(0.05)
+        raise RuntimeError(f"BatchGetItem left keys unprocessed on {self._table.name}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.stock_items import level_from_item
+from chalicelib.adapters.stock_shards import with_shards
 from chalicelib.domain.catalog import Kind, product_from_doc
 from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
 
@@ -43,9 +44,10 @@ class DynamoSnapshots:
         if order_id:
             keys.append((self._orders, {"pk": f"ORDER#{order_id}", "sk": "ORDER"}))
         snap = Snapshot()
+        stock: list[dict[str, Any]] = []
         for item_table, item in self._batch_get(keys, consistent):
             if item_table == self._stock:
-                snap.stock.append(level_from_item(item))
+                stock.append(item)
             elif item_table == self._catalog:
                 snap.products[item["sk"]] = product_from_doc(json.loads(item["doc"]))
             elif item["pk"].startswith("QUOTE#"):
@@ -56,6 +58,9 @@ class DynamoSnapshots:
                 )
             else:
                 snap.order = order_from_item(item)
+        # Hot SKUs: their shard items in one more BatchGetItem, read as one level each.
+        stock = with_shards(self._client, self._stock, stock, consistent=consistent)
+        snap.stock = [level_from_item(item) for item in stock]
         return snap
 
     def _batch_get(

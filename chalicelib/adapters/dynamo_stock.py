@@ -39,8 +39,11 @@ from chalicelib.adapters.stock_items import (
     movement_update,
     new_item,
     now_iso,
+    shard_of,
+    shard_top,
     stock_violations,
 )
+from chalicelib.adapters.stock_shards import ShardedWrites, Target, with_shards
 from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
@@ -51,7 +54,7 @@ _KEY = ("sku", "location_id")
 _NUMBERS = ("on_hand", "reserved", "safety_stock", "available", "reorder_point", "quarantine")
 
 
-class DynamoStock:
+class DynamoStock(ShardedWrites):
     """The stock table. Every write keeps ``available`` equal to
     ``on_hand - reserved - safety_stock``; writes that need the current ``reserved`` read it and
     write with a condition on the value read (optimistic), retrying a few times. Writes that
@@ -69,7 +72,7 @@ class DynamoStock:
 
     def get(self, sku: str, location_id: str) -> StockLevel | None:
         item = self._item(sku, location_id)
-        return level_from_item(item) if item else None
+        return level_from_item(self._folded([item])[0]) if item else None
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StockLevel]:
         """Levels by ``(sku, location_id)``; missing items are absent (BatchGetItem, 100/call)."""
@@ -77,12 +80,17 @@ class DynamoStock:
         out: dict[tuple[str, str], StockLevel] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
             chunk = [{"sku": s, "location_id": loc} for s, loc in wanted[start : start + 100]]
-            for item in batch_get(self._table, chunk):
+            for item in self._folded(batch_get(self._table, chunk), consistent=False):
                 out[(item["sku"], item["location_id"])] = level_from_item(item)
         return out
 
     def for_sku(self, sku: str) -> list[StockLevel]:
-        return [level_from_item(i) for i in self._query(KeyConditionExpression=Key("sku").eq(sku))]
+        items = self._query(KeyConditionExpression=Key("sku").eq(sku))
+        return [level_from_item(i) for i in self._folded(items, consistent=False)]
+
+    def _folded(self, items: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
+        """Hot SKUs' shard items added in (``stock_shards``)."""
+        return with_shards(self._table.meta.client, self._name, items, consistent=consistent)
 
     def by_location(self, location_id: str) -> list[StockLevel]:
         """The index holds keys only (stock movements never write it): the levels themselves
@@ -90,7 +98,9 @@ class DynamoStock:
         keys = self._query(
             IndexName="by-location", KeyConditionExpression=Key("location_id").eq(location_id)
         )
-        levels = self.get_many((k["sku"], k["location_id"]) for k in keys)
+        levels = self.get_many(
+            (k["sku"], k["location_id"]) for k in keys if not shard_of(k["sku"])[1]
+        )
         return [levels[key] for key in sorted(levels)]
 
     def violations(self) -> list[str]:
@@ -123,6 +133,10 @@ class DynamoStock:
             safety_stock=safety_stock,
             reorder_point=reorder_point,
         )
+        if shard_top(self._item(sku, location_id)):
+            target = Target(on_hand=on_hand, safety_stock=safety_stock, reorder_point=reorder_point)
+            self._rebalance(sku, location_id, target)
+            return self._level_after(sku, location_id)
         fresh = put_new(self._name, {**item, **_stated(item)}, key="sku")
         for _ in range(_ATTEMPTS):
             for entry in (self._levels_update(wanted), fresh):
@@ -163,7 +177,7 @@ class DynamoStock:
             "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
             "available = :base - reserved, headroom = :hbase - reserved, updated_at = :now, "
             "counted_at = :now, journal = :empty",
-            "attribute_exists(sku)",
+            "attribute_exists(sku) AND attribute_not_exists(shard_top)",  # hot: set_levels
             {
                 ":empty": [],
                 ":oh": level.on_hand,
@@ -217,6 +231,8 @@ class DynamoStock:
         for _ in range(_ATTEMPTS):
             try:
                 self._write([*self._marker(event_id), entry])
+                if movement == Movement.RECEIVE:
+                    self._spread(sku, location_id)
                 return True
             except TransactionFailed as exc:
                 if event_id is not None and 0 in exc.failed:
@@ -256,7 +272,11 @@ class DynamoStock:
         try:
             self._write([entry])
         except TransactionFailed:
-            raise self._insufficient(sku, location_id, Movement.ADJUST, -delta) from None
+            try:  # a hot SKU may have the units on other shards
+                if not self._rebalance(sku, location_id, Target(delta=delta)):
+                    raise ValueError("no stock item")
+            except ValueError:
+                raise self._insufficient(sku, location_id, Movement.ADJUST, -delta) from None
         return self._level_after(sku, location_id)
 
     def count(
@@ -279,6 +299,9 @@ class DynamoStock:
             item = self._item(sku, location_id)
             if item is not None and str(item.get("counted_at", "")) >= counted_at:
                 return False
+            if shard_top(item):
+                target = Target(count=counted_on_hand, counted_at=counted_at)
+                return bool(self._rebalance(sku, location_id, target, event_id=event_id))
             entry = count_entry(
                 self._name,
                 item,

@@ -10,7 +10,7 @@ import copy
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.stock_items import now_iso, stock_violations
@@ -31,7 +31,21 @@ class MemoryCatalog:
         with self._lock:
             if only_new and (kind, item_id) in self._docs:
                 raise Conflict(f"{kind} {item_id} exists")
+            kept = self._docs.get((kind, item_id), {}).get("feed_at")  # like DynamoCatalog
             self._docs[(kind, item_id)] = copy.deepcopy(doc)
+            if kept is not None:
+                self._docs[(kind, item_id)]["feed_at"] = kept
+
+    def mark_feed(self, location_id: str, at: datetime) -> bool:
+        """``DynamoCatalog.mark_feed``: at most once a minute, known locations only."""
+        stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+        ago = (at - timedelta(minutes=1)).astimezone(UTC).isoformat(timespec="microseconds")
+        with self._lock:
+            doc = self._docs.get(("LOCATION", location_id))
+            if doc is None or doc.get("feed_at", "") >= ago:
+                return False
+            doc["feed_at"] = stamp
+            return True
 
     def put_many(self, kind: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for item_id, doc in docs:
@@ -60,6 +74,9 @@ class MemoryStock:
         self._journal: dict[tuple[str, str], inventory.Journal] = {}  # on_hand deltas, as Dynamo
         self.applied_events: set[str] = set()
         self._lock = threading.RLock()
+
+    def set_shards(self, sku: str, shards: int) -> None:
+        """Hot SKUs: nothing to split in memory (no partitions)."""
 
     def get(self, sku: str, location_id: str) -> StockLevel | None:
         return self._levels.get((sku, location_id))

@@ -123,10 +123,20 @@ _UPDATES: dict[Movement, tuple[str, str | None]] = {
 
 
 def movement_update(
-    table: str, sku: str, location_id: str, movement: Movement, quantity: int, now: str
+    table: str,
+    sku: str,
+    location_id: str,
+    movement: Movement,
+    quantity: int,
+    now: str,
+    *,
+    shard: int = 0,
 ) -> dict[str, Any]:
-    """A TransactWriteItems ``Update`` entry for one movement (low-level client format)."""
+    """A TransactWriteItems ``Update`` entry for one movement (low-level client format), on
+    shard item ``shard`` of a hot SKU (0: the ordinary item)."""
     expression, condition = _UPDATES[movement]
+    if shard:  # shard items stay out of the low-stock index: shard 0 alone carries headroom
+        expression = _HEADROOM.sub("", expression)
     values: dict[str, Any] = {":q": quantity, ":now": now}
     if delta := on_hand_delta(movement, quantity):
         expression = journalled(expression)
@@ -137,13 +147,82 @@ def movement_update(
         values[":minus_q"] = -quantity
     update: dict[str, Any] = {
         "TableName": table,
-        "Key": serialize({"sku": sku, "location_id": location_id}),
+        "Key": serialize({"sku": shard_sku(sku, shard), "location_id": location_id}),
         "UpdateExpression": expression,
         "ExpressionAttributeValues": serialize(values),
     }
     if condition:
         update["ConditionExpression"] = condition
     return {"Update": update}
+
+
+# --- hot SKUs: shard items (``domain.shards``) ----------------------------------------------
+
+# Shard k > 0 of a hot SKU is the item ``<sku>#<k>`` (a SKU never holds ``#``): its own
+# partition. Shard 0 is the ordinary item; it names the shard count (``shards``) and the highest
+# shard ever created (``shard_top``: retired shards are kept until they hold nothing).
+SHARD_SEP = "#"
+_HEADROOM = re.compile(r"\s*ADD headroom :\w+")
+
+
+def shard_sku(sku: str, shard: int) -> str:
+    return f"{sku}{SHARD_SEP}{shard}" if shard else sku
+
+
+def shard_of(stored_sku: str) -> tuple[str, int]:
+    """``(sku, shard)`` of a stored item's ``sku``."""
+    base, sep, k = stored_sku.rpartition(SHARD_SEP)
+    return (base, int(k)) if sep and k.isdigit() else (stored_sku, 0)
+
+
+def shard_count(item: dict[str, Any] | None) -> int:
+    """Shards reservations pick among (1: not hot)."""
+    return max(1, int(item.get("shards", 1))) if item else 1
+
+
+def shard_top(item: dict[str, Any] | None) -> int:
+    """The highest shard index that may exist for the item (0: none)."""
+    if not item:
+        return 0
+    return max(int(item.get("shard_top", 0)), shard_count(item) - 1)
+
+
+def shard_keys(sku: str, location_id: str, item: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Keys of the shard items (1..top) of a base item."""
+    return [
+        {"sku": shard_sku(sku, k), "location_id": location_id}
+        for k in range(1, shard_top(item) + 1)
+    ]
+
+
+def new_shard_item(sku: str, location_id: str, shard: int) -> dict[str, Any]:
+    """An empty shard item: no safety stock, no reorder point, no headroom."""
+    item = new_item(shard_sku(sku, shard), location_id, on_hand=0)
+    del item["headroom"]
+    return item
+
+
+def fold(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored items with every hot SKU's shard items added into its shard 0 item (counts and
+    journals summed, safety stock and reorder point its own): one item per SKU and location.
+    Shards whose shard 0 is missing are dropped (nothing can reserve on them)."""
+    bases: dict[tuple[str, str], dict[str, Any]] = {}
+    shards: list[dict[str, Any]] = []
+    for item in items:
+        sku, k = shard_of(str(item["sku"]))
+        if k:
+            shards.append(item)
+        else:
+            bases[(sku, str(item["location_id"]))] = dict(item)
+    for item in shards:
+        base = bases.get((shard_of(str(item["sku"]))[0], str(item["location_id"])))
+        if base is None:
+            continue
+        for name in ("on_hand", "reserved", "available", "quarantine", "in_transit"):
+            base[name] = int(base.get(name, 0)) + int(item.get(name, 0))
+        if item.get("journal"):
+            base["journal"] = sorted([*base.get("journal", []), *item["journal"]])
+    return list(bases.values())
 
 
 # Every change of ``on_hand`` by a movement appends ``[stamp, delta]`` to the item's journal (a

@@ -7,7 +7,7 @@ alpha-2) or ``all`` (purchasing: every location, no ``value``).
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
@@ -16,10 +16,15 @@ from chalicelib.api.models.common import CountryCode, check_path_id, same_id
 from chalicelib.domain.access import Role
 from chalicelib.domain.alerts.rules import AlertGroup, Scope
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
-from chalicelib.services.alerts import group_to_doc
 
 bp = Blueprint(__name__)
-_COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode)
+_COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode, config=ConfigDict(defer_build=True))
+
+
+def _out(group: AlertGroup) -> AlertGroupOut:
+    from chalicelib.services.alerts import group_to_doc  # the digest code loads on first use
+
+    return AlertGroupOut(**group_to_doc(group))
 
 
 def _value(req: AlertGroupIn) -> str | None:
@@ -68,7 +73,7 @@ def put_alert_group(ctx: Ctx, group_id: str) -> AlertGroupOut:
         recipients=tuple(str(r) for r in req.recipients),
         daily_reminder=req.daily_reminder,
     )
-    return AlertGroupOut(**group_to_doc(wiring.alert_groups().put(group)))
+    return _out(wiring.alert_groups().put(group))
 
 
 @endpoint(bp, "/alert-groups/{group_id}", roles=[Role.ADMIN], response=AlertGroupOut)
@@ -77,11 +82,11 @@ def get_alert_group(ctx: Ctx, group_id: str) -> AlertGroupOut:
     group = wiring.alert_groups().get(group_id)
     if group is None:
         raise NotFound(f"no alert group {group_id!r}", fields=[FieldError("group_id", "unknown")])
-    return AlertGroupOut(**group_to_doc(group))
+    return _out(group)
 
 
 @endpoint(bp, "/alert-groups", roles=[Role.ADMIN], response=AlertGroupList)
 def list_alert_groups(ctx: Ctx) -> AlertGroupList:
     """Every recipient group."""
     groups = wiring.alert_groups().list()
-    return AlertGroupList(alert_groups=[AlertGroupOut(**group_to_doc(g)) for g in groups])
+    return AlertGroupList(alert_groups=[_out(g) for g in groups])

@@ -18,11 +18,12 @@ from chalicelib.api.models.common import (
     EventKeyOut,
     LocationIn,
     LocationList,
-    ProductIn,
+    LocationOut,
     RulesOut,
     check_path_id,
     same_id,
 )
+from chalicelib.api.models.products import HotProductIn
 from chalicelib.domain.access import Role
 from chalicelib.domain.catalog import RULE_FIELDS, Kind
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
@@ -164,14 +165,14 @@ def put_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
 
 @endpoint(bp, "/locations", roles=STAFF, response=LocationList)
 def list_locations(ctx: Ctx) -> dict[str, Any]:
-    """Every location."""
-    return {"locations": wiring.catalog_service().docs(Kind.LOCATION)}
+    """Every location, with the age of its stock feed."""
+    return {"locations": wiring.catalog_service().location_docs()}
 
 
-@endpoint(bp, "/locations/{location_id}", roles=STAFF, response=LocationIn)
+@endpoint(bp, "/locations/{location_id}", roles=STAFF, response=LocationOut)
 def get_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
-    """One location."""
-    doc = wiring.catalog_service().doc(Kind.LOCATION, location_id)
+    """One location, with its last stock report (``feed_at``), its age and status."""
+    doc = wiring.catalog_service().location_doc(location_id)
     return _found(doc, "location", "location_id", location_id)
 
 
@@ -199,17 +200,24 @@ def issue_event_key(ctx: Ctx, location_id: str) -> Any:
 
 
 @endpoint(
-    bp, "/products/{sku}", method="PUT", roles=[Role.ADMIN], request=ProductIn, response=ProductIn
+    bp,
+    "/products/{sku}",
+    method="PUT",
+    roles=[Role.ADMIN],
+    request=HotProductIn,
+    response=HotProductIn,
 )
 def put_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     """Create or replace a product."""
     check_path_id("sku", sku)
-    req = ctx.body(ProductIn)
+    req = ctx.body(HotProductIn)
     same_id("sku", sku, req.sku)
-    return wiring.catalog_service().put(Kind.PRODUCT, sku, req.doc(sku))
+    doc = wiring.catalog_service().put(Kind.PRODUCT, sku, req.doc(sku))
+    wiring.inventory().set_hot_shards(sku, req.hot_shards)  # idempotent: every unit kept
+    return doc
 
 
-@endpoint(bp, "/products/{sku}", roles=[*STAFF, Role.CHANNEL], response=ProductIn)
+@endpoint(bp, "/products/{sku}", roles=[*STAFF, Role.CHANNEL], response=HotProductIn)
 def get_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     """One product."""
     return _found(wiring.catalog_service().doc(Kind.PRODUCT, sku), "product", "sku", sku)

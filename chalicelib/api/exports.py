@@ -15,7 +15,6 @@ from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.api.models.exports import ExportLink
 from chalicelib.domain.access import Role
-from chalicelib.services.reports import parse_query
 
 bp = Blueprint(__name__)
 
@@ -24,6 +23,8 @@ bp = Blueprint(__name__)
 def export(ctx: Ctx, kind: str) -> Any:
     """Every order (placed in ``from``..``to``), stock item (now) or return (requested in the
     range) as CSV; ``channel`` narrows orders and returns. Large files: a pre-signed link."""
+    from chalicelib.services.reports import parse_query
+
     service = wiring.reports()
     query = parse_query(dict(ctx.request.query_params or {}), today=service.today())
     service.check_channel(query)

@@ -11,13 +11,13 @@ import decimal
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -146,7 +146,8 @@ def _map_error(exc: Exception) -> Response:
 def _rejected_input(exc: Exception) -> bool:
     """DynamoDB (or boto3's number context) refused a value: the caller's input, a last line
     behind the models' bounds."""
-    if isinstance(exc, ClientError):
+    boto_errors = sys.modules.get("botocore.exceptions")  # not loaded: no AWS call was made
+    if boto_errors is not None and isinstance(exc, boto_errors.ClientError):
         return exc.response.get("Error", {}).get("Code") == "ValidationException"
     return isinstance(exc, decimal.Inexact | decimal.Rounded | decimal.Overflow)
 

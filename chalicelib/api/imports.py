@@ -14,7 +14,6 @@ from chalicelib.api.http import MAX_BODY_BYTES, BadRequest, Ctx, PayloadTooLarge
 from chalicelib.api.models.common import ImportReport, ProductRowIn, StockRowIn, validate_rows
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
-from chalicelib.services.importer import StockRow, parse_csv
 
 bp = Blueprint(__name__)
 
@@ -28,6 +27,8 @@ def import_rows(kind: str, rows: list[Any]) -> ImportReport:
         products, errors = validate_rows(ProductRowIn, rows)
         imported = wiring.importer().import_products([(p.sku, p.doc(p.sku)) for _, p in products])
     else:
+        from chalicelib.services.importer import StockRow  # only an import needs the importer
+
         levels, errors = validate_rows(StockRowIn, rows)
         imported, stock_errors = wiring.importer().import_stock(
             [StockRow(number, **r.model_dump()) for number, r in levels]
@@ -54,6 +55,8 @@ def _rows(ctx: Ctx) -> list[Any]:
                 f"the body is larger than {MAX_BODY_BYTES} bytes",
                 fields=[FieldError("body", "too large")],
             )
+        from chalicelib.services.importer import parse_csv
+
         try:
             rows: Any = parse_csv(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:

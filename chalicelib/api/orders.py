@@ -22,12 +22,11 @@ from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, Forbidden, InvalidInput
 from chalicelib.domain.order.changes import HoldKind
 from chalicelib.domain.order.model import Order, order_to_doc
-from chalicelib.services.ordering import Cart, PlaceOrder, request_hash
 
 bp = Blueprint(__name__)
 READERS = [Role.CHANNEL, Role.SERVICE]
 
-_PRIVATE = ("token_hash", "request_hash", "version", "aggregated")
+_PRIVATE = ("token_hash", "request_hash", "version", "aggregated", "stock_shards")
 _INTERNAL_DELIVERY = ("cost", "nearest_cost")  # what serving the order costs the retailer
 
 
@@ -62,6 +61,8 @@ def _channel_of(principal: Principal) -> str:
 )
 def delivery_options(ctx: Ctx) -> dict[str, Any]:
     """Quote delivery options for a cart and an address (stored for 30 minutes)."""
+    from chalicelib.services.ordering import Cart  # sourcing loads with the first quote
+
     req = ctx.body(DeliveryOptionsRequest)
     cart = Cart(
         channel=_channel_of(ctx.principal),
@@ -84,6 +85,8 @@ def delivery_options(ctx: Ctx) -> dict[str, Any]:
 def place_order(ctx: Ctx) -> Any:
     """Capture an order: validated, sourced on fresh stock, reserved atomically, idempotent on
     (channel, channel_order_id)."""
+    from chalicelib.services.ordering import Cart, PlaceOrder, request_hash
+
     req = ctx.body(OrderRequest)
     channel = _channel_of(ctx.principal)
     cmd = PlaceOrder(

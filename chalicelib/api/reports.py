@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -17,15 +17,18 @@ from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.models.reports import ReportView
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput
-from chalicelib.domain.reports import CURRENT_STATE, Report
-from chalicelib.services.exports import safe_cell
-from chalicelib.services.reports import Query, parse_query
+
+if TYPE_CHECKING:
+    from chalicelib.domain.reports import Report
+    from chalicelib.services.reports import Query
 
 bp = Blueprint(__name__)
 READERS = [Role.ADMIN, Role.SERVICE]
 
 
 def report_view(name: str, report: Report, query: Query, as_of: str | None) -> dict[str, Any]:
+    from chalicelib.domain.reports import CURRENT_STATE
+
     return {
         "report": name,
         "from": query.first.isoformat(),
@@ -39,6 +42,8 @@ def report_view(name: str, report: Report, query: Query, as_of: str | None) -> d
 
 
 def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    from chalicelib.services.exports import safe_cell  # the reports code loads on first use
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
@@ -58,6 +63,9 @@ def output_format(ctx: Ctx) -> str:
 def get_report(ctx: Ctx, name: str) -> Any:
     """A report over a day range (``from``, ``to``; default the last 30 days), optionally for
     one ``channel`` and ``currency``; ``format=json`` (default) or ``csv``."""
+    from chalicelib.domain.reports import CURRENT_STATE
+    from chalicelib.services.reports import parse_query
+
     fmt = output_format(ctx)
     service = wiring.reports()
     query = parse_query(dict(ctx.request.query_params or {}), today=service.today())

@@ -27,7 +27,6 @@ from chalicelib.api.models.returns import (
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import FieldError, Unauthorized
 from chalicelib.domain.returns.model import RequestedLine
-from chalicelib.services.returns import RequestReturn
 
 logger = Logger(service="dirigent")
 bp = Blueprint(__name__)
@@ -48,6 +47,8 @@ def _request(req: ReturnRequest, principal: Principal | None, request_key: str =
             "a return needs the order's tracking token or a service key",
             fields=[FieldError("token", "missing")],
         )
+    from chalicelib.services.returns import RequestReturn
+
     rma = wiring.returns().request(
         RequestReturn(
             order_id=req.order_id,

@@ -123,7 +123,8 @@ def post_adjustment(ctx: Ctx) -> AdjustmentOut:
 
 @endpoint(bp, "/stock/{sku}", roles=[Role.ADMIN, Role.SERVICE, Role.CHANNEL], response=StockOut)
 def get_stock(ctx: Ctx, sku: str) -> StockOut:
-    """The stock of a SKU at every location, with totals."""
+    """The stock of a SKU at every location, with totals; ``sellable``: what sourcing would
+    take of a location (its available units, discounted while its stock feed is stale)."""
     stock = wiring.inventory().stock_of(sku)
     return StockOut(
         sku=sku,
@@ -133,8 +134,17 @@ def get_stock(ctx: Ctx, sku: str) -> StockOut:
             available=stock.available,
             in_transit=stock.in_transit,
             quarantine=stock.quarantine,
+            sellable=stock.sellable,
         ),
-        locations=[_location_out(level) for level in stock.levels],
+        locations=[
+            _location_out(level).model_copy(
+                update={
+                    "sellable": stock.sellable_at(level),
+                    "feed_status": stock.feed_status(level).value,
+                }
+            )
+            for level in stock.levels
+        ],
     )
 
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import wiring
-from chalicelib.consumers import batch
+from chalicelib.consumers import batch, webhook_deliveries
 
 logger = Logger(service="dirigent")
 
@@ -35,10 +35,10 @@ class StockArrived(BaseModel):
 
 def _order_message(body: dict[str, Any]) -> None:
     message = OrderMessage.model_validate(body)
-    if message.type == "order_cancelled":
-        return  # reservations were released with the cancel; nothing to dispatch
-    sent = wiring.dispatcher().dispatch(message.order_id)
-    logger.info("order dispatched", order_id=message.order_id, requests=sent)
+    if message.type != "order_cancelled":  # a cancel released its reservations: no dispatch
+        sent = wiring.dispatcher().dispatch(message.order_id)
+        logger.info("order dispatched", order_id=message.order_id, requests=sent)
+    webhook_deliveries.order_changed(message.order_id)
 
 
 def _stock_arrived(body: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ OUTBOX_SWEEP = Rate(1, unit=Rate.MINUTES)
 PICKUP_EXPIRY = Rate(15, unit=Rate.MINUTES)
 HOLD_EXPIRY = Rate(5, unit=Rate.MINUTES)
 PREORDER_RELEASE = Rate(60, unit=Rate.MINUTES)
+RESERVATION_EXPIRY = Rate(1, unit=Rate.MINUTES)
 
 
 def alert_rate() -> Rate:
@@ -48,5 +49,12 @@ def hold_expiry() -> int:
 
 
 def release_preorders() -> int:
-    """Serve the waiting preorders of products whose release window has begun."""
+    """Free the cap of preorder claims whose order was never written, then serve the waiting
+    preorders of products whose release window has begun (the units served)."""
+    wiring.preorders().sweep()
     return sum(wiring.backorders().allocate(sku) for sku in wiring.preorders().due())
+
+
+def expire_reservations() -> int:
+    """Give back the units of checkout reservations past their time."""
+    return wiring.reservations().sweep()

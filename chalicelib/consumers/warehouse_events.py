@@ -26,7 +26,7 @@ from pydantic import (
 from chalicelib import wiring
 from chalicelib.api.http import field_errors
 from chalicelib.api.models.common import MAX_QUANTITY, Id
-from chalicelib.consumers import batch
+from chalicelib.consumers import batch, webhook_deliveries
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.inventory import count_refusal
 from chalicelib.domain.order.progress import ShipmentEventType
@@ -256,6 +256,7 @@ def _shipment_event(event: Any) -> None:
         )
     )
     logger.info("shipment event", event_id=event.event_id, type=event.type, outcome=outcome.value)
+    webhook_deliveries.order_changed(event.order_id)
 
 
 def _stock_received(event: StockReceived) -> None:
@@ -316,6 +317,7 @@ def _return_event(event: ReturnReceived | ReturnInTransit) -> None:
             )
         )
     logger.info("return event", event_id=event.event_id, type=event.type, outcome=outcome.value)
+    webhook_deliveries.rma_changed(event.rma_id)
 
 
 USE_CASES: dict[str, Callable[[Any], None]] = {

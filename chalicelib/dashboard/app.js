@@ -135,7 +135,23 @@
     drawFunnel($("chart-funnel"), data.funnel);
     drawStock($("chart-stock"), data.stock_health);
     renderLowStock(data.low_stock, k.low_stock);
+    renderFeeds(data.feed_ages || []);
     renderOperations(data.operations);
+  }
+
+  function renderFeeds(rows) {
+    const body = $("feeds").tBodies[0];
+    if (!rows.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No location has a feed interval.")));
+      return;
+    }
+    const level = { fresh: "good", stale: "warn", skipped: "bad" };
+    body.replaceChildren(...rows.map((r) => el("tr", {},
+      el("td", {}, r.name),
+      el("td", { class: "num" }, r.feed_age_minutes === null ? "never" : int(r.feed_age_minutes)),
+      el("td", { class: "num" }, int(r.feed_interval_minutes)),
+      el("td", { class: "num" }, r.feed_stale_limit_minutes === null ? "4×" : int(r.feed_stale_limit_minutes)),
+      el("td", { class: level[r.feed_status] || "" }, r.feed_status))));
   }
 
   function renderOperations(ops) {

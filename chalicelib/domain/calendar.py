@@ -23,8 +23,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from chalicelib.domain.network import Address, CarrierService, Lane, Location
 
 CARRIER_CLOSED_WEEKDAYS = frozenset({5, 6})  # carriers deliver Monday to Friday
@@ -36,6 +34,8 @@ def public_holidays(country: str, year: int) -> frozenset[date]:
     """The public holidays of ``country`` (ISO alpha-2) in ``year``; empty for "" or unknown."""
     if not country:
         return frozenset()
+    import holidays  # ~50 ms: loaded by the first date computation, not by every import
+
     try:
         return frozenset(holidays.country_holidays(country, years=year).keys())
     except NotImplementedError:

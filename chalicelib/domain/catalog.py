@@ -34,6 +34,7 @@ class Kind(StrEnum):
     CARRIER = "CARRIER"
     RULES = "RULES"
     ALERT_GROUP = "ALERTGROUP"
+    CONNECTOR = "CONNECTOR"  # a channel's connector to its sales platform
 
 
 def channel_from_doc(doc: dict[str, Any]) -> Channel:

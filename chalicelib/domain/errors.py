@@ -34,6 +34,15 @@ class FieldError:
     reason: str
 
 
+@dataclass(frozen=True)
+class RowError:
+    """A row of a bulk import that was refused, and why."""
+
+    row: int  # 1-based: the first data row is 1
+    field: str
+    reason: str
+
+
 class DomainError(Exception):
     code: ErrorCode = ErrorCode.ERROR
 

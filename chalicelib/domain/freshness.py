@@ -16,6 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.network import Location
 
 DEFAULT_LIMIT_FACTOR = 4
 
@@ -46,6 +50,38 @@ class Freshness:
 
 
 FRESH = Freshness(age_minutes=0.0, remaining=1.0)
+
+
+class FeedStatus(StrEnum):
+    FRESH = "fresh"  # every available unit is sellable
+    STALE = "stale"  # sellable at a discount
+    SKIPPED = "skipped"  # not sourced from at all
+
+
+def status(fresh: Freshness) -> FeedStatus:
+    if fresh.skipped:
+        return FeedStatus.SKIPPED
+    return FeedStatus.STALE if fresh.stale else FeedStatus.FRESH
+
+
+def of_location(location: Location, now: datetime) -> Freshness:
+    """The freshness of ``location``'s feed at ``now``."""
+    return freshness(
+        location.feed_interval_minutes, location.feed_stale_limit_minutes, location.feed_at, now
+    )
+
+
+def feed_view(location: Location, now: datetime) -> dict[str, Any]:
+    """What staff see of a location's feed: ``feed_at``, its age in minutes, rounded like the
+    sourcing explanation (None: never reported), and its status; the age is given even
+    without an interval."""
+    fresh = of_location(location, now)
+    age = None if location.feed_at is None else max(0.0, (now - location.feed_at).total_seconds())
+    return {
+        "feed_at": location.feed_at.isoformat() if location.feed_at else None,
+        "feed_age_minutes": None if age is None else round(age / 60),
+        "feed_status": status(fresh).value,
+    }
 
 
 def freshness(

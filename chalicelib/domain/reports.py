@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.network import StockLevel
+from chalicelib.domain.freshness import feed_view
+from chalicelib.domain.network import Location, StockLevel
 from chalicelib.domain.order.metrics import FUNNEL, KEY_SEP
 
 Counters = Mapping[str, int]
@@ -333,6 +334,24 @@ _HEALTH_COLUMN = {
     StockHealth.LOW: "low_skus",
     StockHealth.OUT: "out_of_stock_skus",
 }
+
+
+def feed_ages(locations: Iterable[Location], now: datetime) -> list[dict[str, Any]]:
+    """The stock feed of each location with an expected interval, the oldest first (never
+    reported before all)."""
+    rows = [
+        {
+            "location_id": loc.location_id,
+            "name": loc.name or loc.location_id,
+            "feed_interval_minutes": loc.feed_interval_minutes,
+            "feed_stale_limit_minutes": loc.feed_stale_limit_minutes,
+            **feed_view(loc, now),
+        }
+        for loc in locations
+        if loc.feed_interval_minutes
+    ]
+    rows.sort(key=lambda r: (r["feed_age_minutes"] is not None, -(r["feed_age_minutes"] or 0)))
+    return rows
 
 
 def funnel(counters: Counters) -> list[dict[str, Any]]:

@@ -115,17 +115,19 @@ def extended(res: CheckoutReservation, *, now: float, minutes: int) -> CheckoutR
 def check_usable(
     res: CheckoutReservation, *, channel: str, units: Mapping[str, int], now: float
 ) -> None:
-    """An order of ``channel`` for ``units`` (per SKU) may take over the reservation."""
+    """An order of ``channel`` for ``units`` (per SKU) may take over the reservation: it holds
+    every reserved unit (what it orders beyond them is sourced as usual)."""
     if res.channel != channel:
         raise InvalidInput(
             "the reservation belongs to another channel",
             fields=[FieldError("delivery.reservation_id", "not a reservation of this channel")],
         )
     _check_open(res, now)
-    if dict(units) != res.units():
+    short = {sku: q for sku, q in res.units().items() if units.get(sku, 0) < q}
+    if short:
         raise InvalidInput(
-            "the order's lines differ from the reserved units",
-            fields=[FieldError("lines", f"must be exactly {res.units()}")],
+            "the order leaves reserved units out",
+            fields=[FieldError("lines", f"must hold at least the reserved units {short}")],
         )
 
 

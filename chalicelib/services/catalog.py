@@ -9,7 +9,8 @@ frozen dataclasses sourcing uses.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.catalog import (
@@ -22,6 +23,7 @@ from chalicelib.domain.catalog import (
 )
 from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import Conflict
+from chalicelib.domain.freshness import feed_view
 from chalicelib.domain.network import (
     CarrierService,
     Location,
@@ -39,6 +41,7 @@ class DocumentStore(Protocol):
     def list(self, kind: str) -> list[dict[str, Any]]: ...
     def get_many(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def invalidate(self, kind: str | None = None) -> None: ...
+    def mark_feed(self, location_id: str, at: datetime) -> bool: ...
 
 
 _ID_FIELD: dict[str, str] = {  # the id field of each kind's documents
@@ -58,8 +61,11 @@ class CatalogService:
     sourcing works on). Locations, channels, carrier services and rules are small and cached
     by the store; products are read by ``BatchGetItem``."""
 
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(
+        self, store: DocumentStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._store = store
+        self._clock = clock
 
     # --- documents (the API's wire form) ------------------------------------------------------
 
@@ -76,6 +82,23 @@ class CatalogService:
     def docs(self, kind: str) -> list[dict[str, Any]]:
         key = _ID_FIELD.get(kind, "id")
         return sorted(self._store.list(kind), key=lambda d: str(d.get(key, "")))
+
+    def mark_feed(self, location_id: str, at: datetime) -> bool:
+        """Record a stock report of the location (at most once a minute; False otherwise)."""
+        return self._store.mark_feed(location_id, at)
+
+    def location_doc(self, location_id: str) -> dict[str, Any] | None:
+        """A location's document with its feed: ``feed_at``, ``feed_age_minutes``, status."""
+        doc = self._store.get(Kind.LOCATION, location_id)
+        return self._with_feed(doc, self._clock()) if doc else None
+
+    def location_docs(self) -> list[dict[str, Any]]:
+        now = self._clock()
+        return [self._with_feed(doc, now) for doc in self.docs(Kind.LOCATION)]
+
+    @staticmethod
+    def _with_feed(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+        return {**doc, **feed_view(location_from_doc(doc), now)}
 
     # --- the network, as domain objects ---------------------------------------------------------
 

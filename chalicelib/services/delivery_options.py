@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
 from chalicelib.domain.network import Product
 from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment, shipment_id_for
@@ -22,6 +23,26 @@ from chalicelib.domain.sourcing import (
 from chalicelib.services.ports import Reservation
 
 CartLines = Sequence[tuple[str, int, int | None]]  # sku, quantity, unit price
+
+
+def check_channel(channel: Channel | None, name: str, currency: str, country: str) -> Channel:
+    """The cart's channel, configured and selling in ``currency`` to ``country``; else 400."""
+    if channel is None:
+        raise InvalidInput(
+            f"channel {name} is not configured",
+            fields=[FieldError("channel", "unknown; PUT /channels/{channel} first")],
+        )
+    if currency not in channel.currencies:
+        raise InvalidInput(
+            f"{name} does not sell in {currency}",
+            fields=[FieldError("currency", f"not one of {sorted(channel.currencies)}")],
+        )
+    if channel.countries and country not in channel.countries:
+        raise InvalidInput(
+            f"{name} does not deliver to {country}",
+            fields=[FieldError("ship_to.country", f"not one of {sorted(channel.countries)}")],
+        )
+    return channel
 
 
 def known_products(lines: CartLines, products: dict[str, Product]) -> dict[str, Product]:

@@ -17,27 +17,22 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.domain.catalog import Kind
+from chalicelib.domain.errors import RowError
 from chalicelib.domain.network import StockLevel
 from chalicelib.services.backorders import BackorderQueue
 from chalicelib.services.catalog import CatalogService
-from chalicelib.services.inventory import StockStore
+from chalicelib.services.inventory import StockStore, mark_feeds
 from chalicelib.services.ports import OrderEvents
 
 logger = Logger(service="dirigent")
 
 PRICE_PREFIX = "price_"
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # 1-based: the first data row is 1
-    field: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +106,7 @@ class ImportService:
         existing = self._stock.get_many(good)
         self._stock.put_new_many(v for k, v in good.items() if k not in existing)
         self._stock.set_levels_many([good[key] for key in existing])
+        mark_feeds(self._catalog, (loc for _, loc in good), datetime.now(UTC))
         available = {
             key: level.on_hand
             - level.safety_stock

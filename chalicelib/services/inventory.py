@@ -3,18 +3,21 @@ warehouses, and the stock of a SKU across locations.
 
 Units that become available (receipts, positive adjustments) are announced through the
 ``OrderEvents`` port (``stock_arrived``), after the write: waiting backorders may take them.
+Every stock report of a location (levels, adjustment, receipt, count) records its feed time
+through the ``FeedMarks`` port (see ``domain.freshness``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.domain.errors import FieldError, InsufficientStock, InvalidInput, NotFound
+from chalicelib.domain.freshness import FRESH, FeedStatus, Freshness, of_location, status
 from chalicelib.domain.inventory import Movement, count_refusal
 from chalicelib.domain.network import Location, Product, StockLevel
 from chalicelib.services.ports import OrderEvents
@@ -29,6 +32,7 @@ class StockStore(Protocol):
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StockLevel]: ...
     def for_sku(self, sku: str) -> list[StockLevel]: ...
     def by_location(self, location_id: str) -> list[StockLevel]: ...
+    def set_shards(self, sku: str, shards: int) -> None: ...
     def set_levels(
         self, sku: str, location_id: str, *, on_hand: int, safety_stock: int, reorder_point: int
     ) -> StockLevel: ...
@@ -62,7 +66,24 @@ class StockStore(Protocol):
     ) -> bool: ...
 
 
-class MasterData(Protocol):
+class FeedMarks(Protocol):
+    """The last stock report of each location (the catalog: ``DynamoCatalog.mark_feed``)."""
+
+    def mark_feed(self, location_id: str, at: datetime) -> bool:
+        """Record ``at``; False (normal) when a mark under a minute older exists already."""
+
+
+def mark_feeds(feeds: FeedMarks, location_ids: Iterable[str], at: datetime) -> None:
+    """Record a stock report of each location. A failed mark is logged, never fails the
+    report: the location only looks older than it is until its next report."""
+    for location_id in sorted(set(location_ids)):
+        try:
+            feeds.mark_feed(location_id, at)
+        except Exception:
+            logger.exception("feed time not recorded", location_id=location_id)
+
+
+class MasterData(FeedMarks, Protocol):
     """What inventory needs of the catalog (``services.catalog.CatalogService``)."""
 
     def location(self, location_id: str) -> Location | None: ...
@@ -75,6 +96,18 @@ class MasterData(Protocol):
 class SkuStock:
     sku: str
     levels: list[StockLevel]
+    feeds: Mapping[str, Freshness] = field(default_factory=dict)  # by location; absent: fresh
+
+    def sellable_at(self, level: StockLevel) -> int:
+        """What sourcing would take of ``level``: its available units, a stale feed discounted."""
+        return self.feeds.get(level.location_id, FRESH).sellable(level.available)
+
+    def feed_status(self, level: StockLevel) -> FeedStatus:
+        return status(self.feeds.get(level.location_id, FRESH))
+
+    @property
+    def sellable(self) -> int:
+        return sum(self.sellable_at(level) for level in self.levels)
 
     @property
     def on_hand(self) -> int:
@@ -106,10 +139,18 @@ def utc_stamp(moment: datetime) -> str:
 
 
 class InventoryService:
-    def __init__(self, stock: StockStore, catalog: MasterData, *, events: OrderEvents) -> None:
+    def __init__(
+        self,
+        stock: StockStore,
+        catalog: MasterData,
+        *,
+        events: OrderEvents,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.stock = stock
         self._catalog = catalog
         self._events = events
+        self._clock = clock
 
     def set_levels(
         self,
@@ -127,15 +168,22 @@ class InventoryService:
         level = self.stock.set_levels(
             sku, location_id, on_hand=on_hand, safety_stock=safety_stock, reorder_point=point
         )
+        self._reported(location_id)
         if level.available > 0:
             self._announce(sku, location_id)
         return level
+
+    def set_hot_shards(self, sku: str, shards: int) -> None:
+        """A hot product's stock at every location split over ``shards`` items (1: not hot);
+        every unit is kept (see ``domain.shards``)."""
+        self.stock.set_shards(sku, shards)
 
     def adjust(self, sku: str, location_id: str, delta: int, *, reason: str) -> StockLevel:
         """A manual correction by ``delta`` units (``InsufficientStock`` if it would take more
         than is available)."""
         product = self._known(sku, location_id)
         level = self.stock.adjust(sku, location_id, delta, reorder_point=product.reorder_point)
+        self._reported(location_id)
         logger.info("stock adjusted", sku=sku, location_id=location_id, delta=delta, reason=reason)
         if delta > 0:
             self._announce(sku, location_id)
@@ -152,6 +200,7 @@ class InventoryService:
             quantity,
             reorder_point=product.reorder_point,
         )
+        self._reported(location_id)  # a redelivery too: marks are idempotent
         if applied:
             self._announce(sku, location_id)
         return applied
@@ -168,7 +217,7 @@ class InventoryService:
         """An absolute count (once per event), reconciled with the movements recorded after
         ``counted_at``; False when a later count was applied already. ``InvalidInput`` naming
         ``counted_at`` for a count too far in the future or too old to reconcile."""
-        if refusal := count_refusal(counted_at, datetime.now(UTC)):
+        if refusal := count_refusal(counted_at, self._clock()):
             raise InvalidInput(
                 f"count of {sku} at {location_id} refused: counted_at {refusal}",
                 fields=[FieldError("counted_at", refusal)],
@@ -182,6 +231,7 @@ class InventoryService:
             event_id=event_id,
             reorder_point=product.reorder_point,
         )
+        self._reported(location_id)  # a count superseded by a later one reports all the same
         if applied:  # it may have freed units for waiting backorders
             self._announce(sku, location_id)
         return applied
@@ -216,7 +266,17 @@ class InventoryService:
     def stock_of(self, sku: str) -> SkuStock:
         if self._catalog.product(sku) is None:
             raise NotFound(f"no product {sku!r}", fields=[FieldError("sku", "unknown")])
-        return SkuStock(sku, sorted(self.stock.for_sku(sku), key=lambda lvl: lvl.location_id))
+        levels = sorted(self.stock.for_sku(sku), key=lambda lvl: lvl.location_id)
+        now, at = self._clock(), {lvl.location_id for lvl in levels}
+        feeds = {
+            loc.location_id: of_location(loc, now)
+            for loc in self._catalog.locations()
+            if loc.location_id in at
+        }
+        return SkuStock(sku, levels, feeds)
+
+    def _reported(self, location_id: str) -> None:
+        mark_feeds(self._catalog, [location_id], self._clock())
 
     def _announce(self, sku: str, location_id: str) -> None:
         """The stock is written: a failed announcement is logged, never undoes it."""

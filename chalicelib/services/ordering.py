@@ -23,7 +23,6 @@ from chalicelib.domain.channel import BackorderPolicy, Channel
 from chalicelib.domain.errors import (
     Conflict,
     FieldError,
-    InvalidInput,
     OrderExists,
     OutOfStock,
     StaleOrder,
@@ -42,8 +41,10 @@ from chalicelib.domain.order.capture import (
 )
 from chalicelib.domain.order.changes import hold_at_capture
 from chalicelib.domain.order.model import Order, OrderLine, order_id_for
+from chalicelib.domain.order.writes import OrderWrite
 from chalicelib.domain.sourcing import Plan, SourcingRequest, plan
 from chalicelib.services.delivery_options import (
+    check_channel,
     choose,
     delivery_view,
     known_products,
@@ -56,6 +57,7 @@ from chalicelib.services.delivery_options import (
 )
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Reservation, Snapshots
 from chalicelib.services.promises import BackorderPromises
+from chalicelib.services.reservations import ReservationService
 
 logger = Logger(service="dirigent")
 
@@ -109,8 +111,10 @@ class OrderService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_attempts: int = 3,
         promises: BackorderPromises | None = None,
+        reservations: ReservationService | None = None,
     ) -> None:
         self._network, self._snapshots, self._orders = network, snapshots, orders
+        self._reservations = reservations  # checkout reservations an order may take over
         self._promises = promises  # dates for backordered units from future supply
         self._events, self._secret = events, token_secret
         self._quote_ttl, self._clock, self._max_attempts = quote_ttl_seconds, clock, max_attempts
@@ -166,6 +170,7 @@ class OrderService:
         channel = self._channel(cmd.cart)
         check_line_caps(channel, _lines(cmd.cart))
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
+        reservation_id = cmd.delivery.get("reservation_id")
         quote_id, option_hash = parse_option(cmd.delivery)
         lost: list[str] = []
         for attempt in range(self._max_attempts):
@@ -180,21 +185,33 @@ class OrderService:
                 return self._replay(cmd, snap.order)
             products = known_products(cmd.cart.lines, snap.products)
             quote = live_quote(snap.quote, cmd.cart.channel, self._clock())
+            delivery, stock, take = cmd.delivery, snap.stock, None
+            if reservation_id and self._reservations:
+                take = self._reservations.take(channel, reservation_id, _units(cmd.cart))
+                delivery, quote, stock = take.delivery, take.quote, take.add_back(stock)
+                option_hash = parse_option(delivery)[1]
             try:
                 order, reservations, placed = self._build(
-                    cmd, channel, snap.stock, products, quote, option_hash
+                    cmd, channel, stock, products, quote, option_hash, delivery
                 )
             except OutOfStock:
                 if attempt > 0:
                     raise
                 self._network.refresh()  # stale data may explain it: decide on fresh data
                 continue
+            writes: list[OrderWrite] = [*customer_units(order, channel)]
+            releases: list[Reservation] = []
+            if take and (consumed := take.write()):
+                reservations, releases = take.net(reservations)
+                writes.append(consumed)
             try:
                 self._orders.create(
-                    order, reservations, order.created_at, writes=customer_units(order, channel)
+                    order, reservations, order.created_at, writes=writes, releases=releases
                 )
             except WriteConflict:
-                raise over_daily_cap(order, channel) from None  # the only conditional write
+                if take and self._reservations and self._reservations.lost(take, channel):
+                    continue  # the reservation went: the channel has its order re-sourced
+                raise over_daily_cap(order, channel) from None
             except OrderExists:
                 stored = self._orders.get(order_id)
                 assert stored is not None
@@ -218,13 +235,14 @@ class OrderService:
         products: dict[str, Product],
         quote: dict[str, Any] | None,
         option_hash: str | None,
+        delivery: dict[str, Any],
     ) -> tuple[Order, list[Reservation], Placed]:
         backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
         request = self._request(cmd.cart, channel, stock, products, allow_partial=backorder)
         result = plan(request)
         if result.shortages and not backorder:
             raise out_of_stock(_lines(cmd.cart), sorted(result.shortages))
-        chosen, changed = choose(result, cmd.delivery, quote, option_hash)
+        chosen, changed = choose(result, delivery, quote, option_hash)
         if changed and channel.strict:
             raise Conflict(
                 "the chosen delivery option can no longer be promised",
@@ -322,24 +340,9 @@ class OrderService:
         return mac.hex()
 
     def _channel(self, cart: Cart) -> Channel:
-        channel = self._network.channel(cart.channel)
-        if channel is None:
-            raise InvalidInput(
-                f"channel {cart.channel} is not configured",
-                fields=[FieldError("channel", "unknown; PUT /channels/{channel} first")],
-            )
-        if cart.currency not in channel.currencies:
-            raise InvalidInput(
-                f"{cart.channel} does not sell in {cart.currency}",
-                fields=[FieldError("currency", f"not one of {sorted(channel.currencies)}")],
-            )
-        country = cart.ship_to.country
-        if channel.countries and country not in channel.countries:
-            raise InvalidInput(
-                f"{cart.channel} does not deliver to {country}",
-                fields=[FieldError("ship_to.country", f"not one of {sorted(channel.countries)}")],
-            )
-        return channel
+        return check_channel(
+            self._network.channel(cart.channel), cart.channel, cart.currency, cart.ship_to.country
+        )
 
     def _location_ids(self) -> list[str]:
         return [loc.location_id for loc in self._network.locations()]
@@ -378,6 +381,10 @@ class OrderService:
 
 def _skus(cart: Cart) -> list[str]:
     return [sku for sku, _, _ in cart.lines]
+
+
+def _units(cart: Cart) -> dict[str, int]:
+    return {sku: quantity for sku, quantity, _ in cart.lines}
 
 
 def _lines(cart: Cart) -> list[tuple[str, int]]:

@@ -54,6 +54,7 @@ class OrderStore(Protocol):
         now: str,
         *,
         writes: Sequence[OrderWrite] = (),
+        releases: Sequence[Reservation] = (),
     ) -> None: ...
     def update(
         self,

@@ -3,10 +3,12 @@
 is promised for release day (or the PO's date, if later).
 
 The cap is counted per order, atomically (``claim``: concurrent orders never pass it, a replay
-never counts twice). Preorders wait in the backorder queue; they are released to locations only
-from ``release_date`` minus the network's longest processing time (``held``), so that they ship
-on release day: the ``release_preorders`` schedule serves them then. After the release date the
-product sells normally.
+never counts twice). A claim is made before the order's transaction; if that order is never
+written (another line out of stock, a crash, a lost race), ``sweep`` gives its units back once
+``CLAIM_GRACE`` has passed. Preorders wait in the backorder queue; they are released to
+locations only from ``release_date`` minus the network's longest processing time (``held``), so
+that they ship on release day: the ``release_preorders`` schedule serves them then (and sweeps).
+After the release date the product sells normally.
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import Conflict, FieldError
 from chalicelib.domain.network import StockLevel
 from chalicelib.domain.order.snapshot import Snapshot
+from chalicelib.domain.preorders import PreorderClaim
 from chalicelib.domain.supply import CapReached
-from chalicelib.services.ports import Snapshots
+from chalicelib.services.ports import Network, Snapshots
+
+# Longer than any order request may take (API Gateway gives up after 29 s, Lambda after 15 min):
+# an older claim without its order will never get one from that request.
+CLAIM_GRACE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,9 @@ class Documents(Protocol):
 
 
 class Counters(Protocol):
-    def claim(self, sku: str, order_id: str, quantity: int, cap: int) -> bool: ...
+    def claim(self, sku: str, order_id: str, quantity: int, cap: int, *, at: str) -> bool: ...
+    def orphans(self, sku: str, before: str) -> list[PreorderClaim]: ...
+    def release(self, claim: PreorderClaim) -> bool: ...
 
 
 class PreorderService:
@@ -68,17 +77,32 @@ class PreorderService:
     def claim(self, order_id: str, lines: Sequence[tuple[str, int]]) -> None:
         """Count an order's preorder units against their caps; 409 naming the line over it."""
         found = self.releases(sku for sku, _ in lines)
+        at = _iso(self._clock())
         for i, (sku, quantity) in enumerate(lines):
             release = found.get(sku)
             if release is None or release.cap is None:
                 continue
             try:
-                self._counters.claim(sku, order_id, quantity, release.cap)
+                self._counters.claim(sku, order_id, quantity, release.cap, at=at)
             except CapReached:
                 raise Conflict(
                     f"{sku} is sold out for preorder",
                     fields=[FieldError(f"lines[{i}].quantity", "over the preorder cap")],
                 ) from None
+
+    def sweep(self, grace: timedelta = CLAIM_GRACE) -> int:
+        """Give back the cap units of claims older than ``grace`` whose order does not exist;
+        the units freed. Concurrent sweeps free each claim once."""
+        before = _iso(self._clock() - grace)
+        freed = 0
+        for doc in self._catalog.docs(Kind.PRODUCT):
+            release = _release(doc)
+            if not release or release.cap is None or release.release_date <= self.today():
+                continue
+            for claim in self._counters.orphans(release.sku, before):
+                if self._counters.release(claim):
+                    freed += claim.units
+        return freed
 
     def held(self, sku: str) -> bool:
         """Whether waiting orders of ``sku`` must not be released to locations yet."""
@@ -114,6 +138,36 @@ class PreorderSnapshots:
             return snap
         stock: list[StockLevel] = [s for s in snap.stock if s.sku not in held]
         return replace(snap, stock=stock)
+
+
+class ReleaseSnapshots:
+    """The snapshots backorder release reads: before release day, an unreleased product's stock
+    only at the locations whose processing days reach it (the window opens for the slowest), so
+    that a quicker location does not ship a preorder early."""
+
+    def __init__(self, inner: Snapshots, preorders: PreorderService, network: Network) -> None:
+        self._inner, self._preorders, self._network = inner, preorders, network
+
+    def read(self, *, skus: Iterable[str], location_ids: Iterable[str], **kw: Any) -> Snapshot:
+        skus = list(skus)
+        snap = self._inner.read(skus=skus, location_ids=location_ids, **kw)
+        held = self._preorders.releases(skus)
+        if not held:
+            return snap
+        today = self._preorders.today()
+        days = {loc.location_id: loc.processing_days for loc in self._network.locations()}
+
+        def ships_in_time(level: StockLevel) -> bool:
+            release = held.get(level.sku)
+            return release is None or (
+                release.release_date - timedelta(days=days.get(level.location_id, 0)) <= today
+            )
+
+        return replace(snap, stock=[s for s in snap.stock if ships_in_time(s)])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _release(doc: dict[str, Any]) -> Release | None:

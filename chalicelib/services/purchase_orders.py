@@ -4,6 +4,7 @@ ASNs and receipts). Every change re-promises the backorders of the SKUs it touch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from chalicelib.domain.supply import (
     po_to_doc,
     revise,
 )
+from chalicelib.services.cursors import CursorSigner
 
 logger = Logger(service="dirigent")
 ATTEMPTS = 4
@@ -60,9 +62,12 @@ class PurchaseOrderService:
         location_ids: Callable[[], set[str]],
         known_skus: Callable[[Sequence[str]], set[str]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cursors: CursorSigner | None = None,
     ) -> None:
+        """``cursors`` signs listing cursors (with the server's secret)."""
         self._store, self._promises, self._clock = store, promises, clock
         self._location_ids, self._known_skus = location_ids, known_skus
+        self._cursors = cursors or CursorSigner()
 
     def put(self, po_id: str, cmd: PoCommand) -> tuple[PurchaseOrder, bool]:
         """Create or revise; (the PO, whether it was created)."""
@@ -116,7 +121,12 @@ class PurchaseOrderService:
         return po
 
     def list(self, location_id: str, status: str | None, limit: int, cursor: str | None) -> Page:
-        return self._store.list(location_id, status, limit, cursor)
+        """A page of the location's POs. The cursor is signed and bound to the location and
+        status: a forged or foreign one is a 400 naming ``cursor``."""
+        scope = json.dumps(["purchase-orders", location_id, status or ""])
+        inner = self._cursors.open(cursor, scope)
+        page = self._store.list(location_id, status, limit, inner)
+        return Page(page.items, self._cursors.seal(page.cursor, scope))
 
     def cancel(self, po_id: str) -> PurchaseOrder:
         """Idempotent; a PO that received units keeps them (its open quantity goes)."""

@@ -235,4 +235,5 @@ class ReportService:
             "funnel": rpt.funnel(month),
             "stock_health": stock.rows,
             "low_stock": low[:LOW_STOCK_LIST],
+            "feed_ages": rpt.feed_ages(self._network.locations(), self._clock()),
         }

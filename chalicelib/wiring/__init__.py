@@ -30,6 +30,7 @@ from chalicelib.wiring.aws import (
     preorder_counters as preorder_counters,
     purchase_order_store as purchase_order_store,
     queues as queues,
+    reservation_store as reservation_store,
     return_stock as return_stock,
     rmas as rmas,
     session as session,
@@ -37,6 +38,7 @@ from chalicelib.wiring.aws import (
     stock_store as stock_store,
     table as table,
 )
+from chalicelib.wiring.clock import now
 
 if TYPE_CHECKING:
     from chalicelib.domain.throttle import Limits
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from chalicelib.services.promises import PromiseService
     from chalicelib.services.purchase_orders import PurchaseOrderService
     from chalicelib.services.reports import ReportService
+    from chalicelib.services.reservations import ReservationService
     from chalicelib.services.returns import ReturnService
 
 
@@ -131,6 +134,22 @@ def ordering() -> OrderService:
         token_secret=s.token_secret.encode(),
         quote_ttl_seconds=s.quote_ttl_seconds,
         promises=promises(),
+        reservations=reservations(),
+        clock=now,
+    )
+
+
+@cache
+def reservations() -> ReservationService:
+    from chalicelib.services.reservations import ReservationService
+    from chalicelib.wiring.clock import now
+
+    return ReservationService(
+        store=reservation_store(),
+        snapshots=snapshots(),
+        network=catalog_service(),
+        events=order_events(),
+        clock=lambda: now().timestamp(),
     )
 
 
@@ -167,14 +186,16 @@ def order_changes() -> OrderChanges:
 @cache
 def backorders() -> BackorderService:
     from chalicelib.services.backorders import BackorderService
+    from chalicelib.services.preorders import ReleaseSnapshots
 
     return BackorderService(
         network=catalog_service(),
-        snapshots=snapshots(),
+        snapshots=ReleaseSnapshots(snapshots(), preorders(), catalog_service()),
         orders=orders(),
         queue=orders(),
         events=order_events(),
         held=preorders().held,
+        clock=now,
     )
 
 
@@ -347,11 +368,13 @@ def promises() -> PromiseService:
         supply=purchase_order_store(),
         notify=lambda order, moved: notifier().promise_moved(order, moved),
         preorders=preorders(),
+        clock=now,
     )
 
 
 @cache
 def purchase_orders() -> PurchaseOrderService:
+    from chalicelib.services.cursors import CursorSigner
     from chalicelib.services.purchase_orders import PurchaseOrderService
 
     network = catalog_service()
@@ -360,6 +383,7 @@ def purchase_orders() -> PurchaseOrderService:
         promises=promises(),
         location_ids=lambda: {loc.location_id for loc in network.locations()},
         known_skus=lambda skus: set(network.products(skus)),
+        cursors=CursorSigner(settings().token_secret.encode()),
     )
 
 
@@ -372,4 +396,5 @@ def preorders() -> PreorderService:
         catalog=network,
         counters=preorder_counters(),
         lead_days=lambda: max((loc.processing_days for loc in network.locations()), default=0),
+        clock=now,
     )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamo_orders import DynamoOrders
     from chalicelib.adapters.dynamo_preorders import DynamoPreorders
     from chalicelib.adapters.dynamo_purchase_orders import DynamoPurchaseOrders
+    from chalicelib.adapters.dynamo_reservations import DynamoReservations
     from chalicelib.adapters.dynamo_returns import DynamoReturns, DynamoReturnStock
     from chalicelib.adapters.dynamo_snapshot import DynamoSnapshots
     from chalicelib.adapters.dynamo_stock import DynamoStock
@@ -94,6 +95,15 @@ def preorder_counters() -> DynamoPreorders:
     from chalicelib.adapters.dynamo_preorders import DynamoPreorders
 
     return DynamoPreorders(table(settings().orders_table), client=client("dynamodb"))
+
+
+@cache
+def reservation_store() -> DynamoReservations:
+    from chalicelib.adapters.dynamo_reservations import DynamoReservations
+
+    return DynamoReservations(
+        table(settings().orders_table), settings().stock_table, client=client("dynamodb")
+    )
 
 
 @cache

@@ -151,7 +151,7 @@ def test_each_function_runs_under_its_own_role(stack: Any) -> None:
     session, cfn, physical, _ = stack
     iam, lam = session.client("iam"), session.client("lambda")
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 8  # the API, 2 consumers, 5 schedules
+    assert len(functions) == 10  # the API, 3 consumers, 6 schedules
     for logical, fn in functions.items():
         role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
         made = iam.get_role(RoleName=physical[role])["Role"]
@@ -166,7 +166,7 @@ def test_the_event_source_mappings_report_partial_batch_failures(stack: Any) -> 
     lam, sqs = session.client("lambda"), session.client("sqs")
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
     declared = _of_type(cfn, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == len(declared) == 2
+    assert len(mappings) == len(declared) == 3
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         config = lam.get_function_configuration(FunctionName=mapping["FunctionArn"])

@@ -32,6 +32,7 @@ class MotoWorld(World):
             rmas=wiring.rmas(),
             return_stock=wiring.return_stock(),
             queue=wiring.orders(),
+            reservations=wiring.reservation_store(),
         )
 
     def close(self) -> None:

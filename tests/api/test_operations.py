@@ -15,7 +15,12 @@ from tests.api.fulfilment_kit import deliver, drain
 from tests.api.seed import auth
 
 EVENTS = "dirigent-warehouse-events"
-DLQS = ["dirigent-fulfilment-dlq", "dirigent-warehouse-events-dlq", "dirigent-order-events-dlq"]
+DLQS = [
+    "dirigent-fulfilment-dlq",
+    "dirigent-warehouse-events-dlq",
+    "dirigent-order-events-dlq",
+    "dirigent-webhooks-dlq",
+]
 
 
 def _dlqs_of_the_template() -> set[str]:

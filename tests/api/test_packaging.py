@@ -215,6 +215,6 @@ def test_every_dlq_has_an_alarm_on_visible_messages_for_the_operator(packaged: A
         ), name
         assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         alarmed[dimension["Value"]["Fn::GetAtt"][0]] = name
-    assert set(alarmed) == dlqs and len(dlqs) == 3
+    assert set(alarmed) == dlqs and len(dlqs) == 4
     assert template["Resources"]["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
     assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"

@@ -4,16 +4,21 @@ day; shelf stock waits for the preorders and is released to locations so they sh
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib import wiring
 from chalicelib.consumers import schedules
+from chalicelib.domain.order.model import order_id_for
+from chalicelib.services.preorders import CLAIM_GRACE, PreorderService
 from tests.api.seed import auth, order_body, seed_channel, seed_network, set_stock, stock
 
-RELEASE = datetime.now(UTC).date() + timedelta(days=20)
+RELEASE = date(2030, 3, 14)  # a Thursday: Kassel ships on it
 
 
 @pytest.fixture
@@ -29,6 +34,20 @@ def shop(client: Any, admin_key: str, aws: Any) -> dict[str, Any]:
     assert resp.status_code == 200, resp.body
     set_stock(aws, "SKU-G", "dc-kassel", 5)  # arrived early: kept for the preorders
     return {"key": key, "admin": admin_key}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[date], None]:
+    """The clock of every service that dates preorders, fixed at 06:00 UTC of a day (the
+    wiring's clock file is for the local stage only)."""
+    at = [datetime.combine(RELEASE - timedelta(days=20), time(6), tzinfo=UTC)]
+    for service in (wiring.ordering(), wiring.promises(), wiring.preorders(), wiring.backorders()):
+        monkeypatch.setattr(service, "_clock", lambda: at[0])
+
+    def set_day(day: date) -> None:
+        at[0] = datetime.combine(day, time(6), tzinfo=UTC)
+
+    return set_day
 
 
 def place(client: Any, key: str, coid: str, quantity: int) -> tuple[int, dict[str, Any]]:
@@ -48,7 +67,7 @@ def test_a_cap_needs_a_release_date(client, admin_key):
     assert "preorder_cap" in [f["path"] for f in json.loads(resp.body)["error"]["fields"]]
 
 
-def test_a_preorder_through_release_day(client, shop, aws, monkeypatch):
+def test_a_preorder_through_release_day(client, shop, aws, clock):
     quote = client.http.post(
         "/delivery-options",
         body=json.dumps(
@@ -79,15 +98,134 @@ def test_a_preorder_through_release_day(client, shop, aws, monkeypatch):
     assert schedules.release_preorders() == 0
     assert stock(aws, "SKU-G")["dc-kassel"]["reserved"] == 0
 
+    # The window opens for the slowest location (3pl-venlo, 1 processing day); Kassel ships the
+    # day it is asked to, so its units wait for release day.
     lead = max(loc.processing_days for loc in wiring.catalog_service().locations())
-    window = datetime.combine(RELEASE - timedelta(days=lead), time(6), tzinfo=UTC)
-    monkeypatch.setattr(wiring.preorders(), "_clock", lambda: window)
+    assert lead == 1
+    clock(RELEASE - timedelta(days=lead))
+    assert wiring.preorders().held("SKU-G") is False
+    assert schedules.release_preorders() == 0
+    assert stock(aws, "SKU-G")["dc-kassel"]["reserved"] == 0
+
+    clock(RELEASE)
     assert schedules.release_preorders() == 2
     order = wiring.orders().get(first["order_id"])
-    assert order.backorders == {} and sum(sum(s.lines.values()) for s in order.shipments) == 2
+    assert order.backorders == {}
+    assert [(s.location_id, s.ship_date, sum(s.lines.values())) for s in order.shipments] == [
+        ("dc-kassel", RELEASE.isoformat(), 2)
+    ]
     assert stock(aws, "SKU-G")["dc-kassel"]["reserved"] == 2
 
-    after = datetime.combine(RELEASE + timedelta(days=1), time(6), tzinfo=UTC)
-    monkeypatch.setattr(wiring.preorders(), "_clock", lambda: after)
+    clock(RELEASE + timedelta(days=1))
     status, normal = place(client, shop["key"], "AFTER-1", 2)  # released: sells from the shelf
     assert status == 201 and normal["backorders"] == {} and normal["shipments"], normal
+
+
+# --- claims whose order was never written ------------------------------------------------------
+
+
+def later(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
+    """The preorder clock moved on by ``delta``."""
+    at = datetime.now(UTC) + delta
+    monkeypatch.setattr(wiring.preorders(), "_clock", lambda: at)
+
+
+def crash_on_create(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order transaction never happens: the process dies right after the claim."""
+
+    def crash(*args: Any, **kw: Any) -> None:
+        raise RuntimeError("killed before the order transaction")
+
+    monkeypatch.setattr(wiring.orders(), "create", crash)
+
+
+def test_a_claim_whose_order_was_never_written_is_swept_after_the_grace_time(
+    client, shop, monkeypatch
+):
+    with monkeypatch.context() as crashing:
+        crash_on_create(crashing)
+        status, _ = place(client, shop["key"], "LOST-1", 2)
+        assert status == 500
+    assert wiring.orders().get(order_id_for("webshop", "LOST-1")) is None
+    assert wiring.preorder_counters().count("SKU-G") == 2  # the leak: the cap shrank to 1
+    status, _ = place(client, shop["key"], "PRE-2", 2)
+    assert status == 409
+
+    assert schedules.release_preorders() == 0  # within the grace time: kept
+    assert wiring.preorder_counters().count("SKU-G") == 2
+
+    later(monkeypatch, CLAIM_GRACE + timedelta(minutes=1))
+    schedules.release_preorders()
+    assert wiring.preorder_counters().count("SKU-G") == 0
+    status, body = place(client, shop["key"], "PRE-2", 3)  # the whole cap is free again
+    assert status == 201, body
+    assert wiring.preorder_counters().count("SKU-G") == 3
+
+
+def test_a_claim_with_its_order_is_kept(client, shop, monkeypatch):
+    status, body = place(client, shop["key"], "PRE-1", 2)
+    assert status == 201, body
+    later(monkeypatch, timedelta(days=2))
+    assert wiring.preorders().sweep() == 0
+    assert wiring.preorder_counters().count("SKU-G") == 2
+    status, _ = place(client, shop["key"], "PRE-2", 2)
+    assert status == 409
+
+
+def test_a_retried_order_keeps_its_claim_even_when_a_sweep_listed_it(client, shop, monkeypatch):
+    with monkeypatch.context() as crashing:
+        crash_on_create(crashing)
+        status, _ = place(client, shop["key"], "LOST-1", 2)
+        assert status == 500
+    later(monkeypatch, CLAIM_GRACE * 2)
+    counters = wiring.preorder_counters()
+    (listed,) = counters.orphans("SKU-G", "9999")
+    status, body = place(client, shop["key"], "LOST-1", 2)  # the client retries meanwhile
+    assert status == 201, body
+    assert counters.release(listed) is False
+    assert counters.count("SKU-G") == 2 and wiring.preorders().sweep() == 0
+
+
+def test_two_sweeps_at_once_free_a_claim_once(client, shop, monkeypatch):
+    counters = wiring.preorder_counters()
+    assert counters.claim("SKU-G", "ghost", 2, 3, at="2020-01-01T00:00:00.000Z")
+    both_listed = threading.Barrier(2, timeout=10)
+    one_at_a_time = threading.Lock()  # DynamoDB serialises transactions; in-process moto does not
+
+    class Racing:
+        """Both sweepers list the orphan before either releases it."""
+
+        def orphans(self, sku: str, before: str) -> Any:
+            with one_at_a_time:
+                found = counters.orphans(sku, before)
+            both_listed.wait()
+            return found
+
+        def release(self, claim: Any) -> bool:
+            with one_at_a_time:
+                return counters.release(claim)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(counters, name)
+
+    def sweeper() -> PreorderService:
+        return PreorderService(
+            catalog=wiring.catalog_service(), counters=Racing(), lead_days=lambda: 1
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        freed = list(pool.map(lambda s: s.sweep(), [sweeper(), sweeper()]))
+    assert sorted(freed) == [0, 2]
+    assert counters.count("SKU-G") == 0
+    assert wiring.preorders().sweep() == 0  # and a later run finds nothing
+
+
+def test_a_claim_stored_without_its_time_is_swept_when_it_has_no_order(shop, monkeypatch):
+    wiring.table(wiring.settings().orders_table).put_item(
+        Item={"pk": "PREORDER#SKU-G", "sk": "ORDER#old", "units": 1}
+    )
+    wiring.table(wiring.settings().orders_table).put_item(
+        Item={"pk": "PREORDER#SKU-G", "sk": "COUNT", "units": 1}
+    )
+    assert wiring.preorders().sweep() == 1
+    assert wiring.preorder_counters().count("SKU-G") == 0

@@ -3,6 +3,7 @@ and receipts against PO lines, and the promise dates backorders get from them.""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -137,6 +138,27 @@ def test_bad_input_is_a_4xx_naming_the_field(client, shop, change, field):
     status, err = put_po(client, shop["admin"], "po-bad", {**po_body(weekday_ahead(2)), **change})
     assert 400 <= status < 500, err
     assert field in [f["path"] for f in err["error"]["fields"]], err
+
+
+def test_a_forged_or_foreign_list_cursor_is_a_400_naming_cursor(client, shop):
+    for n in (1, 2):
+        put_po(client, shop["admin"], f"po-{n}", po_body(weekday_ahead(2)))
+    url = "/purchase-orders?location_id=dc-kassel&status=open&limit=1"
+    cursor = json.loads(client.http.get(url, headers=auth(shop["admin"])).body)["cursor"]
+    body, _, mac = cursor.partition(".")
+    store_key = {"gsi1pk": "POLOC#dc-kassel", "gsi1sk": "open#", "pk": "PO#po-1", "sk": "PO"}
+    forged = base64.urlsafe_b64encode(json.dumps(store_key).encode()).decode()
+    tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+    for bad, query in [
+        (forged, url),  # a store key made up by the caller: the old, unsigned form
+        (tampered, url),
+        (cursor, "/purchase-orders?location_id=dc-kassel&limit=1"),  # another listing's
+    ]:
+        resp = client.http.get(f"{query}&cursor={bad}", headers=auth(shop["admin"]))
+        assert resp.status_code == 400, resp.body
+        assert [f["path"] for f in json.loads(resp.body)["error"]["fields"]] == ["cursor"]
+    good = client.http.get(f"{url}&cursor={cursor}", headers=auth(shop["admin"]))
+    assert good.status_code == 200 and len(json.loads(good.body)["purchase_orders"]) == 1
 
 
 def test_only_admin_keys_write_purchase_orders(client, shop):

@@ -75,13 +75,21 @@ def test_stock_of_a_sku_sums_its_locations(network, admin_key):
         "available": 10,
         "in_transit": 0,
         "quarantine": 0,
+        "sellable": 10,
     }
     assert [loc["location_id"] for loc in body["locations"]] == ["dc-kassel", "dc-lyon"]
     assert body["locations"][1]["reserved"] == 1
     empty = json.loads(network.http.get("/stock/CUP", headers=auth(admin_key)).body)
     assert empty == {
         "sku": "CUP",
-        "total": {"on_hand": 0, "reserved": 0, "available": 0, "in_transit": 0, "quarantine": 0},
+        "total": {
+            "on_hand": 0,
+            "reserved": 0,
+            "available": 0,
+            "in_transit": 0,
+            "quarantine": 0,
+            "sellable": 0,
+        },
         "locations": [],
     }
     assert network.http.get("/stock/NOPE", headers=auth(admin_key)).status_code == 404

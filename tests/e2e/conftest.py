@@ -141,9 +141,12 @@ def _stack_env(tmp: Path) -> dict[str, str]:
 
 
 @contextmanager
-def start_stack(tmp: Path, *, demo: bool = False, sim: bool = True) -> Iterator[LocalStack]:
-    """Start ``python -m local`` and yield once it is up; stop it (SIGINT) afterwards."""
-    env = _stack_env(tmp)
+def start_stack(
+    tmp: Path, *, demo: bool = False, sim: bool = True, env: dict[str, str] | None = None
+) -> Iterator[LocalStack]:
+    """Start ``python -m local`` and yield once it is up; stop it (SIGINT) afterwards. ``env``:
+    more variables for the stack (e.g. ``DIRIGENT_CLOCK_FILE``, which ``_stack_env`` drops)."""
+    env = {**_stack_env(tmp), **(env or {})}
     log = tmp / "stack.log"
     args = ([] if demo else ["--no-demo"]) + ([] if sim else ["--no-sim"])
     with log.open("wb") as out:

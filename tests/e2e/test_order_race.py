@@ -1,5 +1,6 @@
 """Two customers can never buy the same last unit: 200 concurrent orders for the last 10 units
-of a SKU, spread over 3 locations, through the HTTP API of the local stack."""
+of a SKU, spread over 3 locations, and 200 concurrent checkout reservations of the last 10,
+through the HTTP API of the local stack."""
 
 from __future__ import annotations
 
@@ -78,7 +79,9 @@ def assert_invariants(stock: dict[str, Any]) -> None:
         assert row["on_hand"] == row["available"] + row["reserved"] + row["safety_stock"], row
 
 
-def race(stack: LocalStack, key: str, bodies: list[dict[str, Any]]) -> list[requests.Response]:
+def race(
+    stack: LocalStack, key: str, bodies: list[dict[str, Any]], path: str = "/orders"
+) -> list[requests.Response]:
     start = threading.Barrier(len(bodies))
     local = threading.local()
 
@@ -87,7 +90,7 @@ def race(stack: LocalStack, key: str, bodies: list[dict[str, Any]]) -> list[requ
             local.session = requests.Session()
         start.wait()
         return local.session.post(
-            f"{stack.api_url}/orders",
+            f"{stack.api_url}{path}",
             json=body,
             timeout=300,
             headers={"Authorization": f"Bearer {key}"},
@@ -127,4 +130,41 @@ def test_the_same_order_posted_three_times_at_once_is_one_order(stack, channel_k
     assert len({r.json()["order_id"] for r in responses}) == 1
     stock = stock_of(stack, "REPLAY-1")
     assert stock["total"]["reserved"] == 2
+    assert_invariants(stock)
+
+
+def test_checkouts_reserving_the_last_ten_units_get_exactly_ten(stack, channel_key, stressed):
+    sku = "RESV-1"
+    put(stack, f"/products/{sku}", {"name": sku, "weight_g": 500, "prices": {"EUR": 1999}})
+    put(stack, f"/stock/{sku}/dc-kassel", {"on_hand": 10})
+    cart = {
+        "currency": "EUR",
+        "ship_to": {"country": "DE", "postal_code": "60311", "lat": 50.11, "lon": 8.68},
+        "lines": [{"sku": sku, "quantity": 1}],
+    }
+    quotes = race(stack, channel_key, [cart] * THREADS, "/delivery-options")
+    assert {q.status_code for q in quotes} == {200}
+    options = [{"option_id": q.json()["options"][0]["option_id"]} for q in quotes]
+    assert len({o["option_id"] for o in options}) == THREADS  # one cart each
+
+    responses = race(stack, channel_key, options, "/reservations")
+    codes = Counter(r.status_code for r in responses)
+    assert codes == {201: 10, 409: THREADS - 10}, codes
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {
+        "out_of_stock"
+    }
+    stock = stock_of(stack, sku)
+    assert stock["total"]["reserved"] == 10 and stock["total"]["available"] == 0, stock
+
+    held = [r.json() for r in responses if r.status_code == 201]
+    body = {**order(sku, "resv-1"), "delivery": {"reservation_id": held[0]["reservation_id"]}}
+    placed = stack.http.post(
+        f"{stack.api_url}/orders",
+        json=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {channel_key}"},
+    )
+    assert placed.status_code == 201, placed.text
+    stock = stock_of(stack, sku)
+    assert stock["total"]["reserved"] == 10, stock  # taken over, not reserved twice
     assert_invariants(stock)

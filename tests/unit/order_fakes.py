@@ -46,12 +46,14 @@ from chalicelib.domain.order.writes import (
     OutboxMark,
     PickupDone,
     PickupWaiting,
+    ReservationConsumed,
     ReturnedStock,
     RmaSaved,
     ShippedUnits,
     TrackingLookup,
     capture_writes,
 )
+from chalicelib.domain.reservations import CheckoutReservation, ReservationStatus
 from chalicelib.domain.returns.policy import Rma
 from chalicelib.domain.rules import SourcingRules
 
@@ -87,6 +89,7 @@ class FakeOrders:
         self.orders: dict[str, Order] = {}
         self.written = Written()
         self.quotes: dict[str, StoredQuote] = {}
+        self.reservations: dict[str, CheckoutReservation] = {}  # see MemoryReservations
         self.creates = 0
         self.before_create: list[Callable[[], None]] = []  # run once each, like a rival write
         self.before_update: list[Callable[[], None]] = []  # the same, before an update commits
@@ -119,13 +122,17 @@ class FakeOrders:
         now: str,
         *,
         writes: Sequence[OrderWrite] = (),
+        releases: Sequence[Reservation] = (),
     ) -> None:
         self.creates += 1
         while self.before_create:
             self.before_create.pop(0)()
         if order.order_id in self.orders:
             raise OrderExists("the order was written meanwhile")
-        stock = self._moved([(Movement.RESERVE, r) for r in reservations])
+        stock = self._moved(
+            [(Movement.RESERVE, r) for r in reservations]
+            + [(Movement.RELEASE, r) for r in releases]
+        )
         for write in [*capture_writes(order), *writes]:
             self._apply(write, order, self.written, stock)
         self._commit(order, stock, self.written)
@@ -218,6 +225,15 @@ class FakeOrders:
                 stored = written.rmas.get(rma.rma_id)
                 if (stored.version if stored else 0) != rma.version:
                     raise refused
+            case ReservationConsumed(reservation_id, before):
+                res = self.reservations.get(reservation_id)
+                if res is None or res.status != ReservationStatus.OPEN:
+                    raise refused
+                if before is not None and res.expires_at <= before:
+                    raise refused
+                self.reservations[reservation_id] = replace(
+                    res, status=ReservationStatus.CONSUMED, order_id=order.order_id
+                )
             case ReturnedStock(sku, loc, sellable, damaged, exists, reorder_point):
                 level = stock.get((sku, loc))
                 if (level is not None) != exists:
@@ -239,6 +255,53 @@ class FakeOrders:
         self.stock.clear()
         self.stock.update(stock)
         self.written = written
+
+
+class MemoryReservations:
+    """The ``ReservationStore`` on the fake order store's stock and reservations."""
+
+    def __init__(self, orders: FakeOrders) -> None:
+        self._orders = orders
+
+    def create(self, res: CheckoutReservation) -> None:
+        if res.reservation_id in self._orders.reservations:
+            raise WriteConflict("the reservation exists")
+        self._move(Movement.RESERVE, res)
+        self._orders.reservations[res.reservation_id] = res
+
+    def get(self, reservation_id: str) -> CheckoutReservation | None:
+        return self._orders.reservations.get(reservation_id)
+
+    def extend(self, old: CheckoutReservation, new: CheckoutReservation, *, now: float) -> None:
+        cur = self.get(old.reservation_id)
+        if cur is None or cur.status != ReservationStatus.OPEN or cur.extended:
+            raise WriteConflict("the reservation changed")
+        if cur.expires_at <= now:
+            raise WriteConflict("the reservation expired")
+        self._orders.reservations[new.reservation_id] = new
+
+    def close(
+        self, res: CheckoutReservation, status: ReservationStatus, *, due_by: float | None
+    ) -> None:
+        cur = self.get(res.reservation_id)
+        if cur is None or cur.status != ReservationStatus.OPEN:
+            raise WriteConflict("the reservation changed")
+        if due_by is not None and cur.expires_at > due_by:
+            raise WriteConflict("the reservation is not due")
+        self._move(Movement.RELEASE, cur)
+        self._orders.reservations[res.reservation_id] = replace(cur, status=status)
+
+    def due(self, now: float, limit: int = 100) -> list[str]:
+        return [
+            r.reservation_id
+            for r in self._orders.reservations.values()
+            if r.status == ReservationStatus.OPEN and r.expires_at <= now
+        ][:limit]
+
+    def _move(self, movement: Movement, res: CheckoutReservation) -> None:
+        stock = self._orders._moved([(movement, hold) for hold in res.holds])
+        self._orders.stock.clear()
+        self._orders.stock.update(stock)
 
 
 def _location(location_id: str, lat: float, lon: float) -> Location:

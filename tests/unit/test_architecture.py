@@ -20,7 +20,8 @@ MAX_LINES = 400
 ALLOWED = {
     "domain": {"domain"},
     "adapters": {"domain", "adapters"},
-    "services": {"domain", "services"},
+    "connectors": {"domain", "connectors"},  # pure mappings of platforms' payloads
+    "services": {"domain", "services", "connectors"},
     "wiring": {"domain", "services", "adapters", "config", "wiring"},
     "api": {"domain", "services", "api", "wiring", "config"},
     "consumers": {"domain", "services", "api", "consumers", "wiring", "config"},

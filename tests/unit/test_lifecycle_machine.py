@@ -40,6 +40,7 @@ from chalicelib.domain.network import Address, StockLevel
 from chalicelib.domain.order.changes import HoldKind, PaymentStatus
 from chalicelib.domain.order.model import Order, OrderStatus, ShipmentStatus
 from chalicelib.domain.order.progress import ShipmentEventType
+from chalicelib.domain.reservations import ReservationStatus
 from chalicelib.domain.returns.model import Condition, RequestedLine, ReturnReason
 from chalicelib.services.backorders import BackorderService
 from chalicelib.services.catalog import CatalogService
@@ -49,9 +50,10 @@ from chalicelib.services.order_changes import OrderChanges
 from chalicelib.services.order_desk import OrderDesk
 from chalicelib.services.order_events import OrderEventService, Outcome, ShipmentEvent
 from chalicelib.services.ordering import Cart, OrderService, PlaceOrder
+from chalicelib.services.reservations import ReservationService
 from chalicelib.services.returns import RequestReturn, ReturnEvent, ReturnService
 from chalicelib.services.short_picks import Resourcer
-from tests.unit.order_fakes import FakeOrders, FakeSnapshots, Recorder
+from tests.unit.order_fakes import FakeOrders, FakeSnapshots, MemoryReservations, Recorder
 
 SKUS = ("A", "B", "C")
 STORE = "store-ber"
@@ -186,15 +188,26 @@ class World:
         rmas: Any,
         return_stock: Any,
         queue: Any,
+        reservations: Any,
     ) -> None:
         self.catalog, self.stock, self.orders = catalog, stock, orders
         self.events, self.queues, self.mails = AsyncEvents(), LocationQueues(), Recorder()
+        self.reservation_store = reservations
+        self.offset = 0.0  # how far the checkout reservations' clock is ahead
+        self.reservations = ReservationService(
+            store=reservations,
+            snapshots=snapshots,
+            network=catalog,
+            events=self.events,
+            clock=lambda: time.time() + self.offset,
+        )
         self.ordering = OrderService(
             network=catalog,
             snapshots=snapshots,
             orders=orders,
             events=self.events,
             token_secret=b"machine",
+            reservations=self.reservations,
         )
         self.desk = OrderDesk(orders=orders, search=None, events=self.events)  # type: ignore[arg-type]
         self.changes = OrderChanges(
@@ -285,6 +298,7 @@ class MemoryWorld(World):
             rmas=MemoryRmas(orders),
             return_stock=MemoryReturnStock(stock),
             queue=orders,
+            reservations=MemoryReservations(orders),
         )
 
 
@@ -332,6 +346,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.counted: Counter[str] = Counter()
         self.restocked: Counter[str] = Counter()
         self.quarantine: Counter[tuple[str, str]] = Counter()
+        self.checkouts: list[tuple[str, list[tuple[str, int]], str]] = []  # id, cart, address
         levels = self.world.levels()
         self.initial = Counter({sku: _units(levels, sku) for sku in SKUS})
         # Counts are reconciled with the movements after ``counted_at``: the machine journals
@@ -419,6 +434,65 @@ class Lifecycle(RuleBasedStateMachine):
         placed = self.world.ordering.place(cmd)
         assert not placed.created
         assert self._state() == before
+
+    # --- checkout reservations ----------------------------------------------------------------
+
+    @rule(lines=CARTS, to=st.sampled_from(sorted(ADDRESSES)), pick=INDEX)
+    def reserve(self, lines: list[tuple[str, int]], to: str, pick: int) -> None:
+        cart = Cart("webshop", "EUR", ADDRESSES[to], [(s, q, None) for s, q in lines])
+        try:
+            options = self.world.ordering.quote(cart)["options"]
+        except Conflict:
+            return
+        before = self.world.levels()
+        option = options[pick % len(options)]["option_id"]
+        try:
+            res, _ = self.world.reservations.reserve("webshop", option)
+        except Conflict:
+            assert self.world.levels() == before, "a refused reservation moved stock"
+            return
+        self.checkouts.append((res.reservation_id, lines, to))
+
+    @precondition(lambda self: self.checkouts)
+    @rule(i=INDEX, more=st.booleans())
+    def order_reserved(self, i: int, more: bool) -> None:
+        reservation_id, lines, to = self.checkouts[i % len(self.checkouts)]
+        if more:  # one unit beyond the reserved ones: sourced as usual
+            lines = [(lines[0][0], lines[0][1] + 1), *lines[1:]]
+        coid = self._id("R")
+        cmd = PlaceOrder(
+            cart=Cart("webshop", "EUR", ADDRESSES[to], [(s, q, 1000) for s, q in lines]),
+            channel_order_id=coid,
+            customer={"email": "ada@example.com", "name": "Ada"},
+            delivery={"reservation_id": reservation_id},
+            request_hash=coid,
+        )
+        before = self._state()
+        try:
+            placed = self.world.ordering.place(cmd)
+        except (Conflict, InvalidInput):
+            assert self._state() == before, "a refused order changed something"
+            return
+        assert placed.created and not placed.order.unaccounted()
+        self.order_ids.append(placed.order.order_id)
+        self.commands.append(cmd)
+
+    @precondition(lambda self: self.checkouts)
+    @rule(i=INDEX)
+    def release_checkout(self, i: int) -> None:
+        reservation_id = self.checkouts[i % len(self.checkouts)][0]
+        with contextlib.suppress(Conflict):  # consumed by an order
+            self.world.reservations.release("webshop", reservation_id)
+
+    @precondition(lambda self: self.checkouts)
+    @rule()
+    def expire_checkouts(self) -> None:
+        self.world.offset = 16 * 60  # the sweeper runs after the default 15 minutes...
+        try:
+            self.world.reservations.sweep()
+            assert self.world.reservations.sweep() == 0, "a reservation expired twice"
+        finally:
+            self.world.offset = 0.0  # ...and the quotes made after stay live for the rest
 
     # --- changes after capture ----------------------------------------------------------------
 
@@ -733,6 +807,12 @@ class Lifecycle(RuleBasedStateMachine):
             assert not order.unaccounted(), (order.order_id, order.ledger())
             for sku, loc, quantity in order.open_reservations():
                 reserved[(sku, loc)] += quantity
+        for reservation_id, _, _ in self.checkouts:
+            checkout = self.world.reservation_store.get(reservation_id)
+            if checkout.status == ReservationStatus.OPEN:
+                for sku, loc, quantity in checkout.holds:
+                    reserved[(sku, loc)] += quantity
+        for order in orders:
             for s in order.shipments:
                 if s.status == ShipmentStatus.IN_TRANSIT:
                     for sku, quantity in s.lines.items():

@@ -100,6 +100,9 @@ def test_an_order_takes_it_over_only_for_its_channel_and_units():
     with pytest.raises(InvalidInput) as err:
         check_usable(res, channel="web", units={"A": 3}, now=NOW + 1)
     assert err.value.fields[0].path == "lines"
+    with pytest.raises(InvalidInput):
+        check_usable(res, channel="web", units={"A": 2, "B": 5}, now=NOW + 1)
+    check_usable(res, channel="web", units={"A": 4, "B": 4, "C": 1}, now=NOW + 1)  # more: sourced
 
 
 @pytest.mark.parametrize("status", [ReservationStatus.CONSUMED, ReservationStatus.RELEASED])

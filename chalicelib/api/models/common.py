@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from chalicelib.api.http import ID_PATTERN, check_id, field_errors
+from chalicelib.api.models.feeds import FeedFieldsIn, FeedOut, SellableOut
 from chalicelib.config import queue_name
 from chalicelib.domain.catalog import (
     carrier_service_from_doc,
@@ -33,7 +34,7 @@ from chalicelib.domain.catalog import (
     product_from_doc,
 )
 from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind, PriceMismatch
-from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.domain.errors import FieldError, InvalidInput, RowError
 from chalicelib.domain.network import (
     Capability,
     CarrierService,
@@ -42,7 +43,6 @@ from chalicelib.domain.network import (
     Product,
     Speed,
 )
-from chalicelib.services.importer import RowError
 
 MAX_QUANTITY = 10_000_000
 MAX_MONEY = 100_000_000  # minor units: a million in a two-decimal currency
@@ -93,7 +93,7 @@ Text = Annotated[str, Field(max_length=200)]
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
 
 def check_path_id(name: str, value: str) -> str:
@@ -157,7 +157,7 @@ class AddressIn(Request):
     country: CountryCode
 
 
-class LocationIn(Request):
+class LocationIn(Request, FeedFieldsIn):
     location_id: Id | None = Field(default=None, description="must equal the path if given")
     type: LocationType
     name: Text = ""
@@ -284,7 +284,7 @@ class AdjustmentIn(Request):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class StockLocationOut(BaseModel):
+class StockLocationOut(SellableOut):
     location_id: str
     on_hand: int
     reserved: int
@@ -301,6 +301,7 @@ class StockTotal(BaseModel):
     available: int
     in_transit: int = 0
     quarantine: int = 0
+    sellable: int = Field(default=0, description="available less stale-feed discounts")
 
 
 class StockOut(BaseModel):
@@ -329,8 +330,12 @@ class ChannelList(BaseModel):
     channels: list[ChannelIn]
 
 
+class LocationOut(LocationIn, FeedOut):
+    """A location with its stock feed (``GET /locations``)."""
+
+
 class LocationList(BaseModel):
-    locations: list[LocationIn]
+    locations: list[LocationOut]
 
 
 class CarrierServiceList(BaseModel):

@@ -44,4 +44,8 @@ class DashboardData(BaseModel):
     funnel: list[dict[str, Any]]
     stock_health: list[dict[str, Any]]
     low_stock: list[dict[str, Any]]
+    feed_ages: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="per location with a feed interval: feed_at, feed_age_minutes, feed_status",
+    )
     operations: Operations

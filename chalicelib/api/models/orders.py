@@ -16,7 +16,7 @@ Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
 
 class ShipTo(Strict):
@@ -85,11 +85,14 @@ class Delivery(Strict):
     option_id: str | None = Field(default=None, max_length=80)
     kind: Literal["fastest", "consolidated", "cheapest", "click_collect"] | None = None
     pickup_location_id: str | None = Field(default=None, max_length=64)
+    reservation_id: str | None = Field(
+        default=None, pattern=r"^r_[0-9a-f]{20}$", description="a checkout reservation"
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> Delivery:
-        if bool(self.option_id) == bool(self.kind):
-            raise ValueError("give either option_id (from a quote) or kind")
+        if sum(map(bool, (self.option_id, self.kind, self.reservation_id))) != 1:
+            raise ValueError("give one of option_id (from a quote), reservation_id or kind")
         if self.pickup_location_id and self.kind not in (None, "click_collect"):
             raise ValueError("pickup_location_id goes with kind click_collect")
         return self

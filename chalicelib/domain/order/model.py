@@ -191,6 +191,8 @@ class Order:
     # What this order has added to the report aggregates so far (see domain.order_metrics):
     # saved with the order, so every later save adds exactly the difference, once.
     aggregated: dict[str, int] = field(default_factory=dict)
+    # Hot SKUs (domain.shards): "<sku>@<location_id>" -> {shard: units reserved there}.
+    stock_shards: dict[str, dict[str, int]] = field(default_factory=dict)
     # Holds keep an order from being released to locations: kind -> {reason, by, at}.
     holds: dict[str, dict[str, str]] = field(default_factory=dict)
     payment_status: str = ""  # as the channel states it: "", authorized, captured, ...

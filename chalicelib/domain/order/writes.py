@@ -122,6 +122,16 @@ class ReturnedStock:
     reorder_point: int = 0
 
 
+@dataclass(frozen=True)
+class ReservationConsumed:
+    """The order takes over checkout reservation ``reservation_id`` (its units are already
+    reserved): fails when it is no longer open, or, with ``before`` (epoch seconds), when it
+    expires at or before then."""
+
+    reservation_id: str
+    before: float | None = None
+
+
 OrderWrite = (
     EventMarker
     | OutboxMark
@@ -135,6 +145,7 @@ OrderWrite = (
     | ShippedUnits
     | RmaSaved
     | ReturnedStock
+    | ReservationConsumed
 )
 
 

@@ -1,0 +1,78 @@
+"""Webhook subscriptions (admin): ``PUT``/``GET /webhook-subscriptions/{subscription_id}``,
+``GET .../deliveries`` (paged) and ``POST .../deliveries/{delivery_id}/retry``."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.http import Ctx, endpoint, json_response
+from chalicelib.api.models.webhooks import (
+    DeliveryList,
+    RetryOut,
+    SubscriptionIn,
+    SubscriptionOut,
+    delivery_out,
+    subscription_out,
+)
+from chalicelib.domain.access import Role
+from chalicelib.domain.errors import FieldError, InvalidInput
+from chalicelib.wiring.webhooks import webhooks
+
+bp = Blueprint(__name__)
+
+ADMIN = [Role.ADMIN]
+MAX_PAGE = 100
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@endpoint(
+    bp,
+    "/webhook-subscriptions/{subscription_id}",
+    method="PUT",
+    roles=ADMIN,
+    request=SubscriptionIn,
+    response=SubscriptionOut,
+)
+def put_subscription(ctx: Ctx, subscription_id: str) -> Response:
+    """Create (201, with the secret, once) or change (200) a subscription. The URL must be
+    https and resolve to public addresses only; the secret is generated when left out."""
+    req = ctx.body(SubscriptionIn)
+    result = webhooks().put(subscription_id, req.url, [e.value for e in req.events], req.secret)
+    out = subscription_out(result.subscription, result.secret)
+    return json_response(out, 201 if result.created else 200, headers=NO_STORE)
+
+
+@endpoint(bp, "/webhook-subscriptions/{subscription_id}", roles=ADMIN, response=SubscriptionOut)
+def get_subscription(ctx: Ctx, subscription_id: str) -> SubscriptionOut:
+    """A subscription (never its secret)."""
+    return subscription_out(webhooks().get(subscription_id))
+
+
+@endpoint(
+    bp,
+    "/webhook-subscriptions/{subscription_id}/deliveries",
+    roles=ADMIN,
+    response=DeliveryList,
+)
+def list_deliveries(ctx: Ctx, subscription_id: str) -> DeliveryList:
+    """Deliveries, newest first: status, attempts with status codes, next retry; ``limit``
+    (at most 100) and ``cursor``."""
+    raw_limit = ctx.query("limit") or "20"
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise InvalidInput("bad limit", fields=[FieldError("limit", f"1 to {MAX_PAGE}")])
+    page = webhooks().deliveries(subscription_id, int(raw_limit), ctx.query("cursor"))
+    return DeliveryList(deliveries=[delivery_out(d) for d in page.items], cursor=page.cursor)
+
+
+@endpoint(
+    bp,
+    "/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/retry",
+    method="POST",
+    roles=ADMIN,
+    response=RetryOut,
+    status=202,
+)
+def retry_delivery(ctx: Ctx, subscription_id: str, delivery_id: str) -> RetryOut:
+    """Queue one more attempt of a delivery now (whatever its status)."""
+    found = webhooks().retry(subscription_id, delivery_id)
+    return RetryOut(delivery_id=found.delivery_id)
