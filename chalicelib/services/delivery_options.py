@@ -57,16 +57,18 @@ def known_products(lines: CartLines, products: dict[str, Product]) -> dict[str, 
     return dict(products)
 
 
-def parse_option(delivery: dict[str, Any]) -> tuple[str | None, str | None]:
-    """``(quote_id, option hash)`` of ``delivery["option_id"]``, or ``(None, None)``."""
+def parse_option(
+    delivery: dict[str, Any], field: str = "delivery.option_id"
+) -> tuple[str | None, str | None]:
+    """``(quote_id, option hash)`` of ``delivery["option_id"]``, or ``(None, None)``; 400
+    naming ``field`` when it is not an option id."""
     option_id = delivery.get("option_id")
     if not option_id:
         return None, None
     quote_id, _, option_hash = option_id.partition(".")
     if not quote_id.startswith("q_") or not option_hash:
         raise InvalidInput(
-            "unknown delivery option",
-            fields=[FieldError("delivery.option_id", "not an option of a quote")],
+            "unknown delivery option", fields=[FieldError(field, "not an option of a quote")]
         )
     return quote_id, option_hash
 

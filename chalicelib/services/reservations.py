@@ -40,7 +40,7 @@ from chalicelib.domain.reservations import (
     may_expire,
     new_reservation,
 )
-from chalicelib.services.delivery_options import live_quote
+from chalicelib.services.delivery_options import live_quote, parse_option
 from chalicelib.services.ports import Network, OrderEvents, Reservation, Snapshots
 
 logger = Logger(service="dirigent")
@@ -134,12 +134,7 @@ class ReservationService:
     def reserve(self, channel: str, option_id: str) -> tuple[CheckoutReservation, bool]:
         """Hold the units of a quoted option; ``(reservation, created)``. A retry of the same
         option answers the open reservation it made."""
-        quote_id, _, option_hash = option_id.partition(".")
-        if not quote_id.startswith("q_") or not option_hash:
-            raise InvalidInput(
-                "unknown delivery option",
-                fields=[FieldError("option_id", "not an option of a quote")],
-            )
+        quote_id, _ = parse_option({"option_id": option_id}, field="option_id")
         snap = self._snapshots.read(skus=(), location_ids=(), quote_id=quote_id)
         now = self._clock()
         quote = live_quote(snap.quote, channel, datetime.fromtimestamp(now, UTC))
