@@ -1,5 +1,6 @@
 """The operations ports: DLQ depths from SQS, and the failure log as a few items of the orders
-table (``OPS#failures``, one item per slot, expiring with the DLQs' retention)."""
+table (``OPS#failures``, one item per slot, expiring with the DLQs' retention; the ring's
+sequence is a counter item of its own, ``OPS#failure-seq``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 PK = "OPS#failures"
+SEQ_KEY = {"pk": "OPS#failure-seq", "sk": "SEQ"}
 
 
 class SqsQueueDepths:
@@ -43,12 +45,21 @@ class DynamoFailureLog:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def put(self, slot: int, failure: dict[str, Any], ttl_seconds: int) -> None:
+    def append(self, failure: dict[str, Any], slots: int, ttl_seconds: int) -> None:
+        seq = int(
+            self._table.update_item(
+                Key=SEQ_KEY,
+                UpdateExpression="ADD seq :one",
+                ExpressionAttributeValues={":one": 1},
+                ReturnValues="UPDATED_NEW",
+            )["Attributes"]["seq"]
+        )
         self._table.put_item(
             Item={
                 "pk": PK,
-                "sk": f"SLOT#{slot:03d}",
+                "sk": f"SLOT#{seq % slots:03d}",
                 **failure,
+                "seq": seq,
                 "expires_at": int(time.time()) + ttl_seconds,
             }
         )

@@ -2,14 +2,14 @@
 dead-letter queue, and why the last messages failed.
 
 A consumer that fails a message records it (``record_failure``, from the batch wrapper); the
-record is masked like a log line and bounded: the failure log keeps one slot per message
-(its retries overwrite it) in a fixed number of slots, so a burst of failures costs a bounded
-number of items and the dashboard still shows the newest reasons.
+record is masked like a log line and bounded: the failure log is a ring of a fixed number of
+slots taken in turn (an atomic sequence numbers every failure), so a burst of failures costs a
+bounded number of items and the newest reasons are always kept. Reading merges a message's
+redeliveries into its newest failure.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,9 +35,11 @@ class QueueDepths(Protocol):
 
 
 class FailureLog(Protocol):
-    def put(self, slot: int, failure: dict[str, Any], ttl_seconds: int) -> None: ...
+    def append(self, failure: dict[str, Any], slots: int, ttl_seconds: int) -> None:
+        """Store ``failure`` with the next sequence number ``seq``, in slot ``seq % slots``."""
+
     def recent(self) -> list[dict[str, Any]]:
-        """Every recorded failure, in no particular order."""
+        """Every recorded failure with its ``seq``, in no particular order."""
 
 
 class OperationsService:
@@ -55,19 +57,23 @@ class OperationsService:
 
     def record_failure(self, consumer: str, message_id: str, reason: str) -> None:
         """Remember why ``message_id`` failed in ``consumer`` (masked, cut to 500 chars)."""
-        slot = zlib.crc32(message_id.encode()) % FAILURE_SLOTS
         failure = {
             "consumer": consumer,
             "message_id": message_id,
             "reason": mask_text(reason)[:REASON_MAX],
             "at": self._clock().isoformat(timespec="milliseconds"),
         }
-        self._failures.put(slot, failure, self._retention)
+        self._failures.append(failure, FAILURE_SLOTS, self._retention)
 
     def status(self) -> dict[str, Any]:
-        """The depth of every DLQ and the newest failures, newest first."""
-        failures = sorted(self._failures.recent(), key=lambda f: f.get("at", ""), reverse=True)
+        """The depth of every DLQ and the newest failure of each message, newest first."""
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for failure in sorted(self._failures.recent(), key=lambda f: int(f.get("seq", 0))):
+            newest[(failure.get("consumer", ""), failure.get("message_id", ""))] = failure
+        failures = sorted(newest.values(), key=lambda f: int(f.get("seq", 0)), reverse=True)
         return {
             "dlqs": [vars(QueueDepth(name, *self._depths.depth(name))) for name in self._dlqs],
-            "failures": failures[:SHOWN_FAILURES],
+            "failures": [
+                {k: v for k, v in f.items() if k != "seq"} for f in failures[:SHOWN_FAILURES]
+            ],
         }

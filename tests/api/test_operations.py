@@ -72,6 +72,7 @@ def test_the_dashboard_shows_dlq_depths_and_the_last_failure_reasons(
         "dirigent-fulfilment-dlq": 0,
         "dirigent-warehouse-events-dlq": 3,
         "dirigent-order-events-dlq": 0,
+        "dirigent-webhooks-dlq": 0,
     }
     newest, older = ops["failures"]
     assert newest["consumer"] == older["consumer"] == "warehouse event"
@@ -90,6 +91,26 @@ def test_a_message_failing_again_takes_its_own_slot_not_another(aws: Any) -> Non
         ("m-2", "KeyError: 'sku' for b***@example.org"),
         ("m-1", "StaleOrder: attempt 4"),
     ]
+
+
+def test_failures_of_different_messages_never_overwrite_each_other(aws: Any) -> None:
+    # msg-3 and msg-10 share crc32 % 32: slots hashed from the message id lost one of them
+    ops = wiring.operations()
+    for n in (3, 10):
+        ops.record_failure("warehouse event", f"msg-{n}", f"UnreadableEvent: {n}")
+    shown = [(f["message_id"], f["reason"]) for f in ops.status()["failures"]]
+    assert shown == [("msg-10", "UnreadableEvent: 10"), ("msg-3", "UnreadableEvent: 3")]
+
+
+def test_the_failure_log_keeps_the_newest_failures(aws: Any) -> None:
+    from chalicelib.services.operations import FAILURE_SLOTS, SHOWN_FAILURES
+
+    ops = wiring.operations()
+    for n in range(FAILURE_SLOTS + SHOWN_FAILURES):
+        ops.record_failure("order_events", f"m-{n}", f"failure {n}")
+    shown = [f["message_id"] for f in ops.status()["failures"]]
+    last = FAILURE_SLOTS + SHOWN_FAILURES - 1
+    assert shown == [f"m-{n}" for n in range(last, last - SHOWN_FAILURES, -1)]
 
 
 def test_the_failure_log_is_bounded(aws: Any) -> None:
