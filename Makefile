@@ -38,9 +38,11 @@ bench: $(VENV)/.installed        ## figures: sourcing quality/latency, order thr
 	$(PY) -m pip install -q -r requirements-bench.txt
 	$(PY) bench/sourcing.py
 	$(PY) bench/orders.py
-	$(PY) bench/requests.py
+	$(PY) bench/per_request.py
 	$(PY) bench/coldstart.py
 	$(PY) bench/capacity.py
+	$(PY) bench/availability.py
+	$(PY) bench/network.py
 
 package: $(VENV)/.installed      ## CloudFormation for STAGE into build/ (resources + per-function IAM merged)
 	$(PY) -m infrastructure.stage $(STAGE) merge-template build/$(STAGE)-merge.json

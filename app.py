@@ -9,16 +9,20 @@ from chalice import Chalice
 
 from chalicelib.api import (
     alerts,
+    availability,
     catalog,
+    confirmations,
     connectors,
     dashboard,
     exports,
     imports,
+    margin,
     orders,
     purchase_orders,
     reports,
     reservations,
     returns,
+    simulations,
     stock,
     system,
     tracking,
@@ -43,11 +47,15 @@ for blueprint in (
     alerts,
     tracking,
     returns,
+    margin,  # before reports: /reports/margin is not a /reports/{name}
     reports,
     exports,
     dashboard,
     webhooks,
     connectors,
+    confirmations,
+    availability,
+    simulations,
 ):
     app.register_blueprint(blueprint.bp)
 
@@ -110,3 +118,15 @@ def reservation_expiry(event: Any) -> None:
 def preorder_release(event: Any) -> None:
     """Release waiting preorders to locations so that they ship on release day."""
     schedules.release_preorders()
+
+
+@app.schedule(schedules.AMAZON_POLL, name="amazon_poll")
+def amazon_poll(event: Any) -> None:
+    """Poll Amazon's orders of every channel with an Amazon connector that is due."""
+    schedules.amazon_poll()
+
+
+@app.schedule(schedules.NETWORK_VALUES, name="network_values")
+def network_values(event: Any) -> None:
+    """Recompute the opportunity cost of a unit per SKU and location (network-aware sourcing)."""
+    schedules.network_values()

@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-# bench/ itself off the path: bench/requests.py would shadow the requests package.
+# bench/ itself off the path: bench/ scripts import the repository as a package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# bench/requests.py would shadow the requests library: bench/ off the path.
+# bench/ off the path: the repository root goes first.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 import requests  # noqa: E402
 

@@ -105,6 +105,11 @@ def banner(state: dict[str, Any]) -> str:
         *[("keys" if i == 0 else "", line) for i, line in enumerate(key_lines)],
         ("moto", f"{state['moto_url']}   (AWS_ENDPOINT_URL for boto3 / the aws CLI)"),
         ("sent mails", state["mails_url"]),
+        *(
+            [("webhooks", f"{state['receiver_url']}/hooks/<any>  (read: GET …/received)")]
+            if state.get("receiver_url")
+            else []
+        ),
         *[("queue", f"{queue} -> {name}") for name, queue in state["queues"].items()],
         *[("schedule", f"{name} {expr}") for name, expr in state["schedules"].items()],
         ("make tick", "fires every schedule once"),

@@ -116,6 +116,8 @@ class Stack:
     _moto: MotoProcess | None = None
     _http: LocalDevServer | None = None
     _api_workers: list[ApiWorker] = field(default_factory=list)
+    _amazon: Any = None  # the local fake of Amazon's SP-API (local/fake_spapi.py)
+    _receiver: Any = None  # the recording webhook receiver (local/receiver.py)
 
     @property
     def api_url(self) -> str:
@@ -141,10 +143,14 @@ class Stack:
         if self.sim:
             self._start_simulator()
         self._spawn("http", lambda: self._http and self._http.server.serve_forever(0.1))
+        from local.receiver import serve as serve_receiver
+
+        self._receiver = serve_receiver(int(os.environ.get("DIRIGENT_RECEIVER_PORT", "0")))
         for worker in self._api_workers:
             worker.ready()
         if self.demo:
             self.keys = _load_demo(self.api_url, self.admin_key)
+            self._amazon = _start_fake_amazon(self.api_url, self.admin_key)
 
     def _create_resources(self) -> None:
         from chalicelib import wiring
@@ -203,6 +209,12 @@ class Stack:
         if self._http is not None:
             self._http.server.shutdown()
             self._http.server.server_close()
+        if self._amazon is not None:
+            self._amazon.shutdown()
+            self._amazon.server_close()
+        if self._receiver is not None:
+            self._receiver.shutdown()
+            self._receiver.server_close()
         for worker in self._api_workers:
             worker.stop()
         for thread in self._threads:
@@ -222,6 +234,7 @@ class Stack:
             "queues": {q.name: q.queue for q in self.queue_handlers},
             "schedules": {s.name: s.expression for s in self.schedules},
             "dashboard": "/dashboard" in self.app.routes,
+            "receiver_url": self._receiver.url if self._receiver else None,
         }
 
 
@@ -230,3 +243,19 @@ def _load_demo(base_url: str, admin_key: str) -> dict[str, str]:
 
     print("loading demo data through the API…", flush=True)
     return dict(load_demo(base_url, admin_key))
+
+
+def _start_fake_amazon(base_url: str, admin_key: str) -> Any:
+    """The fake SP-API with a few demo orders, and the demo ``marketplace`` channel's Amazon
+    connector pointed at it (the ``amazon_poll`` schedule then captures them)."""
+    from local.demo import configure_amazon, product_rows
+    from local.fake_spapi import FakeSellingPartner, demo_orders, serve
+
+    fake = FakeSellingPartner(page_size=2, throttle_every=7)
+    server = serve(fake, port=int(os.environ.get("DIRIGENT_FAKE_AMAZON_PORT", "0")))
+    for order, items in demo_orders(product_rows()):
+        fake.put_order(order, items)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    configure_amazon(base_url, admin_key, endpoint=url)
+    print(f"fake Amazon SP-API at {url} (channel marketplace polls it)", flush=True)
+    return server

@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_tx import serialize
 from chalicelib.adapters.stock_items import level_from_item
+from chalicelib.adapters.stock_shards import with_shards
 from chalicelib.domain.alerts.rules import ItemKey, Notice
 from chalicelib.domain.network import StockLevel
 from chalicelib.domain.order.writes import ShippedUnits
@@ -79,13 +80,18 @@ class DynamoLowStock:
             "IndexName": LOW_STOCK_INDEX,
             "KeyConditionExpression": Key("location_id").eq(location_id) & Key("headroom").lte(0),
         }
-        levels: list[StockLevel] = []
+        items: list[dict[str, Any]] = []
         while True:
             page = self._table.query(**kwargs)
-            levels.extend(level_from_item(item) for item in page["Items"])
+            items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
-                return levels
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        # Only shard 0 of a hot SKU carries headroom (its own share): fold the shards in and
+        # keep what is low as a whole (the other shards only add units: none is missed).
+        folded = with_shards(self._table.meta.client, self._table.name, items, consistent=False)
+        levels = [level_from_item(item) for item in folded]
+        return [lvl for lvl in levels if lvl.available <= lvl.reorder_point]
 
 
 class DynamoAlertState:

@@ -2,8 +2,11 @@
 
 - ``EVENT#<event_id>``: a warehouse event was applied (written in the event's transaction with
   ``attribute_not_exists``, kept 14 days).
-- ``OUTBOX#<shard>`` / ``<created_at>#<order_id>``: fulfilment requests may be unsent (written
-  with the order, deleted with the dispatch marks; see ``dynamo_order_writes.outbox_key``).
+- the outbox: orders whose fulfilment requests may be unsent carry ``obpk`` / ``obsk``
+  (``OUTBOX#<shard>`` / ``<created_at>#<order_id>``), the keys of the sparse ``outbox`` index
+  (set with the order, removed with the dispatch marks; ``dynamo_order_writes``). Items
+  ``OUTBOX#<shard>`` / ``<created_at>#<order_id>`` are marks of the earlier layout: swept too,
+  and deleted once their order is dispatched.
 - ``TRACK#<tracking_number>`` / ``ORDER#<order_id>``: customer service finds orders by the
   carrier's tracking number.
 - ``PICKUP`` / ``<pickup_until>#<order_id>#<shipment_id>``: a click & collect shipment waits at
@@ -20,6 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_order_writes import (
+    OUTBOX_INDEX,
     OUTBOX_SHARDS,
     PICKUP_PK,
     event_key,
@@ -40,24 +44,30 @@ class DynamoFulfilmentLog:
     # --- the outbox --------------------------------------------------------------------------
 
     def outbox_due(self, before: str, *, limit: int = 100) -> list[tuple[str, dict[str, str]]]:
-        """``(order_id, mark key)`` of outbox marks written before ``before`` (ISO 8601),
-        oldest first per shard."""
+        """``(order_id, mark key)`` of orders marked in the outbox that were created before
+        ``before`` (ISO 8601), oldest first per shard. The index is eventually consistent:
+        a mark of the last instant shows on a later sweep (the sweeper waits a minute)."""
         due: list[tuple[str, dict[str, str]]] = []
         for shard in range(OUTBOX_SHARDS):
             resp = self._table.query(
+                IndexName=OUTBOX_INDEX,
+                KeyConditionExpression=Key("obpk").eq(f"OUTBOX#{shard}") & Key("obsk").lt(before),
+                Limit=limit,
+            )
+            due += [(item["obsk"].rsplit("#", 1)[1], _key(item)) for item in resp["Items"]]
+            legacy = self._table.query(
                 KeyConditionExpression=Key("pk").eq(f"OUTBOX#{shard}") & Key("sk").lt(before),
                 Limit=limit,
                 ConsistentRead=True,
             )
-            due += [
-                (item["sk"].rsplit("#", 1)[1], {"pk": item["pk"], "sk": item["sk"]})
-                for item in resp["Items"]
-            ]
+            due += [(item["sk"].rsplit("#", 1)[1], _key(item)) for item in legacy["Items"]]
         return due
 
     def drop_mark(self, key: dict[str, str]) -> None:
-        """Delete an outbox mark whose order does not exist (nothing to dispatch)."""
-        self._table.delete_item(Key=key)
+        """The mark's own item goes (the earlier layout's; a mark on the order item goes with
+        the dispatch's update): its order was dispatched, or does not exist."""
+        if key["pk"].startswith("OUTBOX#"):
+            self._table.delete_item(Key=key)
 
     # --- tracking numbers --------------------------------------------------------------------
 
@@ -85,3 +95,7 @@ class DynamoFulfilmentLog:
     def drop_pickup(self, order: Order, shipment: OrderShipment) -> None:
         key = pickup_key(order.order_id, shipment.shipment_id, shipment.pickup_until)
         self._table.delete_item(Key=key)
+
+
+def _key(item: dict[str, Any]) -> dict[str, str]:
+    return {"pk": item["pk"], "sk": item["sk"]}

@@ -3,7 +3,11 @@ entries (low-level client format), for ``DynamoOrders.update``. The item layouts
 
 - ``EVENT#<event_id>`` / ``EVENT``: a location's event was applied (``attribute_not_exists``,
   kept 14 days).
-- ``OUTBOX#<shard>`` / ``<created_at>#<order_id>``: fulfilment requests may be unsent.
+- the outbox mark is no item: ``obpk`` / ``obsk`` (``OUTBOX#<shard>`` / ``<created_at>#<order_id>``)
+  on the order item itself, the keys of the sparse ``outbox`` index (``outbox_attributes``).
+  ``OutboxMark`` / ``OutboxClear`` are therefore applied by ``DynamoOrders`` to the order's own
+  entry. Marks written as items before (``OUTBOX#<shard>`` / ``<created_at>#<order_id>``) are
+  still swept and dropped once their order is dispatched (``dynamo_fulfilment``).
 - ``TRACK#<tracking_number>`` / ``ORDER#<order_id>``: orders by carrier tracking number.
 - ``PICKUP`` / ``<pickup_until>#<order_id>#<shipment_id>``: a pick-up waiting at a store.
 - ``HOLDDUE`` / ``<auto_cancel_at>#<order_id>``: a held order's auto-cancel deadline.
@@ -47,11 +51,17 @@ PICKUP_PK = "PICKUP"
 HOLD_PK = "HOLDDUE"
 
 
-def outbox_key(order: Order) -> dict[str, str]:
-    """The outbox mark written with the order: the dispatcher deletes it once every request
-    is sent; a sweeper finds what is left (``OUTBOX#<shard>``, oldest first)."""
+OUTBOX_INDEX = "outbox"
+OUTBOX_ATTRIBUTES = ("obpk", "obsk")
+
+
+def outbox_attributes(order: Order) -> dict[str, str]:
+    """The outbox mark as attributes of the order item (the keys of the sparse ``outbox``
+    index): set with the order, removed by the dispatcher once every request is sent; the
+    sweeper finds what is left (``OUTBOX#<shard>``, oldest order first). An attribute, not an
+    item: the capture transaction writes one item fewer, and the index entry costs 1 unit."""
     shard = int(order.order_id[-2:], 16) % OUTBOX_SHARDS
-    return {"pk": f"OUTBOX#{shard}", "sk": f"{order.created_at}#{order.order_id}"}
+    return {"obpk": f"OUTBOX#{shard}", "obsk": f"{order.created_at}#{order.order_id}"}
 
 
 def pickup_key(order_id: str, shipment_id: str, until: str | None) -> dict[str, str]:
@@ -69,8 +79,9 @@ def event_key(event_id: str) -> dict[str, str]:
 def write_entry(
     write: OrderWrite, order: Order, *, table: str, stock_table: str, now: float
 ) -> dict[str, Any]:
-    """The TransactWriteItems entry of ``write`` (``now``: epoch seconds, for the markers).
-    An ``RmaSaved`` entry is for ``rma.version + 1``: bump the version once it committed."""
+    """The TransactWriteItems entry of ``write`` (``now``: epoch seconds, for the markers);
+    not for the outbox mark, which is part of the order's own entry. An ``RmaSaved`` entry
+    is for ``rma.version + 1``: bump the version once it committed."""
     match write:
         case EventMarker(event_id):
             item = {
@@ -79,10 +90,8 @@ def write_entry(
                 "expires_at": int(now) + EVENT_MARKER_TTL_SECONDS,
             }
             return put_new(table, item)
-        case OutboxMark():
-            return {"Put": {"TableName": table, "Item": serialize(outbox_key(order))}}
-        case OutboxClear():
-            return {"Delete": {"TableName": table, "Key": serialize(outbox_key(order))}}
+        case OutboxMark() | OutboxClear():
+            raise TypeError("the outbox mark is an attribute of the order: DynamoOrders sets it")
         case TrackingLookup(shipment_id, tracking_number):
             item = {
                 "pk": f"TRACK#{tracking_number}",

@@ -1,8 +1,12 @@
 """Orders, quotes and backorder queues in the orders table.
 
-An order is one item (``ORDER#<id>``) holding the order document as JSON, a ``version`` for
-optimistic concurrency, and the keys of the listing indexes:
-gsi1 channel / created, gsi2 day / created, gsi3 e-mail / created, gsi4 channel order id.
+An order is one item (``ORDER#<id>``) holding the order document (``docz``: ``order_codec``,
+a few hundred bytes: the item stays under 1 KB, one write unit), a ``version`` for optimistic
+concurrency, and the keys of the listing indexes:
+gsi1 channel / created, gsi2 day / created, gsi3 e-mail / created, gsi4 channel order id;
+while fulfilment requests may be unsent, the outbox mark (``obpk`` / ``obsk``, the sparse
+``outbox`` index). Updates are ``Update`` entries, so the mark stays unless a write sets or
+clears it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,8 +21,13 @@ from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_aggregates import aggregate_ops
 from chalicelib.adapters.dynamo_catalog import batch_get
-from chalicelib.adapters.dynamo_order_writes import outbox_key, write_entry
+from chalicelib.adapters.dynamo_order_writes import (
+    OUTBOX_ATTRIBUTES,
+    outbox_attributes,
+    write_entry,
+)
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
+from chalicelib.adapters.order_codec import decode, encode
 from chalicelib.adapters.stock_items import movement_update
 from chalicelib.adapters.stock_shards import route
 from chalicelib.domain.errors import (
@@ -32,7 +40,13 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.order.model import Order, order_from_doc, order_to_doc
-from chalicelib.domain.order.writes import OrderWrite, RmaSaved, capture_writes
+from chalicelib.domain.order.writes import (
+    OrderWrite,
+    OutboxClear,
+    OutboxMark,
+    RmaSaved,
+    capture_writes,
+)
 from chalicelib.domain.paging import Page
 
 Reservation = tuple[str, str, int]  # sku, location_id, quantity
@@ -71,7 +85,7 @@ class DynamoOrders:
         return {
             **_order_key(order.order_id),
             # Compressed: an order is rewritten on every event, and write units go by size.
-            "docz": zlib.compress(json.dumps(doc, separators=(",", ":"), default=str).encode(), 6),
+            "docz": encode(doc),
             "version": order.version,
             "status": doc["status"],
             "channel": order.channel,
@@ -133,16 +147,16 @@ class DynamoOrders:
         stock, routed = self._stock_ops(order, moves, now)
         skus = [sku for movement, sku in routed if movement == Movement.RESERVE]  # first
         counters = aggregate_ops(self._table.name, order)  # sets order.aggregated: first
+        item = {**self._order_item(order), **outbox_attributes(order)}  # with its outbox mark
         ops = [
             {
                 "Put": {
                     "TableName": self._table.name,
-                    "Item": serialize(self._order_item(order)),
+                    "Item": serialize(item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
             *stock,
-            {"Put": {"TableName": self._table.name, "Item": serialize(outbox_key(order))}},
             *self._backorder_ops(order),
             *[self._write(w, order) for w in [*capture_writes(order), *writes]],
             *counters,
@@ -175,16 +189,13 @@ class DynamoOrders:
         extra = [
             write_entry(w, order, table=self._table.name, stock_table=self._stock_table, now=now_s)
             for w in writes
+            if not isinstance(w, OutboxMark | OutboxClear)
         ]
+        marks = [w for w in writes if isinstance(w, OutboxMark | OutboxClear)]
         ops = [
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    "Item": serialize(self._order_item(order)),
-                    "ConditionExpression": "version = :v",
-                    "ExpressionAttributeValues": serialize({":v": expected}),
-                }
-            },
+            self._order_update(
+                order, expected, mark=isinstance(marks[-1], OutboxMark) if marks else None
+            ),
             *stock,
             *self._backorder_ops(order, delete=drop_backorders),
             *extra,
@@ -198,6 +209,29 @@ class DynamoOrders:
         for write in writes:
             if isinstance(write, RmaSaved):
                 write.rma.version += 1
+
+    def _order_update(self, order: Order, expected: int, *, mark: bool | None) -> dict[str, Any]:
+        """The order's entry of an update: every attribute set if the stored ``version`` is
+        ``expected``; the outbox mark set (``mark``), removed (``not mark``) or left (None)."""
+        item = self._order_item(order)
+        if mark:
+            item.update(outbox_attributes(order))
+        key = {name: item.pop(name) for name in ("pk", "sk")}
+        names = {f"#a{i}": name for i, name in enumerate(item)}
+        values = {f":a{i}": value for i, value in enumerate(item.values())}
+        expression = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item)))
+        if mark is False:
+            expression += " REMOVE " + ", ".join(OUTBOX_ATTRIBUTES)
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": serialize(key),
+                "UpdateExpression": expression,
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": serialize({**values, ":v": expected}),
+            }
+        }
 
     def _write(self, write: OrderWrite, order: Order) -> dict[str, Any]:
         return write_entry(
@@ -215,10 +249,10 @@ class DynamoOrders:
             transact_write(self._client, ops)
         except TransactionFailed as exc:
             if 0 in exc.failed:
+                first = ops[0].get("Put", {})
                 raise (
                     OrderExists
-                    if "ConditionExpression" in ops[0]["Put"]
-                    and "attribute_not_exists" in ops[0]["Put"]["ConditionExpression"]
+                    if "attribute_not_exists" in first.get("ConditionExpression", "")
                     else StaleOrder
                 )("the order was written meanwhile") from exc
             lost = sorted({skus[i - 1] for i in exc.failed if 0 < i <= len(skus)})
@@ -325,10 +359,10 @@ class DynamoOrders:
 
 
 def order_from_item(item: dict[str, Any]) -> Order:
-    """An order from its stored item (the document is zlib-compressed JSON)."""
+    """An order from its stored item (the document: ``order_codec``)."""
     raw = item["docz"]
     data = raw.value if hasattr(raw, "value") else raw
-    order = order_from_doc(json.loads(zlib.decompress(bytes(data))))
+    order = order_from_doc(decode(bytes(data)))
     order.version = int(item["version"])
     return order
 

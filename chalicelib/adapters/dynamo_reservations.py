@@ -6,20 +6,23 @@ open it is listed in ``gsi1`` under ``RESEXP#<0..3>`` sorted by ``<until>#<id>``
 expiry sweeper reads what is due there (DynamoDB's TTL is far too late for this; the
 ``expires_at`` TTL only cleans up closed items a week later). Reserving, releasing and
 expiring move the units in the same transaction as the item; an order takes a reservation
-over with ``consume_entry``, in its own transaction.
+over with ``consume_entry``, in its own transaction. The units of a hot SKU are spread over its
+shards like an order's (``stock_shards.route``); ``stock_shards`` on the item names where they
+are held, so that they go back there (and an order taking them over inherits the map).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.adapters.stock_items import movement_update
+from chalicelib.adapters.stock_shards import route
 from chalicelib.domain.errors import StaleOrder, StockRace, WriteConflict
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.reservations import (
@@ -77,6 +80,10 @@ def reservation_from_item(item: dict[str, Any]) -> CheckoutReservation:
         status=ReservationStatus(item["status"]),
         extended=bool(item.get("extended", False)),
         order_id=item.get("order_id"),
+        stock_shards={
+            str(key): {str(k): int(v) for k, v in held.items()}
+            for key, held in item.get("stock_shards", {}).items()
+        },
     )
 
 
@@ -100,6 +107,7 @@ class DynamoReservations:
         """The reservation and its units, in one transaction. Raises StockRace (naming the
         SKUs whose units are no longer available), WriteConflict (the id exists) or StaleOrder
         (a concurrent transaction held an item: retry)."""
+        moves, skus, shards = self._moves(Movement.RESERVE, res.holds, {}, res.reservation_id)
         item = {
             **_key(res.reservation_id),
             **_due_key(res),
@@ -111,6 +119,7 @@ class DynamoReservations:
             "until": int(res.expires_at),
             "extended": res.extended,
             "expires_at": int(res.expires_at) + CLEANUP_SECONDS,
+            **({"stock_shards": shards} if shards else {}),
         }
         ops = [
             {
@@ -120,9 +129,9 @@ class DynamoReservations:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
-            *self._moves(Movement.RESERVE, res.holds),
+            *moves,
         ]
-        self._run(ops, res.holds)
+        self._run(ops, skus)
 
     def get(self, reservation_id: str) -> CheckoutReservation | None:
         item = self._table.get_item(Key=_key(reservation_id), ConsistentRead=True).get("Item")
@@ -173,7 +182,7 @@ class DynamoReservations:
                     "ExpressionAttributeValues": serialize(values),
                 }
             },
-            *self._moves(Movement.RELEASE, res.holds),
+            *self._moves(Movement.RELEASE, res.holds, res.stock_shards, res.reservation_id)[0],
         ]
         self._run(ops, ())
 
@@ -191,18 +200,33 @@ class DynamoReservations:
             out += [item["pk"].removeprefix("RESV#") for item in resp["Items"]]
         return out
 
-    def _moves(self, movement: Movement, holds: Sequence[tuple[str, str, int]]) -> list[Any]:
+    def _moves(
+        self,
+        movement: Movement,
+        holds: Sequence[tuple[str, str, int]],
+        held: Mapping[str, Mapping[str, int]],
+        seed: str,
+    ) -> tuple[list[Any], list[str], dict[str, dict[str, int]]]:
+        """The holds' stock entries, each on its hot-SKU shard (``route``), the SKU of each
+        entry, and the shards the units are held on afterwards."""
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock()))
-        return [movement_update(self._stock_table, s, loc, movement, q, now) for s, loc, q in holds]
+        mine = {key: dict(v) for key, v in held.items()}
+        routed, after = route(mine, seed, [(movement, hold) for hold in holds])
+        entries = [
+            movement_update(self._stock_table, sku, loc, move, q, now, shard=shard)
+            for move, sku, loc, q, shard in routed
+        ]
+        return entries, [sku for _, sku, *_ in routed], after
 
-    def _run(self, ops: list[dict[str, Any]], holds: Sequence[tuple[str, str, int]]) -> None:
-        """The reservation's item comes first, then one stock item per hold."""
+    def _run(self, ops: list[dict[str, Any]], skus: Sequence[str]) -> None:
+        """The reservation's item comes first, then the stock entries (``skus``: the SKU of
+        each reserving one)."""
         try:
             transact_write(self._client, ops)
         except TransactionFailed as exc:
             if 0 in exc.failed:
                 raise WriteConflict("the reservation changed meanwhile") from exc
-            lost = [holds[i - 1][0] for i in exc.failed if 0 < i <= len(holds)]
+            lost = sorted({skus[i - 1] for i in exc.failed if 0 < i <= len(skus)})
             if lost:
                 raise StockRace(lost) from exc
             if exc.failed:

@@ -4,7 +4,8 @@ DynamoDB conditions can't do arithmetic, so ``available`` is stored and every up
 keeps ``available = on_hand - reserved - safety_stock``. Movements are conditional updates that
 refuse to make ``reserved`` negative or take more than is available. The item and expression
 builders (``stock_items``) give the same updates as TransactWriteItems entries, so a use case can
-write them together with an order or an event marker in one transaction.
+write them together with an order or an event marker in one transaction. Hot SKUs' shards:
+``stock_shards``; bulk imports: ``stock_bulk``.
 
 Every write also keeps ``headroom = available - reorder_point``: the ``low-stock`` index on
 ``(location_id, headroom)`` finds the items at or below their reorder point (``headroom <= 0``)
@@ -15,8 +16,7 @@ counts) set it outright, which also repairs such an item.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from chalicelib.adapters.dynamo_tx import (
     serialize,
     transact_write,
 )
+from chalicelib.adapters.stock_bulk import BulkWrites, stated
 from chalicelib.adapters.stock_items import (
     count_entry,
     event_marker,
@@ -43,18 +44,16 @@ from chalicelib.adapters.stock_items import (
     shard_top,
     stock_violations,
 )
-from chalicelib.adapters.stock_shards import ShardedWrites, Target, with_shards
+from chalicelib.adapters.stock_shards import Target, with_shards
 from chalicelib.domain.errors import Conflict, FieldError, InsufficientStock, NotFound
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
 
 _ATTEMPTS = 6
-_WRITERS = 8
-_KEY = ("sku", "location_id")
 _NUMBERS = ("on_hand", "reserved", "safety_stock", "available", "reorder_point", "quarantine")
 
 
-class DynamoStock(ShardedWrites):
+class DynamoStock(BulkWrites):
     """The stock table. Every write keeps ``available`` equal to
     ``on_hand - reserved - safety_stock``; writes that need the current ``reserved`` read it and
     write with a condition on the value read (optimistic), retrying a few times. Writes that
@@ -137,72 +136,17 @@ class DynamoStock(ShardedWrites):
             target = Target(on_hand=on_hand, safety_stock=safety_stock, reorder_point=reorder_point)
             self._rebalance(sku, location_id, target)
             return self._level_after(sku, location_id)
-        fresh = put_new(self._name, {**item, **_stated(item)}, key="sku")
+        fresh = put_new(self._name, {**item, **stated(item)}, key="sku")
         for _ in range(_ATTEMPTS):
             for entry in (self._levels_update(wanted), fresh):
                 try:
                     self._write([entry])
                 except TransactionFailed:
                     continue  # no item to update, or someone just created it: try the other
+                if entry is fresh:
+                    self._split_new(sku, location_id)
                 return self._level_after(sku, location_id)
         raise Conflict(f"stock of {sku} at {location_id} kept changing; try again")
-
-    def set_levels_many(self, levels: Sequence[StockLevel]) -> None:
-        """``set_levels`` for many items that exist, a few in parallel. Plain updates, not
-        transactions: moto copies every table on each transaction, which makes imports crawl."""
-
-        def write(level: StockLevel) -> None:
-            try:
-                self._write([self._levels_update(level)])
-            except TransactionFailed:  # gone meanwhile: create it
-                self.set_levels(
-                    level.sku,
-                    level.location_id,
-                    on_hand=level.on_hand,
-                    safety_stock=level.safety_stock,
-                    reorder_point=level.reorder_point,
-                )
-
-        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-            list(pool.map(write, levels))
-
-    def _levels_update(self, level: StockLevel) -> dict[str, Any]:
-        """Absolute levels in one update that needs no read: ``available`` is computed by
-        DynamoDB from the stored ``reserved`` (one ``-`` per value, which SET allows). Like a
-        count taken now, it folds in the journal and makes older counts stale."""
-        base = level.on_hand - level.safety_stock
-        return self._update(
-            level.sku,
-            level.location_id,
-            "SET on_hand = :oh, safety_stock = :ss, reorder_point = :rp, "
-            "available = :base - reserved, headroom = :hbase - reserved, updated_at = :now, "
-            "counted_at = :now, journal = :empty",
-            "attribute_exists(sku) AND attribute_not_exists(shard_top)",  # hot: set_levels
-            {
-                ":empty": [],
-                ":oh": level.on_hand,
-                ":ss": level.safety_stock,
-                ":rp": level.reorder_point,
-                ":base": base,
-                ":hbase": base - level.reorder_point,
-            },
-        )
-
-    def put_new_many(self, levels: Iterable[StockLevel]) -> int:
-        """Batch-put items that are known not to exist yet (bulk import of new items)."""
-        written = 0
-        with self._table.batch_writer(overwrite_by_pkeys=list(_KEY)) as batch:
-            for level in levels:
-                item = new_item(
-                    level.sku,
-                    level.location_id,
-                    on_hand=level.on_hand,
-                    safety_stock=level.safety_stock,
-                    reorder_point=level.reorder_point,
-                )
-                batch.put_item(Item={**item, **_stated(item)})
-                written += 1
-        return written
 
     def apply(self, sku: str, location_id: str, movement: Movement, quantity: int) -> StockLevel:
         """One movement as a conditional update, or ``InsufficientStock`` and nothing written."""
@@ -241,6 +185,7 @@ class DynamoStock(ShardedWrites):
                 raise self._insufficient(sku, location_id, movement, quantity)
             try:  # nothing to receive into yet: create the item (unless someone just did)
                 self._write([*self._marker(event_id), created])
+                self._split_new(sku, location_id)
                 return True
             except TransactionFailed as exc:
                 if event_id is not None and 0 in exc.failed:
@@ -313,6 +258,8 @@ class DynamoStock(ShardedWrites):
             )
             try:
                 self._write([*self._marker(event_id), entry])
+                if item is None:
+                    self._split_new(sku, location_id)
                 return True
             except TransactionFailed as exc:
                 if event_id is not None and 0 in exc.failed:
@@ -383,8 +330,3 @@ class DynamoStock(ShardedWrites):
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _stated(item: dict[str, Any]) -> dict[str, Any]:
-    """An absolute level stated now: like a count at its ``updated_at``, nothing journalled."""
-    return {"counted_at": item["updated_at"], "journal": []}

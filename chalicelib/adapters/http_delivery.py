@@ -1,5 +1,5 @@
-"""The outside of webhook delivery: DNS, an HTTP client pinned to a checked address, and the
-webhooks queue."""
+"""The outside of webhook delivery and of confirmations to the platforms: DNS, an HTTP client
+pinned to a checked address (``GuardedHttp`` checks it), and the webhooks queue."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import http.client
 import json
 import socket
 import ssl
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from chalicelib.domain.confirmations import PlatformRefused
+from chalicelib.domain.webhooks import BadWebhook, check_url, refused_address
 
 MAX_ANSWER_BYTES = 65536
 SEND_BATCH_MAX = 10
@@ -44,11 +47,23 @@ class _PinnedHttp(http.client.HTTPConnection):
 
 
 class HttpTransport:
-    """POST and read at most 64 KB of the answer; redirects are not followed."""
+    """One request, reading at most 64 KB of the answer; redirects are not followed."""
 
     def post(
         self, url: str, address: str, headers: dict[str, str], body: bytes, timeout: float
     ) -> int:
+        return self.request("POST", url, address, headers, body, timeout)[0]
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        address: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> tuple[int, bytes]:
+        """``(status, answer)``; raises OSError when no answer came."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         secure = parts.scheme == "https"
@@ -57,14 +72,59 @@ class HttpTransport:
         conn = kind(host, port, address, timeout)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request(method, path, body=body, headers=headers)
             answer = conn.getresponse()
-            answer.read(MAX_ANSWER_BYTES)
-            return int(answer.status)
+            return int(answer.status), answer.read(MAX_ANSWER_BYTES)
         except (http.client.HTTPException, ssl.SSLError) as exc:
             raise OSError(str(exc)) from exc
         finally:
             conn.close()
+
+
+class Requests(Protocol):
+    def request(
+        self,
+        method: str,
+        url: str,
+        address: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> tuple[int, bytes]: ...
+
+
+class GuardedHttp:
+    """The SSRF guard for calls to the sales platforms: the URL must be https (http too on the
+    local stage) without credentials in it, every address its host resolves to public
+    (loopback too locally), and the call connects to the address checked. A URL or address
+    refused is ``PlatformRefused`` (the configuration must change); no address is OSError."""
+
+    def __init__(
+        self,
+        resolver: Callable[[str, int], list[str]],
+        transport: Requests,
+        *,
+        local: bool,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self._resolver, self._transport, self._local = resolver, transport, local
+        self._timeout = timeout_s
+
+    def request(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        try:
+            host, port = check_url(url, local=self._local)
+        except BadWebhook as exc:
+            reasons = "; ".join(f.reason for f in exc.fields)
+            raise PlatformRefused(f"the platform URL is not allowed: {reasons}") from None
+        addresses = self._resolver(host, port)
+        if not addresses:
+            raise OSError(f"{host} does not resolve")
+        for address in addresses:
+            if reason := refused_address(address, allow_loopback=self._local):
+                raise PlatformRefused(f"{host} resolves to a refused address: {reason}")
+        return self._transport.request(method, url, addresses[0], headers, body, self._timeout)
 
 
 class SqsWebhookQueue:

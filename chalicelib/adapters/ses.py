@@ -21,11 +21,11 @@ _PERMANENT = {"MessageRejected", "InvalidParameterValue", "MailFromDomainNotVeri
 def mime_message(mail: Mail, *, sender: str) -> EmailMessage:
     """``multipart/mixed``: ``multipart/alternative`` (text, then HTML) and the attachments."""
     message = EmailMessage()
-    message["From"] = sender
+    message["From"] = mail.sender or sender
     message["To"] = ", ".join(mail.to)
     message["Subject"] = mail.subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["Message-ID"] = make_msgid(domain=str(message["From"]).rpartition("@")[2] or None)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     for attachment in mail.attachments:
@@ -37,7 +37,8 @@ def mime_message(mail: Mail, *, sender: str) -> EmailMessage:
 
 
 class SesMailer:
-    """Sends ``Mail`` from the configured sender identity (verified in SES)."""
+    """Sends ``Mail`` from its own sender (a channel's) or the configured identity; either
+    must be verified in SES."""
 
     def __init__(self, client: Any, *, sender: str) -> None:
         self._client = client
@@ -49,7 +50,9 @@ class SesMailer:
         raw = mime_message(mail, sender=self._sender).as_bytes()
         try:
             resp = self._client.send_raw_email(
-                Source=self._sender, Destinations=list(mail.to), RawMessage={"Data": raw}
+                Source=mail.sender or self._sender,
+                Destinations=list(mail.to),
+                RawMessage={"Data": raw},
             )
         except ClientError as exc:
             code = exc.response["Error"]["Code"]

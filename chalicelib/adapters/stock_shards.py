@@ -313,6 +313,20 @@ class ShardedWrites:
         except Unbalanced as exc:
             raise Conflict(str(exc)) from None
 
+    def _split_new(self, sku: str, *location_ids: str) -> None:
+        """Locations first stocked after the SKU was marked hot: split like its others (which
+        name the shard count: ``set_shards`` splits every location). Best effort, like
+        ``_spread``: the units stay orderable on shard 0."""
+        page = self._table.query(
+            KeyConditionExpression=Key("sku").eq(sku),
+            ProjectionExpression="#n",
+            ExpressionAttributeNames={"#n": "shards"},
+        )  # one page: the SKU's locations, a few bytes each
+        shards = max((shard_count(i) for i in page["Items"]), default=1)
+        for location_id in location_ids if shards > 1 else ():
+            with contextlib.suppress(Conflict):
+                self._rebalance(sku, location_id, Target(shards=shards))
+
     def _spread(self, sku: str, location_id: str) -> None:
         """After a receipt at a hot SKU: the new units spread over its shards (best effort)."""
         if shard_top(self._item(sku, location_id)):
@@ -323,6 +337,7 @@ class ShardedWrites:
 # Movements that take units from ``reserved``, and those that put them there (at shard 0 but
 # for reservations, which are spread).
 _TAKES = frozenset({Movement.RELEASE, Movement.SHIP, Movement.SHORT, Movement.TRANSFER_OUT})
+_PICKS = frozenset({Movement.RESERVE, Movement.SHIP_UNRESERVED})
 Routed = tuple[Movement, str, str, int, int]  # movement, sku, location_id, quantity, shard
 
 
@@ -340,9 +355,14 @@ def route(
     for movement, (sku, loc, quantity) in moves:
         key = f"{sku}@{loc}"
         mine = {int(k): v for k, v in after.get(key, {}).items()}
-        hint = HINTS.get(sku, loc) if movement == Movement.RESERVE else None
+        hint = HINTS.get(sku, loc) if movement in _PICKS else None
         if movement in _TAKES and mine:
             take, mine = take_back(mine, quantity)
+        elif hint is not None and movement == Movement.SHIP_UNRESERVED:
+            # units that left unreserved (shipped after a cancel) come off the shards that
+            # have them, not all off shard 0 (whose deficit the other shards would sell)
+            take = pick(hint[0], quantity, start_shard(f"{seed}/{sku}", hint[1]))
+            HINTS.took(sku, loc, take)
         elif hint is not None:
             available, shards = hint
             take = pick(available, quantity, start_shard(f"{seed}/{sku}", shards))

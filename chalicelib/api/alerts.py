@@ -6,22 +6,33 @@ alpha-2) or ``all`` (purchasing: every location, no ``value``).
 
 from __future__ import annotations
 
+from functools import cache
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models.alerts import AlertGroupIn, AlertGroupList, AlertGroupOut
-from chalicelib.api.models.common import CountryCode, check_path_id, same_id
 from chalicelib.domain.access import Role
 from chalicelib.domain.alerts.rules import AlertGroup, Scope
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
 
+if TYPE_CHECKING:
+    from chalicelib.api.models.alerts import AlertGroupIn, AlertGroupList, AlertGroupOut
+
 bp = Blueprint(__name__)
-_COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode, config=ConfigDict(defer_build=True))
+
+
+@cache
+def _country() -> TypeAdapter[str]:
+    from chalicelib.api.models.common import CountryCode
+
+    return TypeAdapter(CountryCode, config=ConfigDict(defer_build=True))
 
 
 def _out(group: AlertGroup) -> AlertGroupOut:
+    from chalicelib.api.models.alerts import AlertGroupOut
     from chalicelib.services.alerts import group_to_doc  # the digest code loads on first use
 
     return AlertGroupOut(**group_to_doc(group))
@@ -42,7 +53,7 @@ def _value(req: AlertGroupIn) -> str | None:
         )
     if req.scope == Scope.COUNTRY:
         try:
-            return _COUNTRY.validate_python(req.value)
+            return _country().validate_python(req.value)
         except ValidationError as exc:
             reason = exc.errors()[0]["msg"]
             raise InvalidInput(reason, fields=[FieldError("value", reason)]) from None
@@ -58,11 +69,14 @@ def _value(req: AlertGroupIn) -> str | None:
     "/alert-groups/{group_id}",
     method="PUT",
     roles=[Role.ADMIN],
-    request=AlertGroupIn,
-    response=AlertGroupOut,
+    request="alerts:AlertGroupIn",
+    response="alerts:AlertGroupOut",
 )
 def put_alert_group(ctx: Ctx, group_id: str) -> AlertGroupOut:
     """Create or replace a low-stock recipient group."""
+    from chalicelib.api.models.alerts import AlertGroupIn
+    from chalicelib.api.models.common import check_path_id, same_id
+
     check_path_id("group_id", group_id)
     req = ctx.body(AlertGroupIn)
     same_id("group_id", group_id, req.group_id)
@@ -76,7 +90,7 @@ def put_alert_group(ctx: Ctx, group_id: str) -> AlertGroupOut:
     return _out(wiring.alert_groups().put(group))
 
 
-@endpoint(bp, "/alert-groups/{group_id}", roles=[Role.ADMIN], response=AlertGroupOut)
+@endpoint(bp, "/alert-groups/{group_id}", roles=[Role.ADMIN], response="alerts:AlertGroupOut")
 def get_alert_group(ctx: Ctx, group_id: str) -> AlertGroupOut:
     """One recipient group."""
     group = wiring.alert_groups().get(group_id)
@@ -85,8 +99,10 @@ def get_alert_group(ctx: Ctx, group_id: str) -> AlertGroupOut:
     return _out(group)
 
 
-@endpoint(bp, "/alert-groups", roles=[Role.ADMIN], response=AlertGroupList)
+@endpoint(bp, "/alert-groups", roles=[Role.ADMIN], response="alerts:AlertGroupList")
 def list_alert_groups(ctx: Ctx) -> AlertGroupList:
     """Every recipient group."""
+    from chalicelib.api.models.alerts import AlertGroupList
+
     groups = wiring.alert_groups().list()
     return AlertGroupList(alert_groups=[_out(g) for g in groups])

@@ -5,25 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import TypeAdapter
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
-from chalicelib.api.models.common import (
-    MAX_MONEY,
-    CarrierServiceIn,
-    CarrierServiceList,
-    ChannelIn,
-    ChannelList,
-    EventKeyOut,
-    LocationIn,
-    LocationList,
-    LocationOut,
-    RulesOut,
-    check_path_id,
-    same_id,
-)
-from chalicelib.api.models.products import HotProductIn
 from chalicelib.domain.access import Role
 from chalicelib.domain.catalog import RULE_FIELDS, Kind
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
@@ -32,7 +16,6 @@ from chalicelib.domain.rules import SourcingRules
 bp = Blueprint(__name__)
 
 STAFF = [Role.ADMIN, Role.SERVICE]
-RULES = TypeAdapter(SourcingRules)
 MAX_RULE_NUMBER = 1_000_000_000  # weights, units, days, km: far beyond any sensible rule
 
 
@@ -50,18 +33,20 @@ def _found(doc: dict[str, Any] | None, what: str, name: str, value: str) -> dict
     "/channels/{channel}",
     method="PUT",
     roles=[Role.ADMIN],
-    request=ChannelIn,
-    response=ChannelIn,
+    request="common:ChannelIn",
+    response="common:ChannelIn",
 )
 def put_channel(ctx: Ctx, channel: str) -> dict[str, Any]:
     """Create or replace a sales channel."""
+    from chalicelib.api.models.common import ChannelIn, check_path_id, same_id
+
     check_path_id("channel", channel)
     req = ctx.body(ChannelIn)
     same_id("channel", channel, req.channel)
     return wiring.catalog_service().put(Kind.CHANNEL, channel, req.doc(channel))
 
 
-@endpoint(bp, "/channels/{channel}", roles=[*STAFF, Role.CHANNEL], response=ChannelIn)
+@endpoint(bp, "/channels/{channel}", roles=[*STAFF, Role.CHANNEL], response="common:ChannelIn")
 def get_channel(ctx: Ctx, channel: str) -> dict[str, Any]:
     """One channel (a channel key sees only its own)."""
     if not ctx.principal.sees_channel(channel):
@@ -71,7 +56,7 @@ def get_channel(ctx: Ctx, channel: str) -> dict[str, Any]:
     )
 
 
-@endpoint(bp, "/channels", roles=STAFF, response=ChannelList)
+@endpoint(bp, "/channels", roles=STAFF, response="common:ChannelList")
 def list_channels(ctx: Ctx) -> dict[str, Any]:
     """Every channel."""
     return {"channels": wiring.catalog_service().docs(Kind.CHANNEL)}
@@ -81,6 +66,9 @@ def list_channels(ctx: Ctx) -> dict[str, Any]:
 
 
 def _validate_rules(raw: Any) -> dict[str, Any]:
+    from chalicelib.api.models.common import MAX_MONEY
+    from chalicelib.api.models.rules import RULES
+
     if not isinstance(raw, dict):
         raise InvalidInput(
             "the rules must be an object", fields=[FieldError("body", "not an object")]
@@ -113,6 +101,9 @@ def _validate_rules(raw: Any) -> dict[str, Any]:
     ]
     if values["max_parcels"] < 1:
         problems.append(FieldError("max_parcels", "must be >= 1"))
+    from chalicelib.api.models.cost_rules import cost_rule_problems
+
+    problems += cost_rule_problems(values)
     for currency in values["free_shipping_threshold"]:
         if len(currency) != 3 or not currency.isupper():
             problems.append(FieldError(f"free_shipping_threshold.{currency}", "not a currency"))
@@ -127,17 +118,19 @@ def _validate_rules(raw: Any) -> dict[str, Any]:
     "/sourcing-rules",
     method="PUT",
     roles=[Role.ADMIN],
-    request=RULES,
-    response=RulesOut,
+    request="rules:RULES",
+    response="common:RulesOut",
 )
 def put_rules(ctx: Ctx) -> dict[str, Any]:
     """Store a new version of the sourcing rules; the answer carries its ``version``."""
     return wiring.catalog_service().put_rules(_validate_rules(ctx.json()))
 
 
-@endpoint(bp, "/sourcing-rules", roles=STAFF, response=RulesOut)
+@endpoint(bp, "/sourcing-rules", roles=STAFF, response="common:RulesOut")
 def get_rules(ctx: Ctx) -> dict[str, Any]:
     """The current sourcing rules (the defaults, version 0, until some are stored)."""
+    from chalicelib.api.models.rules import RULES
+
     doc = wiring.catalog_service().rules_doc()
     if doc is None:
         return {**RULES.dump_python(SourcingRules(), mode="json"), "version": 0}
@@ -152,24 +145,26 @@ def get_rules(ctx: Ctx) -> dict[str, Any]:
     "/locations/{location_id}",
     method="PUT",
     roles=[Role.ADMIN],
-    request=LocationIn,
-    response=LocationIn,
+    request="common:LocationIn",
+    response="common:LocationIn",
 )
 def put_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
     """Create or replace a warehouse, store or 3PL."""
+    from chalicelib.api.models.common import LocationIn, check_path_id, same_id
+
     check_path_id("location_id", location_id)
     req = ctx.body(LocationIn)
     same_id("location_id", location_id, req.location_id)
     return wiring.catalog_service().put(Kind.LOCATION, location_id, req.doc(location_id))
 
 
-@endpoint(bp, "/locations", roles=STAFF, response=LocationList)
+@endpoint(bp, "/locations", roles=STAFF, response="common:LocationList")
 def list_locations(ctx: Ctx) -> dict[str, Any]:
     """Every location, with the age of its stock feed."""
     return {"locations": wiring.catalog_service().location_docs()}
 
 
-@endpoint(bp, "/locations/{location_id}", roles=STAFF, response=LocationOut)
+@endpoint(bp, "/locations/{location_id}", roles=STAFF, response="common:LocationOut")
 def get_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
     """One location, with its last stock report (``feed_at``), its age and status."""
     doc = wiring.catalog_service().location_doc(location_id)
@@ -181,11 +176,13 @@ def get_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
     "/locations/{location_id}/event-key",
     method="POST",
     roles=[Role.ADMIN],
-    response=EventKeyOut,
+    response="common:EventKeyOut",
     status=201,
 )
 def issue_event_key(ctx: Ctx, location_id: str) -> Any:
     """Issue the location's warehouse-event key; the previous one stops verifying at once."""
+    from chalicelib.api.models.common import EventKeyOut
+
     key = wiring.event_keys().issue(location_id)
     out = EventKeyOut(
         location_id=key.location_id,
@@ -204,11 +201,14 @@ def issue_event_key(ctx: Ctx, location_id: str) -> Any:
     "/products/{sku}",
     method="PUT",
     roles=[Role.ADMIN],
-    request=HotProductIn,
-    response=HotProductIn,
+    request="products:HotProductIn",
+    response="products:HotProductIn",
 )
 def put_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     """Create or replace a product."""
+    from chalicelib.api.models.common import check_path_id, same_id
+    from chalicelib.api.models.products import HotProductIn
+
     check_path_id("sku", sku)
     req = ctx.body(HotProductIn)
     same_id("sku", sku, req.sku)
@@ -217,7 +217,7 @@ def put_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     return doc
 
 
-@endpoint(bp, "/products/{sku}", roles=[*STAFF, Role.CHANNEL], response=HotProductIn)
+@endpoint(bp, "/products/{sku}", roles=[*STAFF, Role.CHANNEL], response="products:HotProductIn")
 def get_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     """One product."""
     return _found(wiring.catalog_service().doc(Kind.PRODUCT, sku), "product", "sku", sku)
@@ -231,18 +231,20 @@ def get_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     "/carrier-services/{service_id}",
     method="PUT",
     roles=[Role.ADMIN],
-    request=CarrierServiceIn,
-    response=CarrierServiceIn,
+    request="common:CarrierServiceIn",
+    response="common:CarrierServiceIn",
 )
 def put_carrier_service(ctx: Ctx, service_id: str) -> dict[str, Any]:
     """Create or replace a carrier service with its lanes and rate card."""
+    from chalicelib.api.models.common import CarrierServiceIn, check_path_id, same_id
+
     check_path_id("service_id", service_id)
     req = ctx.body(CarrierServiceIn)
     same_id("service_id", service_id, req.service_id)
     return wiring.catalog_service().put(Kind.CARRIER, service_id, req.doc(service_id))
 
 
-@endpoint(bp, "/carrier-services", roles=STAFF, response=CarrierServiceList)
+@endpoint(bp, "/carrier-services", roles=STAFF, response="common:CarrierServiceList")
 def list_carrier_services(ctx: Ctx) -> dict[str, Any]:
     """Every carrier service."""
     return {"carrier_services": wiring.catalog_service().docs(Kind.CARRIER)}

@@ -8,13 +8,6 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, PayloadTooLarge, endpoint
-from chalicelib.api.models.connectors import (
-    ConnectorRequest,
-    ConnectorView,
-    RejectedOrderList,
-    RejectedOrderView,
-    WebhookResult,
-)
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, NotFound
 
@@ -41,15 +34,17 @@ def _visible(ctx: Ctx, channel: str) -> None:
     "/channels/{channel}/connector",
     method="PUT",
     roles=[Role.ADMIN],
-    request=ConnectorRequest,
-    response=ConnectorView,
+    request="connectors:ConnectorRequest",
+    response="connectors:ConnectorView",
 )
 def put_connector(ctx: Ctx, channel: str) -> dict[str, Any]:
     """Configure the channel's connector: platform, webhook secret, SKU map, delivery."""
+    from chalicelib.api.models.connectors import ConnectorRequest
+
     return dict(_service().configure(channel, ctx.body(ConnectorRequest).doc()))
 
 
-@endpoint(bp, "/channels/{channel}/connector", roles=STAFF, response=ConnectorView)
+@endpoint(bp, "/channels/{channel}/connector", roles=STAFF, response="connectors:ConnectorView")
 def get_connector(ctx: Ctx, channel: str) -> dict[str, Any]:
     """The channel's connector, without its secret."""
     return dict(_service().config(channel))
@@ -80,7 +75,7 @@ def _webhook(ctx: Ctx, platform: str, channel: str) -> dict[str, Any]:
     bp,
     "/connectors/shopify/{channel}",
     method="POST",
-    response=WebhookResult,
+    response="connectors:WebhookResult",
     content_types=_CONTENT_TYPES,
 )
 def shopify_webhook(ctx: Ctx, channel: str) -> dict[str, Any]:
@@ -92,7 +87,7 @@ def shopify_webhook(ctx: Ctx, channel: str) -> dict[str, Any]:
     bp,
     "/connectors/woocommerce/{channel}",
     method="POST",
-    response=WebhookResult,
+    response="connectors:WebhookResult",
     content_types=_CONTENT_TYPES,
 )
 def woocommerce_webhook(ctx: Ctx, channel: str) -> dict[str, Any]:
@@ -104,7 +99,7 @@ def woocommerce_webhook(ctx: Ctx, channel: str) -> dict[str, Any]:
     bp,
     "/channels/{channel}/rejected-orders",
     roles=[*STAFF, Role.CHANNEL],
-    response=RejectedOrderList,
+    response="connectors:RejectedOrderList",
 )
 def list_rejected(ctx: Ctx, channel: str) -> dict[str, Any]:
     """The channel's orders a connector could not capture, with the reason (at most 100)."""
@@ -116,7 +111,7 @@ def list_rejected(ctx: Ctx, channel: str) -> dict[str, Any]:
     bp,
     "/channels/{channel}/rejected-orders/{rejected_id}",
     roles=[*STAFF, Role.CHANNEL],
-    response=RejectedOrderView,
+    response="connectors:RejectedOrderView",
 )
 def get_rejected(ctx: Ctx, channel: str, rejected_id: str) -> dict[str, Any]:
     """One rejected order, with the webhook body it came in."""
@@ -129,7 +124,7 @@ def get_rejected(ctx: Ctx, channel: str, rejected_id: str) -> dict[str, Any]:
     "/channels/{channel}/rejected-orders/{rejected_id}/retry",
     method="POST",
     roles=[*STAFF, Role.CHANNEL],
-    response=WebhookResult,
+    response="connectors:WebhookResult",
 )
 def retry_rejected(ctx: Ctx, channel: str, rejected_id: str) -> dict[str, Any]:
     """Map and capture a rejected order again (after its SKU map or stock was fixed); it

@@ -16,8 +16,8 @@ from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models.dashboard import DashboardData
 from chalicelib.domain.access import Role
+from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import FieldError, NotFound
 
 bp = Blueprint(__name__)
@@ -32,6 +32,7 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+REJECTED_SHOWN = 20
 
 
 @cache
@@ -71,7 +72,31 @@ def dashboard_asset(ctx: Ctx, name: str) -> Response:
     )
 
 
-@endpoint(bp, "/dashboard/data", roles=[Role.ADMIN, Role.SERVICE], response=DashboardData)
+@endpoint(
+    bp, "/dashboard/data", roles=[Role.ADMIN, Role.SERVICE], response="dashboard:DashboardData"
+)
 def dashboard_data(ctx: Ctx) -> dict[str, Any]:
-    """KPIs, chart series, the low-stock list, DLQ depths and the last consumer failures."""
-    return {**wiring.reports().dashboard(), "operations": wiring.operations().status()}
+    """KPIs, chart series, the low-stock list, DLQ depths, the last consumer failures and the
+    orders connectors could not capture."""
+    return {
+        **wiring.reports().dashboard(),
+        "operations": wiring.operations().status(),
+        "rejected_orders": _rejected_orders(),
+    }
+
+
+def _rejected_orders() -> list[dict[str, Any]]:
+    """The newest rejected orders of every channel with a connector (one query per channel)."""
+    from chalicelib.wiring.connectors import connectors
+
+    service = connectors()
+    rows = [
+        {key: doc.get(key) for key in ROW}
+        for config in wiring.catalog_service().docs(Kind.CONNECTOR)
+        for doc in service.rejected_orders(config["channel"])
+    ]
+    rows.sort(key=lambda row: row["last_attempt_at"] or "", reverse=True)
+    return rows[:REJECTED_SHOWN]
+
+
+ROW = ("channel", "platform", "platform_order_id", "reason", "attempts", "last_attempt_at")

@@ -13,13 +13,12 @@ from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
-from chalicelib.api.models.exports import ExportLink
 from chalicelib.domain.access import Role
 
 bp = Blueprint(__name__)
 
 
-@endpoint(bp, "/exports/{kind}", roles=[Role.ADMIN], response=ExportLink)
+@endpoint(bp, "/exports/{kind}", roles=[Role.ADMIN], response="exports:ExportLink")
 def export(ctx: Ctx, kind: str) -> Any:
     """Every order (placed in ``from``..``to``), stock item (now) or return (requested in the
     range) as CSV; ``channel`` narrows orders and returns. Large files: a pre-signed link."""

@@ -46,7 +46,13 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
 # Query parameters that reach a key or an index: the longest value each may have. Any other
 # parameter may have up to MAX_QUERY_VALUE characters.
-QUERY_LIMITS = {"cursor": 2048, "email": 254, "channel_order_id": 100, "tracking_number": 100}
+QUERY_LIMITS = {
+    "skus": 6600,  # 100 SKU ids and their commas (GET /channels/{channel}/availability)
+    "cursor": 2048,
+    "email": 254,
+    "channel_order_id": 100,
+    "tracking_number": 100,
+}
 QUERY_IDS = ("channel", "sku", "location_id", "order_id")
 MAX_QUERY_VALUE = 256
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')

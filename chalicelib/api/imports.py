@@ -5,15 +5,17 @@ the answer lists the errors per row."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import MAX_BODY_BYTES, BadRequest, Ctx, PayloadTooLarge, endpoint
-from chalicelib.api.models.common import ImportReport, ProductRowIn, StockRowIn, validate_rows
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from chalicelib.api.models.common import ImportReport
 
 bp = Blueprint(__name__)
 
@@ -23,6 +25,8 @@ MAX_ROWS = 20_000
 
 def import_rows(kind: str, rows: list[Any]) -> ImportReport:
     """Validate and store ``rows`` of ``kind`` (also used by ``python -m local.importer``)."""
+    from chalicelib.api.models.common import ImportReport, ProductRowIn, StockRowIn, validate_rows
+
     if kind == "products":
         products, errors = validate_rows(ProductRowIn, rows)
         imported = wiring.importer().import_products([(p.sku, p.doc(p.sku)) for _, p in products])
@@ -79,7 +83,7 @@ def _rows(ctx: Ctx) -> list[Any]:
     "/imports/{kind}",
     method="POST",
     roles=[Role.ADMIN],
-    response=ImportReport,
+    response="common:ImportReport",
     content_types=["application/json", "text/csv"],
 )
 def post_import(ctx: Ctx, kind: str) -> ImportReport:

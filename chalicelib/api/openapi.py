@@ -1,7 +1,13 @@
-"""The OpenAPI 3.1 document, generated from the registered endpoints and their pydantic models."""
+"""The OpenAPI 3.1 document, generated from the registered endpoints and their pydantic models.
+
+Endpoints name their models as ``"<module>:<name>"`` of ``chalicelib.api.models`` (a class or a
+TypeAdapter there), so that no model is built at ``import app``: the document imports them on
+its first request, each view on its first call.
+"""
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
 
@@ -34,7 +40,17 @@ ERROR_SCHEMA = {
 }
 
 
+def resolve(model: Any) -> Any:
+    """The model an endpoint names: ``"orders:OrderView"`` is ``OrderView`` of
+    ``chalicelib.api.models.orders``; anything else is itself."""
+    if not isinstance(model, str):
+        return model
+    module, _, name = model.partition(":")
+    return getattr(importlib.import_module(f"chalicelib.api.models.{module}"), name)
+
+
 def _schema(model: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    model = resolve(model)
     if model is None:
         return {"type": "object"}
     adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)

@@ -14,7 +14,6 @@ from chalice import Blueprint, Response
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models.reports import ReportView
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput
 
@@ -59,7 +58,7 @@ def output_format(ctx: Ctx) -> str:
     return fmt
 
 
-@endpoint(bp, "/reports/{name}", roles=READERS, response=ReportView)
+@endpoint(bp, "/reports/{name}", roles=READERS, response="reports:ReportView")
 def get_report(ctx: Ctx, name: str) -> Any:
     """A report over a day range (``from``, ``to``; default the last 30 days), optionally for
     one ``channel`` and ``currency``; ``format=json`` (default) or ``csv``."""

@@ -13,7 +13,6 @@ from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint, json_response
-from chalicelib.api.models.reservations import ReservationRequest, ReservationView
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, Forbidden
 
@@ -40,12 +39,14 @@ def _view(res: Any) -> dict[str, Any]:
     "/reservations",
     method="POST",
     roles=[Role.CHANNEL],
-    request=ReservationRequest,
-    response=ReservationView,
+    request="reservations:ReservationRequest",
+    response="reservations:ReservationView",
     status=201,
 )
 def reserve(ctx: Ctx) -> Any:
     """Keep a quoted option's stock (201; 200 with the same reservation for a retry)."""
+    from chalicelib.api.models.reservations import ReservationRequest
+
     req = ctx.body(ReservationRequest)
     res, created = wiring.reservations().reserve(_channel(ctx), req.option_id)
     return json_response(_view(res), 201 if created else 200)
@@ -55,7 +56,7 @@ def reserve(ctx: Ctx) -> Any:
     bp,
     "/reservations/{reservation_id}",
     roles=[Role.CHANNEL, Role.SERVICE],
-    response=ReservationView,
+    response="reservations:ReservationView",
 )
 def get_reservation(ctx: Ctx, reservation_id: str) -> dict[str, Any]:
     """A reservation of the caller's channel (customer service sees every channel's)."""
@@ -67,7 +68,7 @@ def get_reservation(ctx: Ctx, reservation_id: str) -> dict[str, Any]:
     "/reservations/{reservation_id}/extend",
     method="POST",
     roles=[Role.CHANNEL],
-    response=ReservationView,
+    response="reservations:ReservationView",
 )
 def extend_reservation(ctx: Ctx, reservation_id: str) -> dict[str, Any]:
     """Keep the units the channel's reservation time more from now (once)."""
@@ -79,7 +80,7 @@ def extend_reservation(ctx: Ctx, reservation_id: str) -> dict[str, Any]:
     "/reservations/{reservation_id}",
     method="DELETE",
     roles=[Role.CHANNEL],
-    response=ReservationView,
+    response="reservations:ReservationView",
 )
 def release_reservation(ctx: Ctx, reservation_id: str) -> dict[str, Any]:
     """Give the units back (the cart was abandoned)."""

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.api.idempotency import IdempotentCall, call_once, idempotency_key, idempotent_call
-from chalicelib.api.models.common import (
-    AdjustmentCommand,
-    AdjustmentIn,
-    AdjustmentOut,
-    StockLevelIn,
-    StockLocationOut,
-    StockOut,
-    StockTotal,
-    check_path_id,
-)
-from chalicelib.api.models.stock import (
-    QuarantineAction,
-    QuarantineCommand,
-    QuarantineIn,
-    QuarantineOut,
-)
 from chalicelib.domain.access import Role
 from chalicelib.domain.network import StockLevel
+
+if TYPE_CHECKING:
+    from chalicelib.api.models.common import AdjustmentIn, AdjustmentOut, StockLocationOut, StockOut
+    from chalicelib.api.models.stock import QuarantineIn, QuarantineOut
 
 bp = Blueprint(__name__)
 
@@ -36,6 +24,8 @@ QUARANTINE_KEY_PREFIX = "stock-quarantine"
 
 
 def _location_out(level: StockLevel) -> StockLocationOut:
+    from chalicelib.api.models.common import StockLocationOut
+
     return StockLocationOut(
         location_id=level.location_id,
         on_hand=level.on_hand,
@@ -53,11 +43,13 @@ def _location_out(level: StockLevel) -> StockLocationOut:
     "/stock/{sku}/{location_id}",
     method="PUT",
     roles=[Role.ADMIN],
-    request=StockLevelIn,
-    response=StockLocationOut,
+    request="common:StockLevelIn",
+    response="common:StockLocationOut",
 )
 def put_stock(ctx: Ctx, sku: str, location_id: str) -> StockLocationOut:
     """Set absolute levels of a SKU at a location (what is reserved stays reserved)."""
+    from chalicelib.api.models.common import StockLevelIn, check_path_id
+
     check_path_id("sku", sku)
     check_path_id("location_id", location_id)
     req = ctx.body(StockLevelIn)
@@ -72,6 +64,8 @@ def put_stock(ctx: Ctx, sku: str, location_id: str) -> StockLocationOut:
 
 
 def _adjust(adjustment: AdjustmentIn) -> AdjustmentOut:
+    from chalicelib.api.models.common import AdjustmentOut
+
     level = wiring.inventory().adjust(
         adjustment.sku, adjustment.location_id, adjustment.delta, reason=adjustment.reason
     )
@@ -86,6 +80,7 @@ def _adjust(adjustment: AdjustmentIn) -> AdjustmentOut:
 @cache
 def _adjust_once(store: Any) -> IdempotentCall:
     """``_adjust`` made idempotent on the key (the same key with another body is 422)."""
+    from chalicelib.api.models.common import AdjustmentCommand, AdjustmentOut
 
     def run(command: AdjustmentCommand) -> AdjustmentOut:
         return _adjust(command.adjustment)
@@ -105,13 +100,15 @@ def _adjust_once(store: Any) -> IdempotentCall:
     "/stock/adjustments",
     method="POST",
     roles=[Role.ADMIN],
-    request=AdjustmentIn,
-    response=AdjustmentOut,
+    request="common:AdjustmentIn",
+    response="common:AdjustmentOut",
     status=201,
 )
 def post_adjustment(ctx: Ctx) -> AdjustmentOut:
     """Correct on_hand by a signed delta. With an ``Idempotency-Key`` header a replay returns
     the first answer and the same key with another body is 422."""
+    from chalicelib.api.models.common import AdjustmentCommand, AdjustmentIn
+
     adjustment = ctx.body(AdjustmentIn)
     key = idempotency_key(ctx)
     if key is None:
@@ -121,10 +118,14 @@ def post_adjustment(ctx: Ctx) -> AdjustmentOut:
     return result
 
 
-@endpoint(bp, "/stock/{sku}", roles=[Role.ADMIN, Role.SERVICE, Role.CHANNEL], response=StockOut)
+@endpoint(
+    bp, "/stock/{sku}", roles=[Role.ADMIN, Role.SERVICE, Role.CHANNEL], response="common:StockOut"
+)
 def get_stock(ctx: Ctx, sku: str) -> StockOut:
     """The stock of a SKU at every location, with totals; ``sellable``: what sourcing would
     take of a location (its available units, discounted while its stock feed is stale)."""
+    from chalicelib.api.models.common import StockOut, StockTotal
+
     stock = wiring.inventory().stock_of(sku)
     return StockOut(
         sku=sku,
@@ -149,6 +150,8 @@ def get_stock(ctx: Ctx, sku: str) -> StockOut:
 
 
 def _quarantine(sku: str, location_id: str, req: QuarantineIn) -> QuarantineOut:
+    from chalicelib.api.models.stock import QuarantineAction, QuarantineOut
+
     level = wiring.inventory().quarantine(
         sku,
         location_id,
@@ -168,6 +171,7 @@ def _quarantine(sku: str, location_id: str, req: QuarantineIn) -> QuarantineOut:
 @cache
 def _quarantine_once(store: Any) -> IdempotentCall:
     """``_quarantine`` made idempotent on the key (the same key with another body is 422)."""
+    from chalicelib.api.models.stock import QuarantineCommand, QuarantineOut
 
     def run(command: QuarantineCommand) -> QuarantineOut:
         return _quarantine(command.sku, command.location_id, command.request)
@@ -187,13 +191,16 @@ def _quarantine_once(store: Any) -> IdempotentCall:
     "/stock/{sku}/{location_id}/quarantine",
     method="POST",
     roles=[Role.ADMIN, Role.SERVICE],
-    request=QuarantineIn,
-    response=QuarantineOut,
+    request="stock:QuarantineIn",
+    response="stock:QuarantineOut",
 )
 def post_quarantine(ctx: Ctx, sku: str, location_id: str) -> QuarantineOut:
     """Release quarantined units to sellable stock (``release``: waiting backorders may take
     them) or write them off (``write_off``). 409 naming ``quantity`` when fewer are quarantined.
     With an ``Idempotency-Key`` header a replay returns the first answer."""
+    from chalicelib.api.models.common import check_path_id
+    from chalicelib.api.models.stock import QuarantineCommand, QuarantineIn
+
     check_path_id("sku", sku)
     check_path_id("location_id", location_id)
     req = ctx.body(QuarantineIn)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
 from chalice import Blueprint
 
 from chalicelib import wiring
 from chalicelib.api.http import Ctx, endpoint
-from chalicelib.api.models.tracking import Tracking, tracking_view
 from chalicelib.domain.errors import FieldError, NotFound
+
+if TYPE_CHECKING:
+    from chalicelib.api.models.tracking import Tracking
 
 bp = Blueprint(__name__)
 
@@ -27,10 +30,12 @@ def _not_found(order_id: str) -> NotFound:
     return NotFound(f"order {order_id} not found", fields=[FieldError("order_id", "unknown")])
 
 
-@endpoint(bp, "/track/{order_id}", roles=None, response=Tracking)
+@endpoint(bp, "/track/{order_id}", roles=None, response="tracking:Tracking")
 def track(ctx: Ctx, order_id: str) -> Tracking:
     """The customer's view of an order: status timeline, shipments with carrier, tracking
     number and promised date. Needs the order's tracking token."""
+    from chalicelib.api.models.tracking import tracking_view
+
     token = (ctx.query("token") or "")[:MAX_TOKEN_LENGTH]
     order = wiring.orders().get(order_id) if len(order_id) <= 64 else None
     if order is None:

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import Ctx, endpoint, json_response
-from chalicelib.api.models.webhooks import (
-    DeliveryList,
-    RetryOut,
-    SubscriptionIn,
-    SubscriptionOut,
-    delivery_out,
-    subscription_out,
-)
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.wiring.webhooks import webhooks
+
+if TYPE_CHECKING:
+    from chalicelib.api.models.webhooks import DeliveryList, RetryOut, SubscriptionOut
 
 bp = Blueprint(__name__)
 
@@ -30,21 +27,27 @@ NO_STORE = {"Cache-Control": "no-store"}
     "/webhook-subscriptions/{subscription_id}",
     method="PUT",
     roles=ADMIN,
-    request=SubscriptionIn,
-    response=SubscriptionOut,
+    request="webhooks:SubscriptionIn",
+    response="webhooks:SubscriptionOut",
 )
 def put_subscription(ctx: Ctx, subscription_id: str) -> Response:
     """Create (201, with the secret, once) or change (200) a subscription. The URL must be
     https and resolve to public addresses only; the secret is generated when left out."""
+    from chalicelib.api.models.webhooks import SubscriptionIn, subscription_out
+
     req = ctx.body(SubscriptionIn)
     result = webhooks().put(subscription_id, req.url, [e.value for e in req.events], req.secret)
     out = subscription_out(result.subscription, result.secret)
     return json_response(out, 201 if result.created else 200, headers=NO_STORE)
 
 
-@endpoint(bp, "/webhook-subscriptions/{subscription_id}", roles=ADMIN, response=SubscriptionOut)
+@endpoint(
+    bp, "/webhook-subscriptions/{subscription_id}", roles=ADMIN, response="webhooks:SubscriptionOut"
+)
 def get_subscription(ctx: Ctx, subscription_id: str) -> SubscriptionOut:
     """A subscription (never its secret)."""
+    from chalicelib.api.models.webhooks import subscription_out
+
     return subscription_out(webhooks().get(subscription_id))
 
 
@@ -52,11 +55,13 @@ def get_subscription(ctx: Ctx, subscription_id: str) -> SubscriptionOut:
     bp,
     "/webhook-subscriptions/{subscription_id}/deliveries",
     roles=ADMIN,
-    response=DeliveryList,
+    response="webhooks:DeliveryList",
 )
 def list_deliveries(ctx: Ctx, subscription_id: str) -> DeliveryList:
     """Deliveries, newest first: status, attempts with status codes, next retry; ``limit``
     (at most 100) and ``cursor``."""
+    from chalicelib.api.models.webhooks import DeliveryList, delivery_out
+
     raw_limit = ctx.query("limit") or "20"
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise InvalidInput("bad limit", fields=[FieldError("limit", f"1 to {MAX_PAGE}")])
@@ -69,10 +74,12 @@ def list_deliveries(ctx: Ctx, subscription_id: str) -> DeliveryList:
     "/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/retry",
     method="POST",
     roles=ADMIN,
-    response=RetryOut,
+    response="webhooks:RetryOut",
     status=202,
 )
 def retry_delivery(ctx: Ctx, subscription_id: str, delivery_id: str) -> RetryOut:
     """Queue one more attempt of a delivery now (whatever its status)."""
+    from chalicelib.api.models.webhooks import RetryOut
+
     found = webhooks().retry(subscription_id, delivery_id)
     return RetryOut(delivery_id=found.delivery_id)

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import wiring
-from chalicelib.consumers import batch, webhook_deliveries
+from chalicelib.consumers import availability, batch, simulation, webhook_deliveries
 
 logger = Logger(service="dirigent")
 
@@ -39,11 +39,17 @@ def _order_message(body: dict[str, Any]) -> None:
         sent = wiring.dispatcher().dispatch(message.order_id)
         logger.info("order dispatched", order_id=message.order_id, requests=sent)
     webhook_deliveries.order_changed(message.order_id)
+    if message.type == "order_placed":  # the sales network values are forecast from
+        from chalicelib.wiring.network_value import network_values
+
+        network_values().record(message.order_id)
+    availability.order_stock_changed(message.order_id)  # its reservations moved
 
 
 def _stock_arrived(body: dict[str, Any]) -> None:
     message = StockArrived.model_validate(body)
     wiring.backorders().allocate(message.sku, message.location_id)
+    availability.stock_changed([message.sku])
 
 
 USE_CASES: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -51,6 +57,8 @@ USE_CASES: dict[str, Callable[[dict[str, Any]], None]] = {
     "order_updated": _order_message,
     "order_cancelled": _order_message,
     "stock_arrived": _stock_arrived,
+    "availability_recheck": availability.recheck,
+    "simulation_step": simulation.step,  # one step of a rule simulation job
 }
 
 

@@ -15,6 +15,8 @@ PICKUP_EXPIRY = Rate(15, unit=Rate.MINUTES)
 HOLD_EXPIRY = Rate(5, unit=Rate.MINUTES)
 PREORDER_RELEASE = Rate(60, unit=Rate.MINUTES)
 RESERVATION_EXPIRY = Rate(1, unit=Rate.MINUTES)
+AMAZON_POLL = Rate(5, unit=Rate.MINUTES)  # each channel at its own poll_minutes, no oftener
+NETWORK_VALUES = Rate(60, unit=Rate.MINUTES)  # each SKU about daily (network_value.REFRESH_AFTER)
 
 
 def alert_rate() -> Rate:
@@ -58,3 +60,17 @@ def release_preorders() -> int:
 def expire_reservations() -> int:
     """Give back the units of checkout reservations past their time."""
     return wiring.reservations().sweep()
+
+
+def amazon_poll() -> list[dict[str, Any]]:
+    """Poll Amazon's orders of every channel that is due (each channel's ``poll_minutes``)."""
+    from chalicelib.wiring.amazon import amazon_poller
+
+    return [vars(result) for result in amazon_poller().run()]
+
+
+def network_values() -> dict[str, Any]:
+    """Recompute every selling SKU's network value per location (network-aware sourcing)."""
+    from chalicelib.wiring.network_value import network_values as service
+
+    return vars(service().run())

@@ -26,7 +26,7 @@ from pydantic import (
 from chalicelib import wiring
 from chalicelib.api.http import field_errors
 from chalicelib.api.models.common import MAX_QUANTITY, Id
-from chalicelib.consumers import batch, webhook_deliveries
+from chalicelib.consumers import availability, batch, webhook_deliveries
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.inventory import count_refusal
 from chalicelib.domain.order.progress import ShipmentEventType
@@ -257,6 +257,8 @@ def _shipment_event(event: Any) -> None:
     )
     logger.info("shipment event", event_id=event.event_id, type=event.type, outcome=outcome.value)
     webhook_deliveries.order_changed(event.order_id)
+    if event.type == "short_pick":  # the location's units were written off
+        availability.order_stock_changed(event.order_id)
 
 
 def _stock_received(event: StockReceived) -> None:
@@ -273,6 +275,7 @@ def _stock_received(event: StockReceived) -> None:
         else:
             logger.info("po line received", event_id=event.event_id, po_id=event.po_id, new=closed)
     logger.info("stock received", event_id=event.event_id, applied=applied)
+    availability.stock_changed([event.sku])
 
 
 def _asn_created(event: AsnCreated) -> None:
@@ -291,6 +294,7 @@ def _stock_count(event: StockCount) -> None:
         event_id=event.event_id,
     )
     logger.info("stock counted", event_id=event.event_id, applied=applied)
+    availability.stock_changed([event.sku])
 
 
 def _return_event(event: ReturnReceived | ReturnInTransit) -> None:
@@ -318,6 +322,7 @@ def _return_event(event: ReturnReceived | ReturnInTransit) -> None:
         )
     logger.info("return event", event_id=event.event_id, type=event.type, outcome=outcome.value)
     webhook_deliveries.rma_changed(event.rma_id)
+    availability.stock_changed(ln.sku for ln in getattr(event, "lines", ()))
 
 
 USE_CASES: dict[str, Callable[[Any], None]] = {

@@ -1,8 +1,10 @@
 """The webhooks queue (``dirigent-webhooks``): ``order_changed`` / ``rma_changed`` triggers
-fan an order's new events out to the subscriptions (one ``delivery`` message each), and a
-``delivery`` is one signed attempt. A failed attempt reports its record failed after setting
-its visibility to the next wait, so SQS brings it back on the back-off schedule and, after the
-last attempt, moves it to the DLQ. One bad message never fails its batch."""
+fan an order's new events out to the subscriptions (one ``delivery`` message each) and derive
+its confirmations back to the platform it came from (one ``confirmation`` message each); a
+``delivery`` is one signed attempt, a ``confirmation`` one platform call. A failed attempt
+reports its record failed after setting its visibility to the next wait, so SQS brings it back
+on the back-off schedule and, after the last attempt, moves it to the DLQ. One bad message
+never fails its batch."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.consumers import batch
+from chalicelib.wiring.confirmations import confirmations
 from chalicelib.wiring.webhooks import webhooks
 
 logger = Logger(service="dirigent")
@@ -31,6 +34,14 @@ class RmaChanged(BaseModel):
     rma_id: str = Field(min_length=1, max_length=64)
 
 
+class ConfirmationMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    kind: Literal["confirmation"]
+    channel: str = Field(min_length=1, max_length=64)
+    confirmation_id: str = Field(min_length=1, max_length=64)
+    manual: bool = False
+
+
 class DeliveryMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     kind: Literal["delivery"]
@@ -45,11 +56,30 @@ def apply(record: SQSRecord) -> None:
     kind = body.get("kind") if isinstance(body, dict) else None
     service = webhooks()
     if kind == "order_changed":
-        queued = service.announce_order(OrderChanged.model_validate(body).order_id)
-        logger.info("webhooks announced", order_id=body["order_id"], deliveries=queued)
+        order_id = OrderChanged.model_validate(body).order_id
+        queued = service.announce_order(order_id)
+        logger.info("webhooks announced", order_id=order_id, deliveries=queued)
+        _confirm(order_id)
     elif kind == "rma_changed":
-        queued = service.announce_rma(RmaChanged.model_validate(body).rma_id)
-        logger.info("webhooks announced", rma_id=body["rma_id"], deliveries=queued)
+        rma_id = RmaChanged.model_validate(body).rma_id
+        queued = service.announce_rma(rma_id)
+        logger.info("webhooks announced", rma_id=rma_id, deliveries=queued)
+        if rma_order := service.order_of_rma(rma_id):
+            _confirm(rma_order)
+    elif kind == "confirmation":
+        confirmation = ConfirmationMessage.model_validate(body)
+        outcome = confirmations().attempt(
+            confirmation.channel,
+            confirmation.confirmation_id,
+            receive_count=int(record.attributes.approximate_receive_count or 1),
+            receipt_handle=record.receipt_handle,
+            manual=confirmation.manual,
+        )
+        logger.info(
+            "confirmation attempted",
+            confirmation_id=confirmation.confirmation_id,
+            status=outcome.value,
+        )
     elif kind == "delivery":
         message = DeliveryMessage.model_validate(body)
         status = service.attempt(
@@ -62,6 +92,12 @@ def apply(record: SQSRecord) -> None:
         logger.info("webhook delivered", delivery_id=message.delivery_id, status=status.value)
     else:
         raise ValueError(f"kind: unknown webhook message {kind!r}")
+
+
+def _confirm(order_id: str) -> None:
+    queued = confirmations().confirm_order(order_id)
+    if queued:
+        logger.info("confirmations queued", order_id=order_id, confirmations=queued)
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@
   // --- small DOM helpers --------------------------------------------------------------------
 
   const $ = (id) => document.getElementById(id);
-  const { el, int, drawOrders, drawFunnel, drawStock } = window.DirigentCharts; // charts.js
+  const { el, int, drawOrders, drawFunnel, drawStock, drawVolumeDeltas } = window.DirigentCharts; // charts.js
 
   const pct = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(1)}%`);
 
@@ -113,6 +113,38 @@
     if (initial) renderData(initial);
     loop("data", DATA_EVERY_MS, async () => renderData(await api("/dashboard/data")));
     loop("orders", ORDERS_EVERY_MS, refreshOrders);
+    loop("simulation", DATA_EVERY_MS, refreshSimulation);
+  }
+
+  // --- the latest rule simulation ---------------------------------------------------------------
+
+  async function refreshSimulation() {
+    const sim = (await api("/sourcing-rules/simulations")).latest;
+    const body = $("sim-totals").tBodies[0];
+    if (!sim) {
+      $("sim-status").textContent = "none yet";
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 3, class: "muted" }, "No simulation has run.")));
+      drawVolumeDeltas($("chart-simulation"), []);
+      return;
+    }
+    const p = sim.progress;
+    $("sim-status").textContent = `${sim.status} · ${int(p.done)}/${p.total === null ? "?" : int(p.total)} orders · ${sim.period.from} – ${sim.period.to}`;
+    $("sim-title").textContent = `rules v${sim.current_version} vs candidate${sim.activated_version ? ` (activated as v${sim.activated_version})` : ""}`;
+    const r = sim.results;
+    if (!r) return;
+    const cur = r.current, cand = r.candidate;
+    const row = (label, a, b) => el("tr", {}, el("td", {}, label), el("td", { class: "num" }, a), el("td", { class: "num" }, b));
+    const num = (v) => (v === null || v === undefined ? "–" : String(v));
+    body.replaceChildren(
+      row("Orders replayed", int(r.orders_replayed), `${int(r.not_replayable)} not replayable`),
+      row("Unplaceable", int(cur.unplaceable), int(cand.unplaceable)),
+      row("Cost to serve (minor units)", int(cur.cost_to_serve), int(cand.cost_to_serve)),
+      row("Margin (minor units)", num(cur.margin), num(cand.margin)),
+      row("Avg promise (days)", num(cur.avg_promise_days), num(cand.avg_promise_days)),
+      row("Promised on time", pct(cur.on_time_share), pct(cand.on_time_share)),
+      row("Split rate", pct(cur.split_rate), pct(cand.split_rate)),
+      row("Parcels", int(cur.parcels), int(cand.parcels)));
+    drawVolumeDeltas($("chart-simulation"), r.locations);
   }
 
   // --- KPIs, charts and low stock -------------------------------------------------------------
@@ -136,6 +168,7 @@
     drawStock($("chart-stock"), data.stock_health);
     renderLowStock(data.low_stock, k.low_stock);
     renderFeeds(data.feed_ages || []);
+    renderRejected(data.rejected_orders || []);
     renderOperations(data.operations);
   }
 
@@ -170,6 +203,20 @@
       el("td", {}, f.consumer),
       el("td", {}, el("code", {}, f.message_id)),
       el("td", {}, f.reason))));
+  }
+
+  function renderRejected(rows) {
+    const body = $("rejected").tBodies[0];
+    if (!rows.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No rejected orders.")));
+      return;
+    }
+    body.replaceChildren(...rows.map((r) => el("tr", {},
+      el("td", {}, when(r.last_attempt_at)),
+      el("td", {}, `${r.channel} · ${r.platform}`),
+      el("td", {}, el("code", {}, r.platform_order_id)),
+      el("td", {}, r.reason.message + (r.reason.fields || []).map((f) => ` · ${f.path}: ${f.reason}`).join("")),
+      el("td", { class: "num bad" }, int(r.attempts)))));
   }
 
   function setRate(id, rate, good, fair) {
@@ -280,10 +327,15 @@
     if (!entries.length) return el("p", { class: "muted" }, "No sourcing explanation (backordered at capture).");
     const head = entries.find((e) => e.kind);
     const items = entries.filter((e) => !e.kind).map((e) => {
+      const numbers = e.cost ? ` · cost ${e.cost.total} · by ${e.promised_date}` : "";
       if (e.location_id) {
         const text = OUTCOMES[e.outcome] || e.outcome.replace(/_/g, " ");
         return el("li", {}, el("span", {}, e.location_id),
-          el("span", { class: e.outcome === "chosen" ? "chosen" : "muted" }, e.units ? `${text} · ${e.units} units` : text));
+          el("span", { class: e.outcome === "chosen" ? "chosen" : "muted" }, (e.units ? `${text} · ${e.units} units` : text) + numbers));
+      }
+      if (e.alternative) {
+        return el("li", {}, el("span", {}, `${e.alternative}: ${(e.location_ids || []).join(", ")}`),
+          el("span", { class: "muted" }, `not chosen: ${e.outcome.replace(/_/g, " ")}${numbers}`));
       }
       return el("li", {}, el("span", {}, `${e.count} location(s)`),
         el("span", { class: "muted" }, `${e.outcome.replace(/_/g, " ")}: ${(e.location_ids || []).join(", ")}`));

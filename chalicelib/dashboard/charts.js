@@ -151,7 +151,35 @@ window.DirigentCharts = (() => {
     host.replaceChildren(root, legend);
   }
 
+  // A simulation's per-location volume change: units under the candidate rules minus units
+  // under the current ones, bars left (fewer) and right (more) of a centre line.
+  function drawVolumeDeltas(host, rows) {
+    if (!rows.length) {
+      host.replaceChildren(el("p", { class: "empty" }, "No volume moved."));
+      return;
+    }
+    const W = 760, rowH = 24, top = 4, labelW = 150, right = 120;
+    const H = rows.length * rowH + top + 4;
+    const max = Math.max(1, ...rows.map((r) => Math.abs(r.units_delta)));
+    const half = (W - labelW - right) / 2, mid = labelW + half;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Units per location: candidate minus current" });
+    root.append(svg("line", { x1: mid, x2: mid, y1: 0, y2: H, stroke: "#c7cedb" }));
+    rows.forEach((row, i) => {
+      const y = top + i * rowH, d = row.units_delta;
+      const w = Math.max(1, (half * Math.abs(d)) / max);
+      root.append(svg("text", { x: 0, y: y + 14, class: "bar-label" }, truncate(row.location_id, 22)));
+      root.append(titled(svg("rect", {
+        x: (d < 0 ? mid - w : mid).toFixed(1), y, width: w.toFixed(1), height: rowH - 8, rx: 2,
+        fill: d < 0 ? "#d64545" : d > 0 ? "#1f9d6b" : "#c7cedb", class: "bar",
+        "data-location": row.location_id, "data-value": d,
+      }), `${row.location_id}: ${int(row.current.units)} → ${int(row.candidate.units)} units`));
+      const text = `${d > 0 ? "+" : ""}${int(d)} units · ${row.parcels_delta > 0 ? "+" : ""}${int(row.parcels_delta)} parcels`;
+      root.append(svg("text", { x: W - right + 8, y: y + 14, class: "bar-value" }, text));
+    });
+    host.replaceChildren(root);
+  }
+
   const truncate = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 
-  return Object.freeze({ el, int, drawOrders, drawFunnel, drawStock });
+  return Object.freeze({ el, int, drawOrders, drawFunnel, drawStock, drawVolumeDeltas });
 })();

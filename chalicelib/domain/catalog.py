@@ -55,6 +55,12 @@ def channel_from_doc(doc: dict[str, Any]) -> Channel:
         max_units_per_customer_day=_optional_int(doc.get("max_units_per_customer_day")),
         reservation_minutes=int(doc.get("reservation_minutes", 15)),
         resource_expired_reservations=bool(doc.get("resource_expired_reservations", False)),
+        availability_low_units=int(doc.get("availability_low_units", 5)),
+        language=doc.get("language") or "en",
+        locale=doc.get("locale") or "",
+        display_name=doc.get("display_name") or "",
+        mail_from=doc.get("mail_from") or "",
+        customer_mail=doc.get("customer_mail") is not False,
     )
 
 
@@ -135,4 +141,5 @@ def product_from_doc(doc: dict[str, Any]) -> Product:
         returnable=bool(doc.get("returnable", True)),
         name=doc.get("name", ""),
         reorder_point=int(doc.get("reorder_point", 0)),
+        cost_prices={cur: int(v) for cur, v in (doc.get("cost_prices") or {}).items()},
     )

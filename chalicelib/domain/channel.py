@@ -44,9 +44,32 @@ class Channel:
     max_units_per_customer_day: int | None = None  # and per customer e-mail, per SKU, per day
     reservation_minutes: int = 15  # how long a checkout reservation keeps stock (at most 240)
     resource_expired_reservations: bool = False  # an order on one is re-sourced, not a 409
+    availability_low_units: int = 5  # the feed's "low" band: 1 .. this many units
+    # Customer mails: their language, the locale dates and money are formatted in ("" = from
+    # the language and the channel's country), the shop name they sign with ("" = the name,
+    # else the id), the sender ("" = the stage's), and False = none at all (marketplaces).
+    language: str = "en"
+    locale: str = ""
+    display_name: str = ""
+    mail_from: str = ""
+    customer_mail: bool = True
 
     def sells(self, currency: str, country: str) -> bool:
         return currency in self.currencies and country in self.countries
+
+    def shown_name(self) -> str:
+        """The name customers see in mails."""
+        return self.display_name or self.name or self.channel
+
+    def formatting_locale(self) -> str:
+        """``locale`` (``de_CH``), else the language with the one country it sells to or the
+        country named like the language (``fr`` + FR), else the language alone."""
+        if self.locale:
+            return self.locale.replace("-", "_")
+        own = self.language.upper()
+        if len(self.countries) == 1:
+            return f"{self.language}_{next(iter(self.countries))}"
+        return f"{self.language}_{own}" if own in self.countries else self.language
 
     def price_off(self, unit_price: int, catalogue: int | None) -> bool:
         """Whether ``unit_price`` is outside the tolerance around the catalogue price (never

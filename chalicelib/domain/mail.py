@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The languages customer mails are written in (chalicelib/templates/strings/<language>.json).
+MAIL_LANGUAGES = ("en", "de", "fr", "nl")
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -21,6 +24,7 @@ class Mail:
     text: str
     html: str
     attachments: tuple[Attachment, ...] = ()
+    sender: str = ""  # the From address; "" = the mailer's configured sender
 
 
 class MailRejected(Exception):

@@ -97,6 +97,7 @@ class Product:
     returnable: bool = True
     name: str = ""
     reorder_point: int = 0
+    cost_prices: Mapping[str, int] = field(default_factory=dict)  # currency -> unit cost
 
 
 @dataclass(frozen=True, slots=True)

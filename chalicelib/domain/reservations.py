@@ -2,13 +2,15 @@
 
 A reservation holds the units of one quoted delivery option (per SKU and location) until
 ``expires_at`` (epoch seconds). It may be extended once, released, consumed by one order of
-its channel, or released by the expiry sweeper once its time has passed.
+its channel, or released by the expiry sweeper once its time has passed. Units of a hot SKU
+are held on the shards named by ``stock_shards`` (``"<sku>@<location_id>" -> {shard: units}``,
+like ``Order.stock_shards``): what is given back, and the order that takes it over, use them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -44,6 +46,7 @@ class CheckoutReservation:
     status: ReservationStatus = ReservationStatus.OPEN
     extended: bool = False
     order_id: str | None = None
+    stock_shards: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def status_at(self, now: float) -> ReservationStatus:
         """The status a reader sees: an open reservation past its time is expired."""

@@ -14,6 +14,11 @@ def _default_free_shipping() -> dict[str, int]:
     return {"EUR": 4900}
 
 
+def _default_co2e_factors() -> dict[str, float]:
+    """kg CO2e per tonne-km by carrier speed (README: road van, air freight)."""
+    return {"standard": 0.6, "express": 1.58}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourcingRules:
     """How sourcing weighs cost against speed and which stock it may use.
@@ -38,6 +43,16 @@ class SourcingRules:
     - ``click_collect_radius_km``: stores within this distance of the ship-to coordinates offer
       pick-up; without coordinates, stores in the same country whose postal code shares the first
       ``click_collect_postal_prefix_len`` characters.
+    - Margin and cost terms (``sourcing.terms``; all off by default): ``min_margin`` (per currency,
+      minor units per order) and ``min_margin_pct`` (% of revenue) drop the shipping options
+      below them when another meets them, else flag them; ``min_item_value_by_location`` (key: a
+      location id or ``type:<location type>``; per currency the lowest unit price it may ship);
+      ``cost_per_parcel_km`` (minor units per parcel and road km; road km = great-circle km x
+      ``road_distance_factor``); ``co2e_cost_per_kg`` (minor units per kg CO2e, estimated from
+      the weight sent, road km and ``co2e_kg_per_tonne_km`` by service id or speed).
+    - ``network_aware``: add every unit's opportunity cost (what it is worth to the rest of the
+      network: ``domain.network_value``, recomputed by a scheduled job) to its location's cost.
+      Off by default; stale or missing values count 0 and the explanation says so.
     """
 
     version: int = 1
@@ -56,6 +71,14 @@ class SourcingRules:
     click_collect_postal_prefix_len: int = 2
     click_collect_max_options: int = 3
     allow_express: bool = True
+    min_margin: dict[str, int] = field(default_factory=dict)
+    min_margin_pct: float = 0.0
+    min_item_value_by_location: dict[str, dict[str, int]] = field(default_factory=dict)
+    cost_per_parcel_km: float = 0.0
+    road_distance_factor: float = 1.3
+    co2e_cost_per_kg: float = 0.0
+    co2e_kg_per_tonne_km: dict[str, float] = field(default_factory=_default_co2e_factors)
+    network_aware: bool = False
 
     def excluded_for(self, channel: str) -> frozenset[str]:
         """The location ids that must not serve ``channel``."""

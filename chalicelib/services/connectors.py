@@ -1,19 +1,22 @@
 """Orders in through a channel's connector: its configuration, the platforms' webhooks
-(verified, deduplicated, mapped and captured through the normal order path) and the orders
-that could not be captured, kept as rejected until they are retried.
+(verified, deduplicated, mapped and captured through the normal order path), Amazon's polled
+orders (``capture_polled``, the same path) and the orders that could not be captured, kept as
+rejected until they are retried.
 
 A webhook is applied at most once per platform webhook id (a claimed marker, released when
 applying fails so that the platform's retry applies it) and capture itself is idempotent on
-the platform's order id, so a redelivery never makes a second order.
+the platform's order id, so a redelivery never makes a second order. A cancel that comes
+before its order leaves a tombstone: the late order is then not captured.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from chalicelib.connectors import Platform, shopify, woocommerce
+from chalicelib.connectors import Platform, amazon, shopify, woocommerce
 from chalicelib.connectors.common import MappedOrder, PayloadError, parse_exact, signed
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.catalog import Kind
@@ -28,18 +31,26 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.network import Product
 from chalicelib.domain.order.model import Order, order_id_for
+from chalicelib.services.connector_config import complete, config_view
 from chalicelib.services.ordering import Cart, Placed, PlaceOrder, request_hash
+
+__all__ = ["ConnectorService", "config_view", "rejected_view"]
 
 _MAPPERS: dict[str, Callable[[Any, dict[str, str]], MappedOrder]] = {
     Platform.SHOPIFY: shopify.map_order,
     Platform.WOOCOMMERCE: woocommerce.map_order,
+    Platform.AMAZON: amazon.map_order,
 }
 _ORDER_ID: dict[str, Callable[[Any], str]] = {
     Platform.SHOPIFY: shopify.order_id,
     Platform.WOOCOMMERCE: woocommerce.order_id,
+    Platform.AMAZON: amazon.order_id,
 }
-_ORDER_TOPICS = {Platform.SHOPIFY: shopify.TOPICS, Platform.WOOCOMMERCE: woocommerce.TOPICS}
-_CANCEL_TOPICS = {"orders/cancelled"}
+_ORDER_TOPICS = {
+    Platform.SHOPIFY: shopify.TOPICS,
+    Platform.WOOCOMMERCE: (*woocommerce.TOPICS, "order.deleted"),
+}
+_CANCEL_TOPICS = {"orders/cancelled", "order.deleted"}
 _SIGNATURE_HEADER = {
     Platform.SHOPIFY: "X-Shopify-Hmac-Sha256",
     Platform.WOOCOMMERCE: "X-WC-Webhook-Signature",
@@ -49,6 +60,7 @@ _SIGNATURE_HEADER = {
 class Documents(Protocol):
     def doc(self, kind: str, item_id: str) -> dict[str, Any] | None: ...
     def put(self, kind: str, item_id: str, doc: dict[str, Any]) -> dict[str, Any]: ...
+    def docs(self, kind: str) -> list[dict[str, Any]]: ...
     def products(self, skus: list[str]) -> dict[str, Product]: ...
 
 
@@ -69,17 +81,16 @@ class Markers(Protocol):
     def release(self, key: str) -> None: ...
 
 
+class Tombstones(Protocol):
+    def bury(self, key: str, now: float) -> None: ...
+    def buried(self, key: str, now: float) -> bool: ...
+
+
 class RejectedOrders(Protocol):
     def put(self, channel: str, rejected_id: str, doc: dict[str, Any]) -> None: ...
     def get(self, channel: str, rejected_id: str) -> dict[str, Any] | None: ...
     def list(self, channel: str, limit: int = 100) -> list[dict[str, Any]]: ...
     def delete(self, channel: str, rejected_id: str) -> None: ...
-
-
-def config_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """The configuration as the API shows it: never the secret."""
-    view = {k: v for k, v in doc.items() if k != "webhook_secret"}
-    return {**view, "webhook_secret_set": bool(doc.get("webhook_secret"))}
 
 
 def rejected_view(doc: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
@@ -96,10 +107,13 @@ class ConnectorService:
         desk: Desk,
         markers: Markers,
         rejected: RejectedOrders,
+        tombstones: Tombstones,
+        check_target: Callable[[str], Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._catalog, self._ordering, self._desk = catalog, ordering, desk
         self._markers, self._rejected, self._clock = markers, rejected, clock
+        self._tombstones, self._check_target = tombstones, check_target
 
     # --- configuration ------------------------------------------------------------------
 
@@ -109,6 +123,8 @@ class ConnectorService:
                 f"channel {channel} is not configured",
                 fields=[FieldError("channel", "unknown; PUT /channels/{channel} first")],
             )
+        before = self._catalog.doc(Kind.CONNECTOR, channel)
+        doc = complete(doc, before, check_target=self._check_target)
         stored = {**doc, "channel": channel, "updated_at": self._now()}
         self._catalog.put(Kind.CONNECTOR, channel, stored)
         return config_view(stored)
@@ -121,6 +137,22 @@ class ConnectorService:
                 fields=[FieldError("channel", "no connector configured")],
             )
         return config_view(doc)
+
+    def connectors(self, platform: str) -> list[dict[str, Any]]:
+        """Every channel's stored connector of ``platform``, secrets included (for pollers)."""
+        return [d for d in self._catalog.docs(Kind.CONNECTOR) if d.get("platform") == platform]
+
+    # --- polled orders ------------------------------------------------------------------
+
+    def captured(self, channel: str, platform: str, platform_order_id: str) -> bool:
+        """Whether the platform's order is already one of ours (a poll skips it)."""
+        return self._existing(channel, platform, platform_order_id) is not None
+
+    def capture_polled(self, config: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+        """Apply one polled order (Amazon: ``{"order": Order, "items": [OrderItem, ...]}``)
+        as a webhook's order is applied: captured once, cancelled, or kept as rejected."""
+        status = str(doc.get("order", {}).get("OrderStatus", "")) or "order"
+        return self._apply(config, status, json.dumps(doc, default=str).encode())
 
     # --- webhooks -----------------------------------------------------------------------
 
@@ -206,8 +238,17 @@ class ConnectorService:
         platform, channel = config["platform"], config["channel"]
         payload = parse_exact(raw)
         platform_order_id = _ORDER_ID[platform](payload)
+        if platform == Platform.AMAZON:
+            act = amazon.action(payload["order"])
+            if act == amazon.Action.CANCEL:
+                return self._cancel(channel, platform, platform_order_id, payload)
+            if act != amazon.Action.CAPTURE:
+                return {"status": "waiting" if act == amazon.Action.WAIT else "skipped"}
         if topic in _CANCEL_TOPICS:
             return self._cancel(channel, platform, platform_order_id, payload)
+        if self._tombstones.buried(self._tomb(channel, platform, platform_order_id), self._ts()):
+            self._rejected.delete(channel, platform_order_id)
+            return {"status": "cancelled_before_capture"}
         try:
             mapped = _MAPPERS[platform](payload, dict(config.get("sku_map") or {}))
         except PayloadError as exc:
@@ -261,9 +302,10 @@ class ConnectorService:
         self, channel: str, platform: str, platform_order_id: str, payload: Any
     ) -> dict[str, Any]:
         existing = self._existing(channel, platform, platform_order_id)
-        if existing is None:  # never captured: nothing to cancel, nothing left to retry
+        if existing is None:  # never captured: nothing to cancel, nor to capture later
+            self._tombstones.bury(self._tomb(channel, platform, platform_order_id), self._ts())
             self._rejected.delete(channel, platform_order_id)
-            return {"status": "not_captured"}
+            return {"status": "cancelled_before_capture"}
         reason = payload.get("cancel_reason") if isinstance(payload, dict) else None
         order, _ = self._desk.cancel(
             existing.order_id,
@@ -311,6 +353,13 @@ class ConnectorService:
         }
         self._rejected.put(channel, platform_order_id, doc)
         return {"status": "rejected", "rejected_id": platform_order_id, "reason": reason}
+
+    @staticmethod
+    def _tomb(channel: str, platform: str, platform_order_id: str) -> str:
+        return f"{platform}#{channel}#{platform_order_id[:200]}"
+
+    def _ts(self) -> float:
+        return self._clock().timestamp()
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")

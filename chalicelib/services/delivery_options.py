@@ -155,6 +155,9 @@ def option_view(quote_id: str, p: Plan) -> dict[str, Any]:
     view = p.as_dict()
     view["option_id"] = f"{quote_id}.{p.option_id}"
     view.pop("cost", None)  # the retailer's cost stays internal
+    from chalicelib.domain.sourcing.explain import public
+
+    view["explanation"] = public(view.get("explanation", []))  # and so do its numbers
     return view
 
 
@@ -172,6 +175,7 @@ def delivery_view(chosen: Plan | None) -> dict[str, Any]:
         "ready_at": chosen.ready_at.isoformat() if chosen.ready_at else None,
         "cost": chosen.cost.as_dict(),
         "parcels": chosen.parcels,
+        "margin": chosen.margin,
     }
 
 

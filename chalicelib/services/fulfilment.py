@@ -35,7 +35,8 @@ SOURCE = "dispatcher"
 
 class Outbox(Protocol):
     def outbox_due(self, before: str, *, limit: int = 100) -> list[tuple[str, dict[str, str]]]: ...
-    def drop_mark(self, key: dict[str, str]) -> None: ...
+    def drop_mark(self, key: dict[str, str]) -> None:
+        """The mark is settled (its order dispatched, or gone): what is left of it goes."""
 
 
 class Sender(Protocol):
@@ -97,6 +98,7 @@ class Dispatcher:
         for order_id, key in self._outbox.outbox_due(before, limit=limit):
             try:
                 sent += self.dispatch(order_id)
+                self._outbox.drop_mark(key)  # a mark kept as an item of its own goes too
             except NotFound:
                 logger.warning("outbox mark without its order: dropped", order_id=order_id)
                 self._outbox.drop_mark(key)

@@ -1,9 +1,8 @@
 """Quote delivery options and capture orders.
 
-Both read the cart's stock in one round trip and run sourcing on it. Capture then writes the
-order and every reservation in one transaction; a lost race re-reads and re-sources, at most
-``max_attempts`` times, then answers 409 ``out_of_stock``. Every ordered unit is in a shipment
-of the chosen plan or, where the channel allows it, backordered: checked before the write.
+Both read the cart's stock in one round trip and run sourcing on it. Capture writes the order and
+its reservations in one transaction (a lost race re-sources, at most ``max_attempts`` times, then
+409 ``out_of_stock``; every unit is planned or, if allowed, backordered), then records its inputs.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from chalicelib.domain.errors import (
     WriteConflict,
 )
 from chalicelib.domain.network import Address, CartLine, Product, StockLevel
+from chalicelib.domain.network_value import NetworkValues
 from chalicelib.domain.order.capture import (
     check_accounted,
     check_line_caps,
@@ -204,6 +204,7 @@ class OrderService:
             if take and (consumed := take.write()):
                 reservations, releases = take.net(reservations)
                 writes.append(consumed)
+                order.stock_shards = take.stock_shards()  # a hot SKU's held units: their shards
             try:
                 self._orders.create(
                     order, reservations, order.created_at, writes=writes, releases=releases
@@ -222,6 +223,7 @@ class OrderService:
             except StaleOrder:
                 continue  # another transaction held a shared item (stock, report aggregates)
             self._publish(order)
+            getattr(self._snapshots, "record_inputs", lambda *_: None)(order, stock, cmd.cart.lines)
             return placed
         if not lost:
             raise StaleOrder("the order could not be saved for concurrent writes; try again")
@@ -344,6 +346,12 @@ class OrderService:
             self._network.channel(cart.channel), cart.channel, cart.currency, cart.ship_to.country
         )
 
+    def _network_values(self, cart: Cart) -> NetworkValues | None:
+        """The cart's network values when the rules are network-aware (read by the snapshots)."""
+        reader: Any = getattr(self._snapshots, "network_values", None)
+        aware = reader is not None and self._network.rules().network_aware
+        return reader(_skus(cart)) if aware else None
+
     def _location_ids(self) -> list[str]:
         return [loc.location_id for loc in self._network.locations()]
 
@@ -376,6 +384,7 @@ class OrderService:
             unit_prices={sku: price for sku, _, price in cart.lines if price is not None} or None,
             excluded_location_ids=channel.excluded_locations,
             allow_partial=allow_partial,
+            network_values=self._network_values(cart),
         )
 
 

@@ -91,6 +91,13 @@ class Takeover:
         less = [(s, loc, q - need.get((s, loc), 0)) for (s, loc), q in held.items()]
         return [r for r in more if r[2] > 0], [r for r in less if r[2] > 0]
 
+    def stock_shards(self) -> dict[str, dict[str, int]]:
+        """Where a hot SKU's held units are (``Order.stock_shards``): the order taking them
+        over starts from this map, so what it gives back or ships leaves those shards."""
+        if not self.holds:
+            return {}
+        return {key: dict(held) for key, held in self.reservation.stock_shards.items()}
+
     def write(self) -> ReservationConsumed | None:
         if not self.holds:
             return None
@@ -150,14 +157,16 @@ class ReservationService:
         res = new_reservation(
             reservation_id_for(channel, option_id), channel, option, now=int(now), minutes=minutes
         )
+        lost: list[str] = []
         for attempt in range(ATTEMPTS):
+            if attempt == 0 or lost:
+                self._check_stock(res, lost, consistent=bool(lost))
+            lost = []
             try:
                 self._store.create(res)
                 return res, True
             except StockRace as race:
-                raise OutOfStock(
-                    race.skus, "the option's units are no longer available; quote again"
-                ) from None
+                lost = race.skus  # a hot SKU's shard may have emptied: read again, retry
             except WriteConflict:
                 existing = self._store.get(res.reservation_id)
                 if existing is None:
@@ -170,7 +179,24 @@ class ReservationService:
                 return existing, False
             except StaleOrder:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        if lost:
+            raise OutOfStock(lost, "the option's units are no longer available; quote again")
         raise StaleOrder("the reservation could not be saved for concurrent writes; try again")
+
+    def _check_stock(self, res: CheckoutReservation, lost: list[str], *, consistent: bool) -> None:
+        """Read the holds' stock (which renews a hot SKU's shard hints: the store spreads the
+        units by them); after a lost race, OutOfStock when the units are really gone."""
+        snap = self._snapshots.read(
+            skus={s for s, _, _ in res.holds},
+            location_ids={loc for _, loc, _ in res.holds},
+            consistent=consistent,
+        )
+        if not lost:
+            return
+        have = {(s.sku, s.location_id): s.available for s in snap.stock}
+        gone = sorted({s for s, loc, q in res.holds if have.get((s, loc), 0) < q})
+        if gone:
+            raise OutOfStock(gone, "the option's units are no longer available; quote again")
 
     def get(self, channel: str | None, reservation_id: str) -> CheckoutReservation:
         """The reservation; 404 when unknown or another channel's (``channel`` None: staff)."""

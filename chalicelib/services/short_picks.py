@@ -3,14 +3,16 @@
 Sourcing runs again for the missing units alone, on fresh stock, without the location that
 could not find them (``allow_partial``: what no location has is left over). A delivery order
 takes the fastest plan; a click & collect order a plan to the same pick-up store. What is left
-over is backordered or cancelled by the channel's backorder policy.
+over is backordered or cancelled by the channel's backorder policy. The first ``resourced``
+history entry carries the plan's explanation (``sourcing.explain``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.domain.channel import BackorderPolicy
 from chalicelib.domain.inventory import Movement
@@ -68,7 +70,9 @@ class Resourcer:
             resolution.moves.append((Movement.RESERVE, (sku, new.location_id, units)))
             if new.promised_date > short.promised_date:
                 resolution.delay.resourced.append((sku, units, new.promised_date))
-        _add_shipments(order, resolution.shipments, at=at)
+        _add_shipments(
+            order, resolution.shipments, at=at, explanation=chosen.explanation if chosen else ()
+        )
         left = quantity - planned
         if left:
             self._leftover(order, sku, left, resolution.delay, at=at)
@@ -117,14 +121,22 @@ class Resourcer:
             order.record(at=at, event="line_cancelled", source="sourcing", skus={sku: quantity})
 
 
-def _add_shipments(order: Order, new: list[OrderShipment], *, at: str) -> None:
+def _add_shipments(
+    order: Order,
+    new: list[OrderShipment],
+    *,
+    at: str,
+    explanation: Sequence[Mapping[str, Any]] = (),
+) -> None:
     """Append re-sourced shipments, keeping them sorted by id after the original ones, so the
-    same events give the same order whatever their arrival order."""
+    same events give the same order whatever their arrival order. The plan's ``explanation``
+    (what was chosen, the alternatives with their numbers) is recorded once, with the first."""
     if not new:
         return
     originals = [s for s in order.shipments if not s.resourced_from]
     resourced = [s for s in order.shipments if s.resourced_from] + new
     order.shipments = originals + sorted(resourced, key=lambda s: s.shipment_id)
+    why = [dict(entry) for entry in explanation]
     for shipment in new:
         order.record(
             at=at,
@@ -134,4 +146,6 @@ def _add_shipments(order: Order, new: list[OrderShipment], *, at: str) -> None:
             location_id=shipment.location_id,
             replaces=shipment.resourced_from,
             promised_date=shipment.promised_date,
+            **({"explanation": why} if why else {}),
         )
+        why = []

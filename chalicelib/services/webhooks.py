@@ -235,6 +235,9 @@ class WebhookService:
         order_id = self._order_of_rma(rma_id)
         return self.announce_order(order_id) if order_id else 0
 
+    def order_of_rma(self, rma_id: str) -> str | None:
+        return self._order_of_rma(rma_id)
+
     def availability_changed(self, channel: str, sku: str, available: int, version: int) -> int:
         """Announce ``stock.availability_changed`` (the availability feed calls this)."""
         event = availability_event(channel, sku, available, at=_iso(self._clock()), version=version)

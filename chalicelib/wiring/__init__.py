@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from chalicelib.config import settings
+from chalicelib.config import queue_name, settings
 from chalicelib.wiring.aws import (
     aggregates as aggregates,
     alert_state as alert_state,
@@ -123,12 +123,12 @@ def importer() -> ImportService:
 @cache
 def ordering() -> OrderService:
     from chalicelib.services.ordering import OrderService
-    from chalicelib.services.preorders import PreorderSnapshots
+    from chalicelib.wiring.simulation import RecordingSnapshots  # + network values, recording
 
     s = settings()
     return OrderService(
         network=catalog_service(),
-        snapshots=PreorderSnapshots(snapshots(), preorders()),
+        snapshots=RecordingSnapshots(snapshots(), preorders()),
         orders=orders(),
         events=order_events(),
         token_secret=s.token_secret.encode(),
@@ -209,8 +209,8 @@ def notifier() -> Notifier:
     return Notifier(
         mailer=mailer(),
         token_for=ordering().tracking_token,
-        track_url=settings().track_url,
-        service_to=settings().service_email,
+        settings=settings(),
+        channel_for=catalog_service().channel,
     )
 
 
@@ -335,7 +335,7 @@ def operations() -> OperationsService:
     return OperationsService(
         depths=SqsQueueDepths(client("sqs")),
         failures=DynamoFailureLog(table(s.orders_table)),
-        dlqs=[f"{queue}-dlq" for queue in work],
+        dlqs=[f"{queue}-dlq" for queue in (*work, queue_name("webhooks"))],
     )
 
 

@@ -12,7 +12,15 @@ if TYPE_CHECKING:
     from chalicelib.services.connectors import ConnectorService
 
 
+def _check_target(url: str) -> list[str]:
+    """The webhook subscriptions' guard on a URL: https, public (loopback on local)."""
+    from chalicelib.wiring.webhooks import webhooks
+
+    return webhooks().check_target(url)
+
+
 def connectors() -> ConnectorService:
+    from chalicelib.adapters.dynamo_connector_state import DynamoTombstones
     from chalicelib.adapters.dynamo_connectors import DynamoRejectedOrders, DynamoWebhookMarkers
     from chalicelib.services.connectors import ConnectorService
     from chalicelib.wiring.clock import now
@@ -24,5 +32,7 @@ def connectors() -> ConnectorService:
         desk=order_desk(),
         markers=DynamoWebhookMarkers(orders_table),
         rejected=DynamoRejectedOrders(orders_table),
+        tombstones=DynamoTombstones(orders_table),
+        check_target=_check_target,
         clock=now,
     )

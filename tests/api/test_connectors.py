@@ -295,3 +295,28 @@ def test_a_signed_woocommerce_order_is_captured(client, shop, admin_key):
 def test_a_shopify_signature_does_not_open_the_woocommerce_door(client, shop):
     status, _ = send(client, woo_body(), platform="woocommerce", topic="order.created")
     assert status == 401  # the channel's connector is Shopify's
+
+
+def test_a_cancel_before_its_create_leaves_a_tombstone_and_the_late_create_is_not_captured(
+    client, shop, aws
+):
+    raw = shopify_body(cancelled_at="2008-01-10T12:00:00-05:00")
+    status, result = send(client, raw, topic="orders/cancelled", webhook_id="wh-early-cancel")
+    assert (status, result) == (200, {"status": "cancelled_before_capture"})
+    late = send(client, shopify_body(), webhook_id="wh-late-create")
+    assert late == (200, {"status": "cancelled_before_capture"})
+    assert orders_of(client, shop["service"]) == []
+    assert sum(level["reserved"] for level in stock(aws, "SKU-1").values()) == 0
+
+
+def test_woocommerce_order_deleted_cancels_the_order(client, shop, admin_key, aws):
+    connect(client, admin_key, platform="woocommerce", sku_map={"93": "SKU-1", "Bar3": "SKU-2"})
+    _, placed = send(client, woo_body(), platform="woocommerce", topic="order.created")
+    assert placed["status"] == "captured"
+    deleted = json.dumps({"id": 727}).encode()  # WooCommerce's order.deleted body
+    status, result = send(
+        client, deleted, platform="woocommerce", topic="order.deleted", webhook_id="wc-del"
+    )
+    assert (status, result["status"]) == (200, "cancelled")
+    assert get_order(client, shop["service"], placed["order_id"])["status"] == "cancelled"
+    assert sum(level["reserved"] for level in stock(aws, "SKU-1").values()) == 0

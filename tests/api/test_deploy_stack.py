@@ -151,7 +151,7 @@ def test_each_function_runs_under_its_own_role(stack: Any) -> None:
     session, cfn, physical, _ = stack
     iam, lam = session.client("iam"), session.client("lambda")
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 10  # the API, 3 consumers, 6 schedules
+    assert len(functions) == 12  # the API, 3 consumers, 8 schedules (amazon_poll, network_values)
     for logical, fn in functions.items():
         role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
         made = iam.get_role(RoleName=physical[role])["Role"]

@@ -132,10 +132,25 @@ def test_the_demo_loads_through_the_api_and_its_keys_work(client, admin_key, mon
 
     monkeypatch.setattr(demo.requests, "Session", lambda: _ClientSession(client))
     keys = demo.load_demo("http://demo.invalid", admin_key)
-    assert sorted(keys) == ["marketplace", "service", "store-till", "webshop"]
+    assert sorted(keys) == [
+        "marketplace",
+        "service",
+        "store-till",
+        "webshop",
+        "webshop-ch",
+        "webshop-fr",
+    ]
     catalog = wiring.catalog_service()
-    assert len(catalog.locations()) == 14 and len(catalog.carrier_services()) == 3
+    assert len(catalog.locations()) == 15 and len(catalog.carrier_services()) == 4
     assert catalog.channel("webshop").backorder_policy == "backorder"
+    swiss = catalog.channel("webshop-ch")
+    assert swiss is not None and swiss.currencies == {"CHF"} and swiss.language == "de"
+    assert swiss.formatting_locale() == "de_CH"
+    assert {loc.location_id for loc in catalog.locations()} - swiss.excluded_locations == {
+        "st-zuerich",
+        "dc-kassel",
+    }
+    assert catalog.channel("marketplace").customer_mail is False  # marketplaces forbid it
     assert catalog.rules().version == 1
     assert len(catalog.products([f"SKU-{n:04d}" for n in range(1, 201)])) == 200
     stock = wiring.stock_store()

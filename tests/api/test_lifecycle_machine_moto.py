@@ -34,6 +34,7 @@ class MotoWorld(World):
             queue=wiring.orders(),
             reservations=wiring.reservation_store(),
         )
+        self.inventory.set_hot_shards("A", 3)  # A's stock split over shards everywhere
 
     def close(self) -> None:
         wiring.reset()

@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 import app  # noqa: F401 - registers every route
 from chalicelib.api.http import OPERATIONS
+from chalicelib.api.openapi import resolve
 from tests.api.fulfilment_kit import make_shop
 
 WRITES = sorted(
@@ -73,10 +74,9 @@ def _field_names() -> list[str]:
 
     for op in WRITE_OPS:
         if op.request is not None:
+            model = resolve(op.request)  # endpoints may name their model lazily
             schema = (
-                op.request.json_schema()
-                if isinstance(op.request, TypeAdapter)
-                else op.request.model_json_schema()
+                model.json_schema() if isinstance(model, TypeAdapter) else model.model_json_schema()
             )
             walk(schema)
     return sorted(names)

@@ -16,7 +16,7 @@ from chalicelib.services.webhooks import sign
 from chalicelib.wiring import webhooks as webhook_wiring
 from local.lambda_shapes import sqs_event
 from tests.api.fulfilment_kit import deliver, dispatch_placed, make_shop, place, shipped
-from tests.api.seed import auth
+from tests.api.seed import auth, set_stock
 
 QUEUE = "dirigent-webhooks"
 PUBLIC = "203.0.113.10"  # TEST-NET-3 is not global: the fake DNS answers a public one
@@ -295,3 +295,43 @@ def test_availability_changes_can_be_announced(client, admin_key, aws, net):
         "available": 0,
         "version": 7,
     }
+
+
+def test_a_received_return_and_its_refund_are_announced_once(client, shop, aws, net):
+    from tests.api.test_returns import customer_return, delivered, post_return, received
+
+    secret = json.loads(
+        subscribe(client, shop["admin"], events=["return.received", "refund.recorded"]).body
+    )["secret"]
+    set_stock(aws, "SKU-2", "st-berlin", 1)
+    order = delivered(client, aws, shop, [("SKU-2", 2)])
+    assert run_webhooks(client, aws) == [] and net.posts == []  # nothing it wants yet
+    status, rma = post_return(client, customer_return(order, ("SKU-2", 2, "wrong_size")))
+    assert status == 201, rma
+    ev = received(rma["rma_id"], "st-berlin", ("SKU-2", 1, "sellable"), ("SKU-2", 1, "damaged"))
+    assert deliver(client, "on_warehouse_event", "dirigent-warehouse-events", ev, ev) == []
+    assert run_webhooks(client, aws) == []
+
+    got = [Webhook(secret).verify(p["body"], p["headers"]) for p in net.posts]
+    assert [p["type"] for p in got] == ["return.received", "refund.recorded"]
+    returned, refunded = (p["data"] for p in got)
+    assert returned["order_id"] == refunded["order_id"] == order["order_id"]
+    assert returned["rma_id"] == refunded["rma_id"] == rma["rma_id"]
+    assert returned["source"] == "location:st-berlin"
+    assert (refunded["amount"], refunded["currency"]) == (2 * 2999, "EUR")
+    assert returned["sequence"] == refunded["sequence"]  # one history entry, two events
+    assert len({p["headers"]["webhook-id"] for p in net.posts}) == 2
+
+    webhook_wiring.webhook_queue().rma_changed(rma["rma_id"])  # a redelivered trigger
+    assert run_webhooks(client, aws) == [] and len(net.posts) == 2
+
+
+def test_delivery_records_expire_after_thirty_days(client, shop, aws, net):
+    subscribe(client, shop["admin"])
+    place(client, shop["key"], "W-TTL", [("SKU-1", 1)])
+    dispatch_placed(client, aws)
+    assert run_webhooks(client, aws) == []
+    items = aws.resource("dynamodb").Table("dirigent-orders").scan()["Items"]
+    (item,) = [i for i in items if str(i["pk"]).startswith("WHDELIV#")]
+    created = datetime.fromisoformat(json.loads(item["doc"])["created_at"])
+    assert int(item["expires_at"]) == int(created.timestamp()) + 30 * 24 * 3600

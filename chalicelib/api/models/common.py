@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from chalicelib.api.http import ID_PATTERN, check_id, field_errors
+from chalicelib.api.models.channel_mail import ChannelMailFieldsIn
 from chalicelib.api.models.feeds import FeedFieldsIn, FeedOut, SellableOut
 from chalicelib.config import queue_name
 from chalicelib.domain.catalog import (
@@ -114,7 +115,7 @@ def same_id(name: str, path_value: str, body_value: str | None) -> str:
 # --- channels ----------------------------------------------------------------------------------
 
 
-class ChannelIn(Request):
+class ChannelIn(Request, ChannelMailFieldsIn):
     channel: Id | None = Field(default=None, description="must equal the path if given")
     name: Text = ""
     kind: ChannelKind
@@ -138,6 +139,9 @@ class ChannelIn(Request):
     )
     resource_expired_reservations: bool = Field(
         default=False, description="an order on an expired reservation is re-sourced, not a 409"
+    )
+    availability_low_units: int = Field(
+        default=5, ge=0, le=100_000, description="the availability feed's low band: 1 .. this"
     )
 
     def doc(self, channel: str) -> dict[str, Any]:
@@ -202,6 +206,9 @@ class ProductIn(Request):
     name: Text = ""
     weight_g: int = Field(gt=0, le=1_000_000)
     prices: dict[CurrencyCode, Money] = Field(default_factory=dict, description="unit prices")
+    cost_prices: dict[CurrencyCode, Money] = Field(
+        default_factory=dict, description="unit cost (cost of goods) per currency, for margins"
+    )
     returnable: bool = True
     reorder_point: Quantity = Field(default=0, description="default for new stock items")
     release_date: date | None = Field(default=None, description="preorders until this day")
@@ -215,7 +222,10 @@ class ProductIn(Request):
         return cap
 
     def doc(self, sku: str) -> dict[str, Any]:
-        return {**self.model_dump(mode="json", exclude_none=True), "sku": sku}
+        doc = {**self.model_dump(mode="json", exclude_none=True), "sku": sku}
+        if not doc.get("cost_prices"):
+            doc.pop("cost_prices", None)  # none given: the stored product stays as it was
+        return doc
 
     def to_domain(self, sku: str | None = None) -> Product:
         return product_from_doc(self.doc(sku or self.sku or ""))

@@ -22,34 +22,89 @@ class DefaultDelivery(BaseModel):
         return self
 
 
+Secret = Annotated[str, StringConstraints(min_length=8, max_length=2048)]
+Url = Annotated[str, StringConstraints(min_length=8, max_length=2048, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+MarketplaceId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]
+
+
 class ConnectorRequest(BaseModel):
+    """One model for every platform; a field of another platform than ``platform`` is 422.
+    A secret left out keeps the stored one (same platform)."""
+
     model_config = ConfigDict(extra="forbid")
-    platform: Literal["shopify", "woocommerce"]
-    webhook_secret: str = Field(
-        min_length=8, max_length=256, description="signs the platform's webhooks (HMAC key)"
+    platform: Literal["shopify", "woocommerce", "amazon"]
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=256,
+        description="shopify, woocommerce: signs the platform's webhooks (HMAC key); required",
     )
     sku_map: dict[MappedSku, MappedSku] = Field(
         default={}, max_length=5000, description="channel SKU -> our SKU"
     )
     default_delivery: DefaultDelivery = Field(default_factory=DefaultDelivery)
+    confirmations: bool = Field(
+        default=True, description="send shipments, cancels and refunds back to the platform"
+    )
+    # Shopify
+    shop_domain: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+$",
+        max_length=255,
+        description="shopify: e.g. demo.myshopify.com",
+    )
+    admin_access_token: Secret | None = Field(default=None, description="shopify (secret)")
+    api_version: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}$", description="shopify: default 2024-10"
+    )
+    api_base_url: Url | None = Field(
+        default=None, description="shopify: default https://{shop_domain}"
+    )
+    # WooCommerce
+    store_url: Url | None = Field(default=None, description="woocommerce: the shop's base URL")
+    consumer_key: Name | None = Field(default=None, description="woocommerce: REST API key")
+    consumer_secret: Secret | None = Field(default=None, description="woocommerce (secret)")
+    # Amazon
+    endpoint: Url | None = Field(
+        default=None, description="amazon: default https://sellingpartnerapi-eu.amazon.com"
+    )
+    lwa_endpoint: Url | None = Field(
+        default=None, description="amazon: default https://api.amazon.com/auth/o2/token"
+    )
+    lwa_client_id: Name | None = Field(default=None, description="amazon: LWA client id")
+    lwa_client_secret: Secret | None = Field(default=None, description="amazon (secret)")
+    refresh_token: Secret | None = Field(default=None, description="amazon (secret)")
+    marketplace_ids: list[MarketplaceId] | None = Field(
+        default=None, min_length=1, max_length=50, description="amazon: e.g. A1PA6795UKMFR9"
+    )
+    poll_minutes: int | None = Field(
+        default=None, ge=1, le=60, description="amazon: minutes between polls, default 5"
+    )
 
     def doc(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
 
 
 class ConnectorView(BaseModel):
+    """The stored configuration; every secret shown only as ``<name>_set``."""
+
+    model_config = ConfigDict(extra="allow")
     channel: str
     platform: str
     sku_map: dict[str, str]
     default_delivery: dict[str, Any]
-    webhook_secret_set: bool = Field(description="the secret itself is never shown")
+    confirmations: bool = True
+    webhook_secret_set: bool | None = Field(
+        default=None, description="the secret itself is never shown"
+    )
     updated_at: str
 
 
 class WebhookResult(BaseModel):
     status: str = Field(
-        description="captured, exists, rejected, cancelled, not_captured, duplicate, "
-        "ignored or ping"
+        description="captured, exists, rejected, cancelled, cancelled_before_capture, "
+        "duplicate, ignored or ping"
     )
     order_id: str | None = None
     rejected_id: str | None = None

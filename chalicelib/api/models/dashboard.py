@@ -36,6 +36,15 @@ class Operations(BaseModel):
     failures: list[Failure] = Field(description="the newest consumer failures, newest first")
 
 
+class RejectedOrder(BaseModel):
+    channel: str
+    platform: str
+    platform_order_id: str
+    reason: dict[str, Any] = Field(description="code, message and the fields at fault")
+    attempts: int
+    last_attempt_at: str
+
+
 class DashboardData(BaseModel):
     as_of: str
     today: str
@@ -49,3 +58,7 @@ class DashboardData(BaseModel):
         description="per location with a feed interval: feed_at, feed_age_minutes, feed_status",
     )
     operations: Operations
+    rejected_orders: list[RejectedOrder] = Field(
+        default_factory=list,
+        description="the newest orders connectors could not capture, over every channel",
+    )

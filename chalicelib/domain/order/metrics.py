@@ -14,7 +14,7 @@ rate of last week" is the share of units ordered last week that have shipped. Co
 
 Keyed counters are ``<name>@<key>``: ``alloc@<location>``, ``short@<location>``,
 ``shipped@<location>``, ``sku_shipped@<sku>``, ``returned@<sku>``, ``reason@<reason>``,
-``open_backorder@<sku>``.
+``open_backorder@<sku>``. The ``margin*`` counters are ``domain.margin.counters``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.domain.margin import counters as margin_counters
 from chalicelib.domain.order.model import (
     DeliveryMode,
     Order,
@@ -62,6 +63,7 @@ def metrics(order: Order) -> dict[str, int]:
     out["goods"] = sum(line.quantity * line.unit_price for line in order.lines)
     out["delivery_fees"] = int(order.delivery.get("price") or 0)
     _add_cost(out, order.delivery)
+    out.update(margin_counters(order.delivery))
     _add_shipments(out, order)
     _add_fulfilment(out, order)
     _add_returns(out, order.returns)

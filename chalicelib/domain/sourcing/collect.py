@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from math import pi
 
 from chalicelib.domain.calendar import first_open_day, promised_date, ship_date
+from chalicelib.domain.geo import EARTH_RADIUS_KM
 from chalicelib.domain.network import (
     Address,
     Capability,
@@ -34,6 +36,8 @@ from chalicelib.domain.sourcing.model import (
 )
 from chalicelib.domain.sourcing.terms import holding_saved, rule_rewards
 
+_KM_PER_DEGREE = EARTH_RADIUS_KM * pi / 180
+_SLACK = 1 + 1e-9  # rounding of the shortcut must never reject a store haversine keeps
 _SOURCES = frozenset({LocationType.WAREHOUSE, LocationType.THREE_PL})
 Part = tuple[Shipment, CostBreakdown]
 
@@ -42,6 +46,9 @@ def _distance(ctx: Context, store: Location) -> float | None:
     """km to the customer, 0 for a postal-prefix match without coordinates, None if too far."""
     to, rules = ctx.request.ship_to, ctx.request.rules
     if to.lat is not None and to.lon is not None:
+        # a great circle is at least as long as its north-south part: far stores skip haversine
+        if abs(store.lat - to.lat) * _KM_PER_DEGREE > rules.click_collect_radius_km * _SLACK:
+            return None
         km = ctx.distance_km(store)
         return km if km <= rules.click_collect_radius_km else None
     n = rules.click_collect_postal_prefix_len
@@ -65,14 +72,25 @@ def _counter_cost(
 
 def _transfer_lanes(
     ctx: Context, source: Location, store: Location
+) -> list[tuple[CarrierService, Lane, int]]:
+    """Transfer services and lanes from ``source`` to ``store``, with the price of one load
+    (once per request and pair of countries)."""
+    key = ("transfer_lanes", source.country, store.country)
+    found: list[tuple[CarrierService, Lane, int]] | None = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = list(_lanes(ctx, source.country, store.country))
+    return found
+
+
+def _lanes(
+    ctx: Context, from_country: str, to_country: str
 ) -> Iterator[tuple[CarrierService, Lane, int]]:
-    """Transfer services and lanes from ``source`` to ``store``, with the price of one load."""
     currency = ctx.request.currency
     for service in ctx.request.carrier_services:
         if service.speed is not Speed.TRANSFER:
             continue
         for lane in service.lanes:
-            if lane.from_country == source.country and lane.to_country == store.country:
+            if lane.from_country == from_country and lane.to_country == to_country:
                 prices = [b.price[currency] for b in lane.bands if currency in b.price]
                 if prices:
                     yield service, lane, prices[-1]
@@ -97,29 +115,38 @@ def _transfer(
     ctx: Context, store: Location, missing: dict[str, int], stock: dict[str, dict[str, int]]
 ) -> Part | None:
     """The earliest (then cheapest) single-warehouse transfer of ``missing`` to ``store``."""
-    request, best = ctx.request, None
+    request = ctx.request
     to = Address(country=store.country, postal_code=store.postal_code)
-    weight = sum(ctx.weights[sku] * q for sku, q in missing.items())
+    # the best so far: (arrives, total cost, source, service, price, cost)
+    best: tuple[date, int, Location, CarrierService, int, CostBreakdown] | None = None
     for source in _sources(ctx, store.country):
         raw = stock.get(source.location_id, {})
         if any(raw.get(sku, 0) < q for sku, q in missing.items()):
             continue
+        counter: CostBreakdown | None = None  # what the source handing over costs
         for service, lane, price in _transfer_lanes(ctx, source, store):
             arrives = promised_date(source, service, lane, to, request.now)
-            cost = _counter_cost(ctx, source, missing, raw).plus(CostBreakdown(shipping=price))
-            shipment = Shipment(
-                location_id=source.location_id,
-                lines=tuple(sorted(missing.items())),
-                carrier_service=service.service_id,
-                ship_date=ship_date(source, request.now),
-                promised_date=arrives,
-                parcels=1,
-                parcel_price=price,
-                weight_g=weight,
-            )
-            if best is None or (arrives, cost.total) < (best[0].promised_date, best[1].total):
-                best = (shipment, cost)
-    return best
+            if best is not None and arrives > best[0]:
+                continue  # later than the best so far: never better, whatever it costs
+            if counter is None:
+                counter = _counter_cost(ctx, source, missing, raw)
+            cost = counter.plus(CostBreakdown(shipping=price))
+            if best is None or (arrives, cost.total) < best[:2]:
+                best = (arrives, cost.total, source, service, price, cost)
+    if best is None:
+        return None
+    arrives, _, source, service, price, cost = best
+    shipment = Shipment(
+        location_id=source.location_id,
+        lines=tuple(sorted(missing.items())),
+        carrier_service=service.service_id,
+        ship_date=ship_date(source, request.now),
+        promised_date=arrives,
+        parcels=1,
+        parcel_price=price,
+        weight_g=sum(ctx.weights[sku] * q for sku, q in missing.items()),
+    )
+    return shipment, cost
 
 
 def _store_plan(

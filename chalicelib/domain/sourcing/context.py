@@ -3,7 +3,8 @@
 Everything that does not depend on the split is computed once per request: for every location
 that could ship part of the cart, the usable stock per SKU (after store protection), the net
 cost per unit (handling - holding saved - overstock reward; the rule terms are ``terms``) and its
-*routes* (carrier service, price bands in the order's currency, ship date and promised date).
+*routes* (``routes``: carrier service, price bands in the order's currency, ship date and
+promised date; with their distance and CO2e prices when the rules price them).
 Locations that can't help are recorded with the reason, for the explanation.
 
 For the solver's tight loops a site also carries its stock and unit costs as vectors indexed like
@@ -14,43 +15,35 @@ memo of their best route per deadline and weight.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
-from chalicelib.domain.calendar import delivery_date, ship_date, transit_days
 from chalicelib.domain.freshness import Freshness, freshness
 from chalicelib.domain.geo import EARTH_RADIUS_KM, haversine_km
-from chalicelib.domain.network import Capability, CarrierService, Location, Speed
+from chalicelib.domain.network import Capability, Location
+from chalicelib.domain.network_value import NetworkValues
 from chalicelib.domain.sourcing.model import CostBreakdown, Shipment, SourcingRequest
-from chalicelib.domain.sourcing.terms import site_terms
+from chalicelib.domain.sourcing.routes import (
+    PricedRoute,
+    Route,
+    RouteMemo,
+    priced_routes,
+    routes_of,
+)
+from chalicelib.domain.sourcing.terms import (
+    co2e_grams,
+    item_value_floor,
+    prices_distance,
+    road_km,
+    site_terms,
+)
+
+__all__ = ["NO_DEADLINE", "Context", "PricedRoute", "Route", "Site", "build_context"]
 
 NO_DEADLINE = date.max
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One way to send parcels from a location to the ship-to address."""
-
-    service_id: str
-    bands: tuple[tuple[int, int], ...]  # (max_weight_g, price per parcel), ascending weight
-    ship_date: date
-    promise: date
-
-    def price(self, weight_g: int) -> tuple[int, int]:
-        """(parcels, price): full top-band parcels plus one parcel for the remainder."""
-        top_weight, top_price = self.bands[-1]
-        if weight_g <= top_weight:  # one parcel: the usual case
-            for max_weight, band_price in self.bands:
-                if weight_g <= max_weight:
-                    return 1, band_price
-        extra = max(0, (weight_g - 1) // top_weight)
-        rest = weight_g - extra * top_weight
-        for max_weight, band_price in self.bands:
-            if rest <= max_weight:
-                return extra + 1, extra * top_price + band_price
-        return extra + 1, (extra + 1) * top_price  # unreachable: rest <= top_weight
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -67,11 +60,13 @@ class Site:
     overstock_reward: dict[str, int]  # reward per unit per SKU (0 when not overstocked)
     routes: tuple[Route, ...]  # by promise date, then price
     distance_km: float  # to the ship-to address; set by ``build_context`` (once per request)
+    road_km: float  # ``terms.road_km`` of it; set with it
     stock_v: list[int]  # ``avail`` as a vector indexed like ``Context.skus`` (0 when absent)
     unit_v: list[int]  # ``unit_cost`` as a vector indexed like ``Context.skus``
     cover: tuple[int, int, int]  # units, weight and unit cost of what it can send of the cart
     # deadline -> weight -> best route; shared by the sites with the same routes
     memo: dict[date, dict[int, tuple[Route, int, int] | None]] = field(default_factory=dict)
+    opportunity: dict[str, int] = field(default_factory=dict)  # network value per unit per SKU
 
     @property
     def location_id(self) -> str:
@@ -117,6 +112,7 @@ class Context:
     distances: dict[str, float] = field(default_factory=dict)  # location id -> km
     origin: tuple[float, float] | None = None  # ship-to latitude in radians, and its cosine
     stale: dict[str, Freshness] = field(default_factory=dict)  # stale feeds by location id
+    network: dict[str, str] = field(default_factory=dict)  # network_aware: status per SKU
 
     def distance_km(self, location: Location) -> float:
         """Distance of ``location`` to the ship-to address, computed once per request."""
@@ -147,6 +143,8 @@ class Context:
         if best is None:
             return None
         route, parcels, price = best
+        distance, co2e = route.extras(weight, parcels)
+        price -= distance + co2e  # what the carrier charges
         units = sum(lines.values())
         loc = site.location
         cost = CostBreakdown(
@@ -154,6 +152,10 @@ class Context:
             handling=loc.handling_cost_per_order + loc.handling_cost_per_unit * units,
             holding_saved=site.holding_saved_per_unit * units,
             rule_rewards=sum(site.overstock_reward[sku] * qty for sku, qty in lines.items()),
+            distance=distance,
+            co2e=co2e,
+            co2e_g=co2e_grams(route.co2e_factor, site.road_km, weight),
+            opportunity=sum(site.opportunity.get(sku, 0) * qty for sku, qty in lines.items()),
         )
         shipment = Shipment(
             location_id=site.location_id,
@@ -224,75 +226,6 @@ def distance_km(request: SourcingRequest, location: Location) -> float:
     return haversine_km(to.lat, to.lon, location.lat, location.lon)
 
 
-RouteMemo = dict[tuple[object, ...], Any]  # calendar profile -> (routes, best-route memo)
-
-
-def _routes(
-    request: SourcingRequest, location: Location, memo: RouteMemo
-) -> tuple[tuple[Route, ...], dict[Any, Any]]:
-    """The location's routes and the memo of their best route by weight and deadline;
-    locations with the same country and calendar share both."""
-    key = (
-        location.country,
-        location.timezone,
-        location.cutoff_time,
-        location.processing_days,
-        location.closed_weekdays,
-        location.holidays_country,
-    )
-    if key not in memo:
-        lanes = memo.get((location.country,))
-        if lanes is None:
-            lanes = memo[(location.country,)] = _lanes(request, location.country)
-        memo[key] = (_compute_routes(request, location, lanes), {})
-    return memo[key]
-
-
-Lanes = list[tuple[CarrierService, tuple[tuple[int, int], ...], int]]
-
-
-def _lanes(request: SourcingRequest, country: str) -> Lanes:
-    """(service, price bands in the order's currency, transit days) of every lane from
-    ``country`` to the ship-to address that the request may use, in service order."""
-    to, currency = request.ship_to, request.currency
-    found: Lanes = []
-    for service in request.carrier_services:
-        if service.speed is Speed.TRANSFER or (
-            service.speed is Speed.EXPRESS and not request.rules.allow_express
-        ):
-            continue
-        for lane in service.lanes:
-            if lane.from_country != country or lane.to_country != to.country:
-                continue
-            bands = tuple(
-                (band.max_weight_g, band.price[currency])
-                for band in lane.bands
-                if currency in band.price
-            )
-            if bands:
-                found.append((service, bands, transit_days(service, lane, to)))
-    return found
-
-
-def _compute_routes(
-    request: SourcingRequest, location: Location, lanes: Lanes
-) -> tuple[Route, ...]:
-    """The routes of ``location`` by its ``lanes``: ship date by its calendar, then transit."""
-    routes: list[Route] = []
-    shipped: dict[str, date] = {}  # per service: every lane of a service ships the same day
-    for service, bands, days in lanes:
-        day = shipped.get(service.service_id)
-        if day is None:
-            shift = service.order_cutoff_shift_hours
-            day = shipped[service.service_id] = ship_date(
-                location, request.now, cutoff_shift_hours=shift
-            )
-        promise = delivery_date(day, days, request.ship_to.country)
-        routes.append(Route(service.service_id, bands, day, promise))
-    routes.sort(key=lambda r: (r.promise, r.bands[0][1]))
-    return tuple(routes)
-
-
 def _site(
     request: SourcingRequest,
     location: Location,
@@ -302,12 +235,23 @@ def _site(
 ) -> Site | str:
     """The site of ``location``, or why it can't ship (its stock before store protection is
     ``raw``, not empty)."""
-    usable, over, saved = site_terms(request.rules, location, raw)
+    rules = request.rules
+    if rules.min_item_value_by_location:
+        floor = item_value_floor(rules, location, request.currency)
+        if floor:
+            raw = {sku: q for sku, q in raw.items() if _unit_value(request, sku) >= floor}
+            if not raw:
+                return "item_value_rule"
+    usable, over, saved = site_terms(rules, location, raw)
     if not usable:
         return "store_protection" if any(raw.values()) else "no_stock"
-    routes, best = _routes(request, location, memo)
+    routes, best = routes_of(request, location, memo)
     if not routes:
         return "no_lane"
+    km = 0.0
+    if prices_distance(rules):
+        km = road_km(rules, distance_km(request, location))
+        routes, best = priced_routes(rules, routes, km), {}
     base = location.handling_cost_per_unit - saved
     skus, need_v, weight_v = vectors
     unit_cost: dict[str, int] = {}
@@ -333,11 +277,35 @@ def _site(
         overstock_reward=over,
         routes=routes,
         distance_km=0.0,  # ``build_context`` sets it for the sites it keeps
+        road_km=km,
         stock_v=stock_v,
         unit_v=unit_v,
         cover=(units, weight, cost),
         memo=best,
     )
+
+
+def _unit_value(request: SourcingRequest, sku: str) -> int:
+    """The unit price of ``sku`` in the order (``unit_prices``, else the product's price)."""
+    if request.unit_prices and sku in request.unit_prices:
+        return request.unit_prices[sku]
+    product = request.products.get(sku)
+    return product.prices.get(request.currency, 0) if product else 0
+
+
+def _add_opportunity(site: Site, values: dict[str, Mapping[str, int]], ctx: Context) -> None:
+    """Adds the network value of a unit at ``site`` (``domain.network_value``) to its unit
+    costs, so the solver weighs it like any other cost (``rules.network_aware``)."""
+    units, weight, cost = site.cover
+    loc = site.location_id
+    for j, sku in enumerate(ctx.skus):
+        value = values.get(sku, {}).get(loc, 0)
+        if value and sku in site.unit_cost:
+            site.opportunity[sku] = value
+            site.unit_cost[sku] += value
+            site.unit_v[j] += value
+            cost += value * min(ctx.need[sku], site.avail[sku])
+    site.cover = (units, weight, cost)
 
 
 def build_context(request: SourcingRequest) -> Context:
@@ -360,6 +328,10 @@ def build_context(request: SourcingRequest) -> Context:
         stock=stock,
         stale=stale,
     )
+    fresh_values: dict[str, Mapping[str, int]] = {}
+    if request.rules.network_aware:
+        values = request.network_values or NetworkValues()
+        fresh_values, ctx.network = values.usable(skus, request.now)
     memo: RouteMemo = {}
     vectors = (skus, [need[sku] for sku in skus], ctx.weight_v)
     for location in request.locations:
@@ -375,7 +347,10 @@ def build_context(request: SourcingRequest) -> Context:
         if isinstance(found, str):
             ctx.rejected.setdefault(found, []).append(location.location_id)
         else:
+            if fresh_values:
+                _add_opportunity(found, fresh_values, ctx)
             found.distance_km = ctx.distance_km(location)
+            found.road_km = road_km(request.rules, found.distance_km)
             ctx.sites.append(found)
     short = dict(need)
     for site in ctx.sites:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from operator import add
 
 from chalicelib.domain.sourcing.context import Context, Site
 from chalicelib.domain.sourcing.solver import Candidate, better, evaluate, shared_routes, solve
@@ -23,15 +24,20 @@ def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:
 
 
 def _from_first_covering(ctx: Context, need: dict[str, int]) -> list[date]:
-    """Sites join by earliest promise date; their stock vectors are summed as dates advance."""
+    """Sites join by earliest promise date; their stock vectors are summed per date first."""
     dates = sorted({route.promise for routes in shared_routes(ctx) for route in routes})
     need_v = [need.get(sku, 0) for sku in ctx.skus]
-    joining = sorted(ctx.sites, key=lambda s: s.earliest)
-    have, k = [0] * len(need_v), 0
+    joining: dict[date, list[int]] = {}  # earliest promise date -> stock of the sites
+    for site in ctx.sites:
+        earliest = site.routes[0].promise
+        have = joining.get(earliest)
+        joining[earliest] = (
+            list(site.stock_v) if have is None else list(map(add, have, site.stock_v))
+        )
+    have = [0] * len(need_v)
     for i, deadline in enumerate(dates):
-        while k < len(joining) and joining[k].earliest <= deadline:
-            have = [h + x for h, x in zip(have, joining[k].stock_v, strict=True)]
-            k += 1
+        if deadline in joining:
+            have = list(map(add, have, joining[deadline]))
         if all(h >= q for h, q in zip(have, need_v, strict=True)):
             return dates[i:]
     return []

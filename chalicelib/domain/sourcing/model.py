@@ -22,6 +22,7 @@ from chalicelib.domain.network import (
     Product,
     StockLevel,
 )
+from chalicelib.domain.network_value import NetworkValues
 from chalicelib.domain.rules import SourcingRules
 
 
@@ -74,13 +75,19 @@ class Shipment:
 @dataclass(frozen=True, slots=True)
 class CostBreakdown:
     """The retailer's cost of a plan in minor units: ``total = shipping + handling +
-    split_penalty - holding_saved - rule_rewards``."""
+    split_penalty + distance + co2e + opportunity - holding_saved - rule_rewards``. ``co2e_g`` is
+    the estimated emission in grams CO2e (not money: ``co2e`` is its price when the rules price
+    it)."""
 
     shipping: int = 0
     handling: int = 0
     holding_saved: int = 0  # holding cost no longer paid for the units that leave
     split_penalty: int = 0
     rule_rewards: int = 0  # e.g. clearing overstock
+    distance: int = 0  # rules.cost_per_parcel_km x parcels x road km
+    co2e: int = 0  # rules.co2e_cost_per_kg x kg CO2e
+    co2e_g: int = 0
+    opportunity: int = 0  # what the units taken are worth to the network (rules.network_aware)
 
     @property
     def total(self) -> int:
@@ -88,9 +95,17 @@ class CostBreakdown:
             self.shipping
             + self.handling
             + self.split_penalty
+            + self.distance
+            + self.co2e
+            + self.opportunity
             - self.holding_saved
             - self.rule_rewards
         )
+
+    @property
+    def cost_to_serve(self) -> int:
+        """What the retailer pays out: shipping and handling (the rest are rule terms)."""
+        return self.shipping + self.handling
 
     def plus(self, other: CostBreakdown) -> CostBreakdown:
         return CostBreakdown(
@@ -99,16 +114,25 @@ class CostBreakdown:
             holding_saved=self.holding_saved + other.holding_saved,
             split_penalty=self.split_penalty + other.split_penalty,
             rule_rewards=self.rule_rewards + other.rule_rewards,
+            distance=self.distance + other.distance,
+            co2e=self.co2e + other.co2e,
+            co2e_g=self.co2e_g + other.co2e_g,
+            opportunity=self.opportunity + other.opportunity,
         )
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
+        """The named terms (money in minor units), their ``total`` and ``co2e_kg``."""
         return {
             "shipping": self.shipping,
             "handling": self.handling,
             "holding_saved": self.holding_saved,
             "split_penalty": self.split_penalty,
             "rule_rewards": self.rule_rewards,
+            "distance": self.distance,
+            "co2e": self.co2e,
+            "opportunity": self.opportunity,
             "total": self.total,
+            "co2e_kg": round(self.co2e_g / 1000, 3),
         }
 
 
@@ -136,11 +160,12 @@ class Plan:
     currency: str
     promised_date: date  # the latest promised date of its shipments (ready date for pick-up)
     parcels: int
-    explanation: tuple[dict[str, Any], ...] = ()
+    explanation: Sequence[dict[str, Any]] = ()  # built on first use (``explain.Lazy``)
     kinds: tuple[OptionKind, ...] = ()  # every kind this same plan answers (deduplicated)
     pickup_location_id: str | None = None
     ready_at: date | None = None
     score: float = 0.0  # lower is better: cost_weight * cost + speed_weight * days late
+    margin: dict[str, Any] | None = None  # ``domain.margin.Margin.as_dict``; internal, like cost
 
     @property
     def lines(self) -> dict[str, int]:
@@ -194,6 +219,7 @@ class SourcingRequest:
     excluded_location_ids: frozenset[str] = frozenset()
     allow_partial: bool = False
     kinds: frozenset[OptionKind] = DELIVERY_KINDS
+    network_values: NetworkValues | None = None  # the cart's SKUs' (used when network_aware)
 
 
 @dataclass(frozen=True, slots=True)

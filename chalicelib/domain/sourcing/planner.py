@@ -22,28 +22,18 @@ that has it" used to measure what sourcing saves.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any
 
+from chalicelib.domain.margin import Margin, meets
+from chalicelib.domain.rules import SourcingRules
 from chalicelib.domain.sourcing.collect import click_collect_plans
 from chalicelib.domain.sourcing.context import Context, build_context
+from chalicelib.domain.sourcing.explain import Lazy, collect_losers, explain
 from chalicelib.domain.sourcing.kinds import fastest, fastest_and_cheapest, fewest_parcels
-from chalicelib.domain.sourcing.model import (
-    CostBreakdown,
-    OptionKind,
-    Plan,
-    Shipment,
-    SourcingRequest,
-    SourcingResult,
-    option_id_for,
-)
+from chalicelib.domain.sourcing.model import OptionKind, Plan, SourcingRequest, SourcingResult
+from chalicelib.domain.sourcing.plans import nearest_candidate, to_plan, with_margin
 from chalicelib.domain.sourcing.solver import Candidate, singles
-
-_RUNNERS_UP = 5  # candidate locations named in an explanation besides the chosen ones
-_IDS_PER_REASON = 5
 
 
 def plan(request: SourcingRequest) -> SourcingResult:
@@ -102,7 +92,18 @@ def _sendable(ctx: Context, need: dict[str, int]) -> dict[str, int]:
 
 
 def _collect(ctx: Context, first: date | None) -> list[Plan]:
-    return click_collect_plans(ctx, fastest=first)
+    """Pick-up options with their margin; each names the others it was ranked against."""
+    found = [with_margin(ctx.request, p) for p in click_collect_plans(ctx, fastest=first)]
+    rules, currency = ctx.request.rules, ctx.request.currency
+    out = []
+    for option in found:
+        below = _meets(rules, currency, option) is False
+        lead = {**option.explanation[0], "margin": option.margin} if option.explanation else {}
+        if below:
+            lead["margin_below_minimum"] = True
+        explanation = (lead, *option.explanation[1:], *collect_losers(option, found))
+        out.append(replace(option, explanation=explanation))
+    return out
 
 
 def _shipping_plans(ctx: Context, need: dict[str, int]) -> list[Plan]:
@@ -116,7 +117,9 @@ def _shipping_plans(ctx: Context, need: dict[str, int]) -> list[Plan]:
     later = quick.promise + delay
     found = [quick, cheap, *_consolidation_candidates(ctx, need, quick, cheap)]
     unique = {id(c): c for c in found}.values()  # one search often answers several kinds
-    plans = [_to_plan(ctx, OptionKind.NEAREST, c, quick.promise) for c in unique]
+    plans = [to_plan(ctx, OptionKind.NEAREST, c, quick.promise) for c in unique]
+    compared = plans
+    plans, below = _margin_floor(ctx, plans)
     by_kind = {
         OptionKind.FASTEST: min(plans, key=lambda p: (p.promised_date, p.cost.total)),
         OptionKind.CHEAPEST: min(
@@ -133,7 +136,30 @@ def _shipping_plans(ctx: Context, need: dict[str, int]) -> list[Plan]:
         else:
             merged[chosen.option_id] = replace(chosen, kind=kind, kinds=(kind,))
     ranked = sorted(merged.values(), key=lambda p: (p.score, p.promised_date, p.option_id))
-    return [replace(p, explanation=_explain(ctx, p)) for p in ranked]
+    return [replace(p, explanation=_explanation(ctx, p, compared, below)) for p in ranked]
+
+
+def _explanation(ctx: Context, chosen: Plan, compared: list[Plan], below: bool) -> Lazy:
+    first = min(p.promised_date for p in compared)
+    return Lazy(lambda: explain(ctx, chosen, compared, first, below_minimum=below))
+
+
+def _margin_floor(ctx: Context, plans: list[Plan]) -> tuple[list[Plan], bool]:
+    """The plans that meet the rules' minimum margin (an unknown margin is not judged), and
+    whether none did: then every plan stays, flagged (``domain.margin``)."""
+    rules, currency = ctx.request.rules, ctx.request.currency
+    if not rules.min_margin and rules.min_margin_pct <= 0:
+        return plans, False
+    verdicts = [_meets(rules, currency, p) for p in plans]
+    kept = [p for p, ok in zip(plans, verdicts, strict=True) if ok is not False]
+    return (kept, False) if kept else (plans, True)
+
+
+def _meets(rules: SourcingRules, currency: str, found: Plan) -> bool | None:
+    m = found.margin or {}
+    if m.get("margin") is None:
+        return None
+    return meets(rules, currency, Margin(m["revenue"], m["cost_of_goods"], m["cost_to_serve"]))
 
 
 def _consolidation_candidates(
@@ -153,87 +179,6 @@ def _consolidation_candidates(
     return [split] if split is not None else []
 
 
-def _to_plan(ctx: Context, kind: OptionKind, cand: Candidate, first: date) -> Plan:
-    """The plan of a candidate split: shipments, cost breakdown, customer price, score."""
-    request, rules = ctx.request, ctx.request.rules
-    shipments: list[Shipment] = []
-    cost = CostBreakdown()
-    for site, lines in cand.parts:
-        part = ctx.shipment(site, lines, cand.deadline)
-        if part is None:  # the solver only returns parts with a route within the deadline
-            raise AssertionError(f"no route from {site.location_id} by {cand.deadline}")
-        shipments.append(part[0])
-        cost = cost.plus(part[1])
-    parcels = sum(s.parcels for s in shipments)
-    cost = replace(cost, split_penalty=rules.split_penalty * max(0, parcels - 1))
-    promised = max(s.promised_date for s in shipments)
-    late = max(0, (promised - first).days)
-    return Plan(
-        kind=kind,
-        option_id=option_id_for(shipments),
-        shipments=tuple(shipments),
-        cost=cost,
-        price=_customer_price(request, shipments),
-        currency=request.currency,
-        promised_date=promised,
-        parcels=parcels,
-        kinds=(kind,),
-        score=rules.cost_weight * cost.total + rules.speed_weight_per_day * late,
-    )
-
-
-def _customer_price(request: SourcingRequest, shipments: Iterable[Shipment]) -> int:
-    prices = request.unit_prices or {}
-    value = 0
-    for line in request.lines:
-        product = request.products.get(line.sku)
-        default = product.prices.get(request.currency, 0) if product else 0
-        value += line.quantity * prices.get(line.sku, default)
-    if request.rules.ships_free(request.currency, value):
-        return 0
-    return sum(s.parcel_price for s in shipments)
-
-
-def _explain(ctx: Context, chosen: Plan) -> tuple[dict[str, Any], ...]:
-    """Why this plan: its locations, the nearest others that lost and why, and the rejected."""
-    used = {s.location_id for s in chosen.shipments}
-    out: list[dict[str, Any]] = [
-        {"kind": chosen.kind.value, "rules_version": ctx.request.rules.version},
-        *(
-            {"location_id": s.location_id, "outcome": "chosen", "units": s.units}
-            for s in chosen.shipments
-        ),
-    ]
-    count = _RUNNERS_UP + len(used)  # the nearest sites, once per request and count
-    nearest = ctx.memo.get(("nearest", count))
-    if nearest is None:
-        nearest = ctx.memo[("nearest", count)] = heapq.nsmallest(
-            count, ctx.sites, key=lambda s: (s.distance_km, s.location_id)
-        )
-    others = [s for s in nearest if s.location_id not in used][:_RUNNERS_UP]
-    for site in others:
-        if site.earliest > chosen.promised_date:
-            outcome = "slower"
-        elif any(site.avail.get(sku, 0) < q for sku, q in chosen.lines.items()):
-            outcome = "partial_stock_costlier"
-        else:
-            outcome = "costlier"
-        out.append({"location_id": site.location_id, "outcome": outcome})
-    for reason, ids in sorted(ctx.rejected.items()):
-        out.append({"outcome": reason, "count": len(ids), "location_ids": ids[:_IDS_PER_REASON]})
-    for location_id, fresh in sorted(ctx.stale.items()):
-        if not fresh.skipped:  # sourced at a discount (the skipped are rejected above)
-            out.append(
-                {
-                    "location_id": location_id,
-                    "outcome": "stale_feed",
-                    "discount_pct": fresh.discount_pct,
-                    "feed_age_minutes": round(fresh.age_minutes or 0),
-                }
-            )
-    return tuple(out)
-
-
 def nearest_plan(request: SourcingRequest) -> Plan | None:
     """Baseline: every unit from the nearest location that has it, by its cheapest route.
 
@@ -243,18 +188,11 @@ def nearest_plan(request: SourcingRequest) -> Plan | None:
     ctx = build_context(request)
     if ctx.shortages or not ctx.need:
         return None
-    parts: dict[int, dict[str, int]] = {}
-    order = sorted(range(len(ctx.sites)), key=lambda i: (ctx.sites[i].distance_km, i))
-    for sku, qty in ctx.need.items():
-        for i in order:
-            take = min(qty, ctx.sites[i].avail.get(sku, 0))
-            if take:
-                parts.setdefault(i, {})[sku] = take
-                qty -= take
-            if qty == 0:
-                break
-    cand = Candidate(
-        0, 0, date.min, tuple((ctx.sites[i], lines) for i, lines in parts.items()), date.max
+    cand = nearest_candidate(ctx, ctx.need)
+    if cand is None:
+        return None
+    result = to_plan(ctx, OptionKind.NEAREST, cand, date.min)
+    first = result.promised_date
+    return replace(
+        result, score=float(result.cost.total), explanation=explain(ctx, result, [], first)
     )
-    result = _to_plan(ctx, OptionKind.NEAREST, cand, date.min)
-    return replace(result, score=float(result.cost.total), explanation=_explain(ctx, result))

@@ -122,9 +122,11 @@ class Rebalancer:
         return moved
 
     def _sweep(self) -> bool:
-        """Every single move from every site, each to the first other site where it saves.
+        """From every site, the single move that saves most (to any other site), if any.
 
-        The hot path of sourcing: ``try_move`` and ``part_cost`` inlined on local lists.
+        Best rather than first improvement: the first saving move can block a better one (a
+        light line moved where a heavier one would have dropped a weight band). The hot path of
+        sourcing: ``try_move`` and ``part_cost`` inlined on local lists.
         """
         n, moved = len(self.sites), False
         lines, stock, unit_v, w, fixed = self.lines, self.stock, self.unit_v, self.w, self.fixed
@@ -132,9 +134,8 @@ class Rebalancer:
         handling = self.handling
         for a in range(n):
             row_a, unit_a = lines[a], unit_v[a]
+            best: tuple[float, int, int, int, float, float] | None = None
             for j, qty in self._single_moves(a):
-                if row_a[j] < qty:
-                    continue
                 dw, du_a = w[j] * qty, unit_a[j] * qty
                 if units[a] == qty:
                     cost_a = 0.0
@@ -149,17 +150,20 @@ class Rebalancer:
                     f = fixed[b].get(weight[b] + dw)
                     if f is None:
                         f = self._fixed(b, weight[b] + dw)
-                    du_b = unit_v[b][j] * qty
-                    cost_b = f + handling[b] + unit[b] + du_b
-                    if cost_a + cost_b >= cost[a] + cost[b]:
-                        continue
-                    weight[a], unit[a], units[a] = weight[a] - dw, unit[a] - du_a, units[a] - qty
-                    weight[b], unit[b], units[b] = weight[b] + dw, unit[b] + du_b, units[b] + qty
-                    cost[a], cost[b] = cost_a, cost_b
-                    row_a[j] -= qty
-                    lines[b][j] += qty
-                    moved = True
-                    break
+                    cost_b = f + handling[b] + unit[b] + unit_v[b][j] * qty
+                    saving = cost[a] + cost[b] - cost_a - cost_b
+                    if saving > 0 and (best is None or saving > best[0]):
+                        best = (saving, j, qty, b, cost_a, cost_b)
+            if best is None:
+                continue
+            _, j, qty, b, cost_a, cost_b = best
+            dw, du_a, du_b = w[j] * qty, unit_a[j] * qty, unit_v[b][j] * qty
+            weight[a], unit[a], units[a] = weight[a] - dw, unit[a] - du_a, units[a] - qty
+            weight[b], unit[b], units[b] = weight[b] + dw, unit[b] + du_b, units[b] + qty
+            cost[a], cost[b] = cost_a, cost_b
+            row_a[j] -= qty
+            lines[b][j] += qty
+            moved = True
         return moved
 
     def run(self) -> list[list[int]]:

@@ -12,14 +12,16 @@ penalty; every unit then costs the location's net unit cost. It is solved heuris
    newly covered unit; only the best few by quick estimate are rebalanced.
 3. *Local search.* From each start: drop a location, swap one for another, or add one; the
    best neighbours by quick estimate are costed exactly, taking the best improving move until
-   none improves (a bounded number of rounds). The best open sets found are then polished with
-   pairs of moves.
+   none improves (a bounded number of rounds).
+4. *Pairs.* The best pairs of the pool by quick estimate (each allocated by unit cost, or with
+   either site taking all it can first) are costed exactly: a poor start can hide a good pair
+   from local search. The best open sets found are then polished with pairs of moves.
 
 Sites carry their stock and unit costs as vectors indexed like ``Context.skus``, so allocating
 and rebalancing are integer loops over lists.
 
 Large networks are pruned to a pool of the locations with the lowest stand-alone cost per unit
-(plus whatever is needed to cover every SKU) before steps 2 and 3; singles are always scanned
+(plus whatever is needed to cover every SKU) before steps 2 to 4; singles are always scanned
 in full. The benchmark (``bench/sourcing.py``) compares the result with the exact optimum.
 
 Every open set costed is memoised per request (local search and the starts meet the same sets
@@ -30,9 +32,9 @@ cheapest deadline usually share one search (``fastest_and_cheapest``).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
 from datetime import date
-from operator import mul
+from itertools import combinations
+from operator import add, mul
 
 from chalicelib.domain.sourcing.context import Context, Route, Site
 from chalicelib.domain.sourcing.costing import Candidate, better, estimate, evaluate, polish
@@ -42,6 +44,7 @@ MAX_ROUNDS = 6
 STARTS_IMPROVED = 2  # local search runs from this many of the best starting points
 SEEDS = 4  # greedy covers started from each of the best sites of the pool
 NEIGHBOURS_REBALANCED = 1  # best neighbours (by quick estimate) costed exactly per round
+PAIRS_REBALANCED = 8  # best pairs of the pool (by quick estimate) costed exactly
 POLISHED = 2  # best open sets rebalanced with pairs of moves at the end
 STARTS_REBALANCED = 2  # greedy covers (best by quick estimate) rebalanced as starts
 
@@ -197,29 +200,21 @@ def _improve(
     return current
 
 
-def covers(sites: Sequence[Site], need: dict[str, int]) -> bool:
-    return all(sum(s.avail.get(sku, 0) for s in sites) >= qty for sku, qty in need.items())
-
-
 def _split_lower_bound(
     ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date
 ) -> int:
     """No split over two or more sites can cost less than this."""
     cheapest: dict[int, int] = {}  # per shared routes tuple: the lowest first-band price
-    fixed: list[int] = []
-    for site in eligible:
-        price = cheapest.get(id(site.routes))
-        if price is None:
-            price = min(r.bands[0][1] for r in site.routes if r.promise <= deadline)
-            cheapest[id(site.routes)] = price
-        fixed.append(site.location.handling_cost_per_order + price)
-    first, second = heapq.nsmallest(2, fixed)
-    units = sum(
-        qty * min(s.unit_v[j] for s in eligible if s.stock_v[j])
-        for j, qty in enumerate(_vector(ctx, need))
-        if qty
+    for routes in {id(s.routes): s.routes for s in eligible}.values():
+        cheapest[id(routes)] = min(r.bands[0][1] for r in routes if r.promise <= deadline)
+    first, second = heapq.nsmallest(
+        2, (s.location.handling_cost_per_order + cheapest[id(s.routes)] for s in eligible)
     )
-    return first + second + ctx.request.rules.split_penalty + units
+    need_v = _vector(ctx, need)
+    lowest = [
+        min(s.unit_v[j] for s in eligible if s.stock_v[j]) if q else 0 for j, q in enumerate(need_v)
+    ]
+    return first + second + ctx.request.rules.split_penalty + sum(map(mul, need_v, lowest))
 
 
 def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:
@@ -231,11 +226,18 @@ def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:
     if key not in ctx.memo:
         found: list[Candidate] = []
         penalty = ctx.request.rules.split_penalty
+        need_v, whole = _vector(ctx, need), need == ctx.need
+        weight = sum(map(mul, need_v, ctx.weight_v))
+        total = sum(need_v)
         for site in ctx.sites:
-            if any(site.avail.get(sku, 0) < qty for sku, qty in need.items()):
+            if whole:  # the site's cover is the whole cart exactly when it has every unit
+                if site.cover[0] < total:
+                    continue
+                unit = site.cover[2]
+            elif any(q > have for q, have in zip(need_v, site.stock_v, strict=True)):
                 continue
-            weight = sum(ctx.weights[sku] * qty for sku, qty in need.items())
-            unit = sum(site.unit_cost[sku] * qty for sku, qty in need.items())
+            else:
+                unit = sum(map(mul, need_v, site.unit_v))
             fixed = site.location.handling_cost_per_order + unit
             for route in site.routes:
                 parcels, price = route.price(weight)
@@ -278,9 +280,33 @@ def solve(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> 
     return found
 
 
+def _pairs(
+    ctx: Context, pool: list[Site], need_v: list[int], deadline: date, limit: int
+) -> list[tuple[list[Site], bool]]:
+    """The ``PAIRS_REBALANCED`` best pairs of the pool by quick estimate, each allocated by unit
+    cost or with either site taking all it can first: (sites, by unit cost).
+
+    Local search from a poor start can miss a good pair (each move from it looks worse by
+    quick estimate), and allocating by unit cost alone misjudges a pair where one site could
+    send nearly everything in one parcel."""
+    quick: list[tuple[tuple[int, date, int], int, list[Site], bool]] = []
+    for a, b in combinations(pool, 2):
+        if any(x + y < q for x, y, q in zip(a.stock_v, b.stock_v, need_v, strict=True)):
+            continue  # the pair can't cover the need
+        for sites, by_cost in (([a, b], True), ([a, b], False), ([b, a], False)):
+            key = estimate(ctx, sites, need_v, deadline, limit, by_cost=by_cost)
+            if key is not None:
+                quick.append((key, len(quick), sites, by_cost))
+    quick.sort(key=lambda item: item[:2])
+    return [(sites, by_cost) for _, _, sites, by_cost in quick[:PAIRS_REBALANCED]]
+
+
 def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> Candidate | None:
-    eligible = [s for s in ctx.sites if s.earliest <= deadline]
-    if not covers(eligible, need):
+    eligible = [s for s in ctx.sites if s.routes[0].promise <= deadline]
+    need_v, have = _vector(ctx, need), [0] * len(ctx.skus)
+    for site in eligible:
+        have = list(map(add, have, site.stock_v))
+    if any(h < q for h, q in zip(have, need_v, strict=True)):
         return None
     best = best_single(ctx, need, deadline=deadline, limit=limit)
     if limit < 2 or len(eligible) < 2:
@@ -294,6 +320,11 @@ def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -
     seen: dict[tuple[int, ...], tuple[Candidate, list[Site]]] = {}
     for start in starts[:STARTS_IMPROVED]:
         best = better(best, _improve(ctx, start, pool, need, deadline, limit, seen))
+    for pair, by_cost in _pairs(ctx, pool, need_v, deadline, limit):
+        found = evaluate(ctx, pair, need, deadline, limit, by_cost=by_cost)
+        if found is not None:
+            seen.setdefault(tuple(sorted(map(id, pair))), (found, pair))
+            best = better(best, found)
     for start in starts:
         sites = [site for site, _ in start.parts]
         seen.setdefault(tuple(sorted(id(s) for s in sites)), (start, sites))

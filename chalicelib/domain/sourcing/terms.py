@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chalicelib.domain.network import Location, LocationType
+from chalicelib.domain.network import CarrierService, Location, LocationType
 from chalicelib.domain.rules import SourcingRules
 
 
@@ -63,3 +63,40 @@ def site_terms(
             usable[sku] = qty - protect
             rewards[sku] = reward if qty > threshold else 0
     return usable, rewards, holding_saved(rules, location)
+
+
+# --- distance, emissions and item value (``SourcingRules`` docstring; all off by default) ----
+
+
+def prices_distance(rules: SourcingRules) -> bool:
+    """Whether routes carry a distance or CO2e price (then every site has routes of its own)."""
+    return rules.cost_per_parcel_km > 0 or rules.co2e_cost_per_kg > 0
+
+
+def road_km(rules: SourcingRules, great_circle_km: float) -> float:
+    """The road distance estimated from the great-circle one (``road_distance_factor``)."""
+    return great_circle_km * rules.road_distance_factor
+
+
+def co2e_factor(rules: SourcingRules, service: CarrierService) -> float:
+    """kg CO2e per tonne-km of ``service``: by its id, else by its speed, else 0."""
+    factors = rules.co2e_kg_per_tonne_km
+    found = factors.get(service.service_id)
+    return float(found if found is not None else factors.get(service.speed.value, 0.0))
+
+
+def co2e_grams(factor: float, km: float, weight_g: int) -> int:
+    """Grams CO2e of sending ``weight_g`` over ``km`` at ``factor`` kg per tonne-km
+    (g = t x km x kg/t-km x 1000 = weight_g x km x factor / 1000)."""
+    return round(weight_g * km * factor / 1000)
+
+
+def item_value_floor(rules: SourcingRules, location: Location, currency: str) -> int:
+    """The lowest unit price ``location`` may ship (0: any): the strictest of the rules for its
+    id and for ``type:<its type>``."""
+    by_location = rules.min_item_value_by_location
+    floors = (
+        by_location.get(location.location_id, {}).get(currency, 0),
+        by_location.get(f"type:{location.type.value}", {}).get(currency, 0),
+    )
+    return max(floors)

@@ -1,6 +1,6 @@
 """CPU per request of our own code: parse, sourcing, transaction build, response.
 
-Run: ``.venv/bin/python bench/requests.py [--runs 200]`` (~1 minute; ``make bench`` runs it).
+Run: ``.venv/bin/python bench/per_request.py [--runs 200]`` (~1 minute; ``make bench`` runs it).
 
 The real app (``app.py``, its wiring and DynamoDB/SQS/SES adapters, botocore's serialisation
 included) answers a quote (``POST /delivery-options``), an order (``POST /orders``) at 5 lines x
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file's name would shadow the requests library (moto imports it): bench/ off the path.
+# bench/ off the path: the repository root goes first.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_name, None)
@@ -58,6 +58,7 @@ from tests.fixtures.network import load_network  # noqa: E402
 N_LINES, N_LOCATIONS = 5, 100
 STOCK_SCALE = 1000  # the generator's small stock, times this: orders never run out
 WARM_UP = 5  # first requests of each kind, not counted (cold start is bench/import.py's)
+PROFILE: dict[str, Any] = {"on": False}
 
 
 class MotoClock:
@@ -166,7 +167,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200, help="requests of each kind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the orders: our functions, moto's out"
+    )
     args = parser.parse_args()
+    PROFILE["on"] = args.profile
     net, rng = load_network(), random.Random(args.seed)
     catalogue = sourcing_bench.products(rng)
     locs = sourcing_bench.locations(net, N_LOCATIONS, rng)
@@ -223,11 +228,13 @@ def run_requests(
         assert resp.status_code == 200, resp.body
         quotes.append(ms)
         ms, resp = own_cpu_ms(
-            clock, lambda o=order: client.http.post("/orders", body=o, headers=headers)
+            clock, lambda o=order: profiled(client.http.post, "/orders", body=o, headers=headers)
         )
         assert resp.status_code == 201, resp.body
         orders.append(ms)
         placed.append(json.loads(resp.body))
+    if PROFILE["on"]:
+        print_profile()
     dispatch(client)
     for order in placed:
         current = json.loads(client.http.get(f"/orders/{order['order_id']}", headers=headers).body)
@@ -243,6 +250,43 @@ def run_requests(
         f"order {N_LINES} x {N_LOCATIONS}": orders[WARM_UP:],
         "warehouse event (shipped)": events[WARM_UP:],
     }
+
+
+def profiled(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call`` under the orders' profiler when ``--profile`` is given."""
+    if not PROFILE["on"]:
+        return call(*args, **kwargs)
+    import cProfile
+
+    profiler = PROFILE.setdefault("profiler", cProfile.Profile())
+    profiler.enable()
+    try:
+        return call(*args, **kwargs)
+    finally:
+        profiler.disable()
+
+
+def print_profile() -> None:
+    """The orders' functions by own time (moto's answers and the stdlib left out)."""
+    import pstats
+
+    stats = pstats.Stats(PROFILE["profiler"])
+    print("== POST /orders profile: own time (moto, responses and werkzeug left out) ==")
+    rows = [
+        (tt, ct, calls, f"{Path(file).name}:{line}({name})")
+        for (file, line, name), (_, calls, tt, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
+        if not any(part in file for part in ("/moto/", "/responses/", "/werkzeug/"))
+    ]
+    for tt, ct, calls, where in sorted(rows, reverse=True)[:20]:
+        print(f"  {tt * 1000:8.1f} ms own {ct * 1000:8.1f} ms total {calls:7d} calls  {where}")
+    print("== ... our functions by total time ==")
+    ours = [
+        (ct, tt, calls, f"{file.split('chalicelib/')[-1]}:{line}({name})")
+        for (file, line, name), (_, calls, tt, ct, _) in stats.stats.items()  # type: ignore[attr-defined]
+        if "chalicelib/" in file
+    ]
+    for ct, tt, calls, where in sorted(ours, reverse=True)[:30]:
+        print(f"  {ct * 1000:8.1f} ms total {tt * 1000:8.1f} ms own {calls:7d} calls  {where}")
 
 
 def dispatch(client: Any) -> None:
