@@ -64,6 +64,20 @@ class HttpTransport:
         timeout: float,
     ) -> tuple[int, bytes]:
         """``(status, answer)``; raises OSError when no answer came."""
+        status, data, _ = self.exchange(method, url, address, headers, body, timeout)
+        return status, data
+
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        address: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: float,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """``(status, answer, headers with lower-cased names)`` from ``address``; raises
+        OSError when no answer came."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         secure = parts.scheme == "https"
@@ -74,11 +88,30 @@ class HttpTransport:
         try:
             conn.request(method, path, body=body, headers=headers)
             answer = conn.getresponse()
-            return int(answer.status), answer.read(MAX_ANSWER_BYTES)
+            data = answer.read(MAX_ANSWER_BYTES)
+            return int(answer.status), data, {k.lower(): v for k, v in answer.getheaders()}
         except (http.client.HTTPException, ssl.SSLError) as exc:
             raise OSError(str(exc)) from exc
         finally:
             conn.close()
+
+
+def public_address(
+    resolver: Callable[[str, int], list[str]], host: str, port: int, *, allow_loopback: bool
+) -> str:
+    """The address to connect to: every address ``host`` resolves to must be public
+    (``RefusedAddress`` naming why not); OSError when it resolves to none."""
+    addresses = resolver(host, port)
+    if not addresses:
+        raise OSError(f"{host} does not resolve")
+    for address in addresses:
+        if reason := refused_address(address, allow_loopback=allow_loopback):
+            raise RefusedAddress(f"{host} resolves to a refused address: {reason}")
+    return addresses[0]
+
+
+class RefusedAddress(ValueError):
+    """A host resolves to a private, loopback or link-local address."""
 
 
 class Requests(Protocol):
@@ -118,13 +151,11 @@ class GuardedHttp:
         except BadWebhook as exc:
             reasons = "; ".join(f.reason for f in exc.fields)
             raise PlatformRefused(f"the platform URL is not allowed: {reasons}") from None
-        addresses = self._resolver(host, port)
-        if not addresses:
-            raise OSError(f"{host} does not resolve")
-        for address in addresses:
-            if reason := refused_address(address, allow_loopback=self._local):
-                raise PlatformRefused(f"{host} resolves to a refused address: {reason}")
-        return self._transport.request(method, url, addresses[0], headers, body, self._timeout)
+        try:
+            address = public_address(self._resolver, host, port, allow_loopback=self._local)
+        except RefusedAddress as exc:
+            raise PlatformRefused(str(exc)) from None
+        return self._transport.request(method, url, address, headers, body, self._timeout)
 
 
 class SqsWebhookQueue:

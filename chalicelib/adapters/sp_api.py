@@ -10,10 +10,8 @@ all; then ``Throttled`` (the next scheduled poll resumes).
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,8 +19,12 @@ from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
-from chalicelib.adapters.http_delivery import _PinnedHttp, _PinnedHttps, resolve
-from chalicelib.domain.webhooks import refused_address
+from chalicelib.adapters.http_delivery import (
+    HttpTransport as PinnedHttp,
+    RefusedAddress,
+    public_address,
+    resolve,
+)
 
 DEFAULT_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
 DEFAULT_LWA_ENDPOINT = "https://api.amazon.com/auth/o2/token"
@@ -241,23 +243,12 @@ class HttpTransport:
     ) -> Answer:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        secure = parts.scheme == "https"
-        port = parts.port or (443 if secure else 80)
-        addresses = resolve(host, port)
-        for address in addresses:
-            if reason := refused_address(address, allow_loopback=self._allow_loopback):
-                raise SpApiError(f"{host} resolves to a refused address: {reason}")
-        if not addresses:
-            raise OSError(f"{host} does not resolve")
-        conn = (_PinnedHttps if secure else _PinnedHttp)(host, port, addresses[0], timeout)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            conn.request(method, path, body=body, headers=headers)
-            answer = conn.getresponse()
-            data = answer.read(MAX_ANSWER_BYTES)
-            names = {k.lower(): v for k, v in answer.getheaders()}
-            return Answer(int(answer.status), data, names)
-        except (http.client.HTTPException, ssl.SSLError) as exc:
-            raise OSError(str(exc)) from exc
-        finally:
-            conn.close()
+            address = public_address(resolve, host, port, allow_loopback=self._allow_loopback)
+        except RefusedAddress as exc:
+            raise SpApiError(str(exc)) from None
+        return Answer(*_HTTP.exchange(method, url, address, headers, body, timeout))
+
+
+_HTTP = PinnedHttp()
