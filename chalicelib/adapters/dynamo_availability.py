@@ -4,8 +4,9 @@
   hour), ``sk = <iso instant>#<sku>``, expiring (TTL ``expires_at``) after the retention.
   ``changed_since`` queries the hour partitions from its hour on, never scans.
 - Push state: ``pk = AVPUSH#<channel>``, ``sk = <sku>``: the band last announced, when, its
-  version, and a pending re-check. Every change is a conditional write on the version read,
-  so of two Lambdas that both saw a change only one announces it.
+  version, a pending re-check, and ``unsent`` until the push is confirmed (a claim whose push
+  failed is sent again). Every change is a conditional write on the version read, so of two
+  Lambdas that both saw a change only one announces it.
 """
 
 from __future__ import annotations
@@ -102,22 +103,37 @@ class DynamoAvailability:
             sent_at=float(item["sent_at"]),
             version=int(item["version"]),
             pending_until=float(pending) if pending is not None else None,
+            unsent=bool(item.get("unsent")),
         )
 
     def claim_send(
         self, channel: str, sku: str, seen: PushState | None, band: Band, now: float
     ) -> int | None:
-        """Record ``band`` as announced at ``now`` if the state is still ``seen``: the new
-        version, or None when another writer changed it first (it announces, not us)."""
+        """Record ``band`` as announced at ``now``, unconfirmed, if the state is still
+        ``seen``: the new version, or None when another writer changed it first (it
+        announces, not us)."""
         version = (seen.version if seen else 0) + 1
         ok = self._conditional(
             channel,
             sku,
             seen,
-            "SET band = :b, sent_at = :t, version = :v REMOVE pending_until",
-            {":b": band.value, ":t": Decimal(str(now)), ":v": version},
+            "SET band = :b, sent_at = :t, version = :v, unsent = :u REMOVE pending_until",
+            {":b": band.value, ":t": Decimal(str(now)), ":v": version, ":u": True},
         )
         return version if ok else None
+
+    def confirm_sent(self, channel: str, sku: str, version: int) -> None:
+        """The push of ``version`` went out (a newer claim keeps its own mark)."""
+        try:
+            self._table.update_item(
+                Key={"pk": f"AVPUSH#{channel}", "sk": sku},
+                UpdateExpression="REMOVE unsent",
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": version},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def claim_defer(self, channel: str, sku: str, seen: PushState, until: float) -> bool:
         """Mark a re-check due at ``until`` if the state is still ``seen`` (so one is sent)."""
@@ -137,6 +153,7 @@ class DynamoAvailability:
             condition = "attribute_not_exists(pk)"
         else:
             condition = "version = :seen AND "
+            condition += "attribute_exists(unsent) AND " if seen.unsent else ""
             condition += (
                 "attribute_not_exists(pending_until)"
                 if seen.pending_until is None

@@ -1,6 +1,6 @@
 """Confirmations as the platforms' own API calls: Shopify's REST Admin API (the
-fulfillment-orders flow, cancel, refund), WooCommerce's REST API v3 (order status and a
-customer note, refunds) and Amazon's SP-API ``confirmShipment``.
+fulfillment-orders flow, cancel, refund, cancelled line items), WooCommerce's REST API v3
+(order status and a customer note, refunds) and Amazon's SP-API ``confirmShipment``.
 
 Every call goes through an ``Http`` that guards the address (``http_delivery.GuardedHttp``).
 A non-2xx answer becomes ``PlatformRefused`` (a 4xx a retry cannot fix) or
@@ -77,6 +77,8 @@ class ShopifyOut:
             return {"cancelled": True}
         if c.kind == ConfirmationKind.REFUND:
             return self._refund(order, c)
+        if c.kind == ConfirmationKind.LINES_CANCELLED:
+            return self._cancel_lines(order, c)
         return self._fulfil(order, c)
 
     def _do(self, method: str, path: str, doc: Any = None) -> dict[str, Any]:
@@ -125,6 +127,68 @@ class ShopifyOut:
         }
         made = self._do("POST", "/fulfillments.json", body)
         return {"fulfillment_id": (made.get("fulfillment") or {}).get("id")}
+
+    def _line_items(self, order: str, c: Confirmation) -> dict[str, list[dict[str, Any]]]:
+        """Our SKUs of ``c`` -> the order's line items that are them."""
+        found = self._do("GET", f"/orders/{order}.json?fields=id,line_items")
+        items = (found.get("order") or {}).get("line_items") or []
+        out = {
+            ours: [
+                li for li in items if str(li.get("sku") or "") in channel_skus(self._config, ours)
+            ]
+            for ours in _lines_wanted(c)
+        }
+        if missing := sorted(sku for sku, hit in out.items() if not hit):
+            raise PlatformRefused(
+                f"Shopify order {c.channel_order_id} has no line item for {', '.join(missing)}"
+            )
+        return out
+
+    def _cancel_lines(self, order: str, c: Confirmation) -> dict[str, Any]:
+        """Cancel units of a going order: a refund of those line items with ``restock_type``
+        cancel, for what Shopify calculates (``refunds/calculate``: its taxes and discounts).
+        The note carries the confirmation id, so a retry after a lost answer finds its refund
+        instead of refunding twice."""
+        marker = f"[dirigent {c.confirmation_id}]"
+        done = self._do("GET", f"/orders/{order}/refunds.json")
+        for refund in done.get("refunds") or []:
+            if marker in str(refund.get("note") or ""):
+                return {"refund_id": refund.get("id"), "note": "refunded before"}
+        lines = []
+        for ours, items in self._line_items(order, c).items():
+            left = _lines_wanted(c)[ours]
+            for li in items:
+                take = min(left, int(li.get("quantity") or 0))
+                if take > 0:
+                    lines.append(
+                        {"line_item_id": li["id"], "quantity": take, "restock_type": "cancel"}
+                    )
+                    left -= take
+        currency = str(c.data.get("currency") or "")
+        calc = {"refund": {"currency": currency, "refund_line_items": lines}}
+        suggested = self._do("POST", f"/orders/{order}/refunds/calculate.json", calc)
+        transactions = [
+            {
+                "parent_id": t.get("parent_id"),
+                "amount": t.get("amount"),
+                "kind": "refund",
+                "gateway": t.get("gateway"),
+            }
+            for t in (suggested.get("refund") or {}).get("transactions") or []
+            if t.get("kind") == "suggested_refund"
+        ]
+        reason = str(c.data.get("reason") or "units cancelled")
+        body = {
+            "refund": {
+                "currency": currency,
+                "notify": True,
+                "note": f"{reason} {marker}",
+                "refund_line_items": lines,
+                "transactions": transactions,
+            }
+        }
+        made = self._do("POST", f"/orders/{order}/refunds.json", body)
+        return {"refund_id": (made.get("refund") or {}).get("id")}
 
     def _refund(self, order: str, c: Confirmation) -> dict[str, Any]:
         """Refund the recorded amount against the order's last successful capture or sale
@@ -182,13 +246,14 @@ class WooCommerceOut:
         if c.kind == ConfirmationKind.CANCEL:
             self._do("PUT", f"/orders/{order}", {"status": "cancelled"})
             return {"status": "cancelled"}
-        if c.kind == ConfirmationKind.REFUND:
+        if c.kind in (ConfirmationKind.REFUND, ConfirmationKind.LINES_CANCELLED):
             amount = decimal_amount(int(c.data["amount"]), str(c.data.get("currency") or ""))
-            body = {
-                "amount": amount,
-                "reason": f"Return {c.data.get('rma_id')}",
-                "api_refund": False,
-            }
+            if c.kind == ConfirmationKind.REFUND:
+                reason = f"Return {c.data.get('rma_id')}"
+            else:  # WooCommerce records the refund and its reason as an order note
+                units = ", ".join(f"{q} x {sku}" for sku, q in _lines_wanted(c).items())
+                reason = f"Cancelled: {units}. {c.data.get('reason') or ''}".strip()
+            body = {"amount": amount, "reason": reason, "api_refund": False}
             made = self._do("POST", f"/orders/{order}/refunds", body)
             return {"refund_id": made.get("id")}
         # The status first: it is idempotent, so a retry after it repeats nothing visible.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 SEND_BATCH_MAX = 10
+STOCK_CHANGED_MAX = 100  # SKUs per ``stock_changed`` message (the feed's request size)
 
 
 class SqsQueues:
@@ -24,8 +26,9 @@ class SqsQueues:
                 ]
             return self._urls[queue_name]
 
-    def send(self, queue_name: str, body: dict[str, Any]) -> None:
-        self._client.send_message(QueueUrl=self.url(queue_name), MessageBody=_dump(body))
+    def send(self, queue_name: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
+        extra = {"DelaySeconds": max(0, min(900, delay_seconds))} if delay_seconds else {}
+        self._client.send_message(QueueUrl=self.url(queue_name), MessageBody=_dump(body), **extra)
 
     def send_batch(self, queue_name: str, bodies: Sequence[dict[str, Any]]) -> None:
         """Send every body, 10 per call; raise if any entry failed (the caller's outbox
@@ -59,6 +62,17 @@ class SqsOrderEvents:
     def stock_arrived(self, sku: str, location_id: str) -> None:
         body = {"type": "stock_arrived", "sku": sku, "location_id": location_id}
         self._queues.send(self._queue, {"message_id": f"stock_arrived:{sku}:{location_id}", **body})
+
+    def stock_changed(self, skus: Iterable[str], *, delay_seconds: int = 0) -> None:
+        """One message per ``STOCK_CHANGED_MAX`` SKUs (each change is its own fact)."""
+        wanted = sorted(set(skus))
+        for start in range(0, len(wanted), STOCK_CHANGED_MAX):
+            body = {
+                "message_id": f"stock_changed:{uuid.uuid4().hex}",
+                "type": "stock_changed",
+                "skus": wanted[start : start + STOCK_CHANGED_MAX],
+            }
+            self._queues.send(self._queue, body, delay_seconds=delay_seconds)
 
     def _order(self, event_type: str, order_id: str) -> None:
         body = {"message_id": f"{event_type}:{order_id}", "type": event_type, "order_id": order_id}

@@ -1,12 +1,13 @@
 """After-commit triggers of the availability feed, called by the consumers once a stock change
-is committed: they log the change (``changed_since``) and send the coalesced pushes. Best
-effort like the webhook triggers: the change stands whatever happens here (a lost log entry
-shows in the next change of that SKU; a lost push in its next band change)."""
+is committed: they log the change (``changed_since``) and send the coalesced pushes. The change
+stands whatever happens here: when this fails, a delayed ``stock_changed`` message on the
+order-events queue does it again (``changed``, which raises so that SQS retries), as it does
+for the HTTP writers' changes (``OrderEvents.stock_changed``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,17 @@ class Recheck(BaseModel):
     sku: str = Field(min_length=1, max_length=64)
 
 
+class StockChanged(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    type: str
+    skus: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=100
+    )
+
+
+RETRY_DELAY = 30  # seconds before the retry of a failed trigger (a claim resends after 10)
+
+
 def stock_changed(skus: Iterable[str]) -> None:
     wanted = sorted(set(skus))
     if not wanted:
@@ -30,8 +42,23 @@ def stock_changed(skus: Iterable[str]) -> None:
 
         sent = availability().stock_changed(wanted)
         logger.info("availability checked", skus=len(wanted), pushes=sent)
-    except Exception as exc:  # noqa: BLE001 - the stock change is committed; this is extra
+    except Exception as exc:  # noqa: BLE001 - the stock change is committed: retry from SQS
         logger.warning("availability trigger failed", skus=wanted[:10], error=type(exc).__name__)
+        from chalicelib.wiring import order_events
+
+        try:
+            order_events().stock_changed(wanted, delay_seconds=RETRY_DELAY)
+        except Exception:  # both AWS paths down: the next change of these SKUs catches up
+            logger.exception("availability retry not queued", skus=wanted[:10])
+
+
+def changed(body: dict[str, Any]) -> None:
+    """A ``stock_changed`` message: log and announce its SKUs; raises for SQS to retry."""
+    from chalicelib.wiring.availability import availability
+
+    message = StockChanged.model_validate(body)
+    sent = availability().stock_changed(message.skus)
+    logger.info("availability checked", skus=len(message.skus), pushes=sent)
 
 
 def order_stock_changed(order_id: str) -> None:

@@ -1,8 +1,8 @@
 """The internal order-events queue (``dirigent-order-events``), fed by the ``OrderEvents`` port:
 ``order_placed`` and ``order_updated`` dispatch the order's unsent shipments, ``stock_arrived``
 lets waiting backorders take the units (received, adjusted up, returned or freed by a cancel),
-``order_cancelled`` needs nothing here. Partial batch failures: one bad message never fails
-its batch."""
+``order_cancelled`` needs nothing here; ``stock_changed`` and ``availability_recheck`` feed the
+availability feed. Partial batch failures: one bad message never fails its batch."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ USE_CASES: dict[str, Callable[[dict[str, Any]], None]] = {
     "order_cancelled": _order_message,
     "stock_arrived": _stock_arrived,
     "availability_recheck": availability.recheck,
+    "stock_changed": availability.changed,  # levels set, adjusted, imported or held by HTTP
     "simulation_step": simulation.step,  # one step of a rule simulation job
 }
 

@@ -33,6 +33,7 @@ from chalicelib.domain.network import (
 from chalicelib.domain.rules import SourcingRules
 
 COALESCE_SECONDS = 30
+RESEND_AFTER = 10  # seconds: a claimed push not confirmed by then failed (pushes take ms)
 MAX_SKUS = 100
 CHANGE_RETENTION_DAYS = 7  # how far back ``changed_since`` may reach (the change log's TTL)
 
@@ -170,6 +171,7 @@ class PushState:
     sent_at: float  # epoch seconds
     version: int
     pending_until: float | None = None  # a deferred re-check is due then
+    unsent: bool = False  # claimed at ``sent_at`` but its delivery not confirmed yet
 
 
 class Action(StrEnum):
@@ -196,9 +198,12 @@ def decide(
     later only a different band, at most once per ``window``; a change inside the window is
     deferred once to its end. A pending re-check is not repeated while it may still come (up
     to a window after its time: later, its message was lost); the re-check itself (``recheck``)
-    defers again if it came early."""
+    defers again if it came early. A claim whose push was not confirmed ``RESEND_AFTER`` seconds
+    later is sent again (whatever the band: the channel may never have heard it)."""
     if state is None:
         return Decision(Action.SEND)
+    if state.unsent and now >= state.sent_at + RESEND_AFTER:
+        return Decision(Action.SEND)  # its push failed after the claim: announce again
     if band == state.band:
         return Decision(Action.NONE)
     due = state.sent_at + window

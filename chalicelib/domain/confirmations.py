@@ -23,6 +23,7 @@ from chalicelib.domain.order.model import DeliveryMode, Order
 class ConfirmationKind(StrEnum):
     SHIPMENT = "shipment"  # a parcel left with a carrier: fulfilment with tracking
     CANCEL = "cancel"  # the whole order was cancelled here
+    LINES_CANCELLED = "lines_cancelled"  # some units were cancelled, the order goes on
     REFUND = "refund"  # a return's refund was recorded
 
 
@@ -119,7 +120,9 @@ def drafts(order: Order, platform: str, since: int = 0) -> list[Draft]:
     """The confirmations the history entries from ``since`` on call for, in order. A shipment
     counts on its first ``shipped`` entry (ship-to-address shipments only: a pick-up is no
     parcel the platform tracks); a cancel when an entry leaves the order cancelled, unless the
-    platform itself cancelled it; a refund per ``return_received`` that recorded one."""
+    platform itself cancelled it, and a partial cancel (units cancelled at once, a short pick
+    nobody could re-source, a location's confirmed cancel) for the units and their price
+    while the order goes on; a refund per ``return_received`` that recorded one."""
     out: list[Draft] = []
     ours = f"channel:{order.channel}:{platform}"  # a cancel the platform's webhook asked for
     for index in range(max(since, 0), len(order.history)):
@@ -147,6 +150,18 @@ def drafts(order: Order, platform: str, since: int = 0) -> list[Draft]:
             reason = str(entry.detail.get("reason", ""))
             key = f"{order.order_id}:cancel"
             out.append(Draft(ConfirmationKind.CANCEL, key, entry.at, {"reason": reason}))
+        elif entry.status != "cancelled" and (units := _cancelled_units(entry)):
+            if entry.source == ours:
+                continue
+            prices = {line.sku: line.unit_price for line in order.lines}
+            data = {
+                "lines": units,
+                "reason": str(entry.detail.get("reason", "")),
+                "amount": sum(prices.get(sku, 0) * q for sku, q in units.items()),
+                "currency": order.currency,
+            }
+            key = f"{order.order_id}:lines_cancelled:{index}"
+            out.append(Draft(ConfirmationKind.LINES_CANCELLED, key, entry.at, data))
         elif entry.event == "return_received" and int(entry.detail.get("refund") or 0) > 0:
             data = {
                 "rma_id": entry.detail.get("rma_id"),
@@ -159,6 +174,23 @@ def drafts(order: Order, platform: str, since: int = 0) -> list[Draft]:
     for d in out:
         first.setdefault(d.key, d)  # a fact reported twice is confirmed once
     return list(first.values())
+
+
+_CANCELLED_UNITS = {  # history event -> its detail naming the units it cancelled
+    "cancelled": "cancelled",
+    "cancel_requested": "cancelled",  # the part cancelled at once; the rest when confirmed
+    "line_cancelled": "skus",
+    "cancel_confirmed": "freed",
+}
+
+
+def _cancelled_units(entry: Any) -> dict[str, int]:
+    """The units per SKU a history entry cancelled (none for other entries)."""
+    name = _CANCELLED_UNITS.get(entry.event)
+    found = entry.detail.get(name) if name else None
+    if not isinstance(found, dict):
+        return {}
+    return {str(sku): int(q) for sku, q in sorted(found.items()) if int(q) > 0}
 
 
 def channel_skus(config: dict[str, Any], sku: str) -> list[str]:

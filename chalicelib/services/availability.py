@@ -3,10 +3,11 @@
 ``for_skus`` answers ``GET /channels/{channel}/availability?skus=…``: one eventually consistent
 Query per SKU of its stock (hot SKUs' shards folded in by the stock adapter) plus one
 BatchGetItem of the products (weights, for the parcel cap), then ``domain.availability`` on
-it. ``changed`` pages through the change log the consumers write
-after every stock change (``stock_changed``), which also decides the pushes: per (channel,
-SKU) a band change is announced through ``push`` at most once per window, a change inside it
-re-checked when the window ends (``rechecks``, SQS with a delay).
+it. ``changed`` pages through the change log written after every stock change
+(``stock_changed``: by the consumers in process, and from a ``stock_changed`` message for the
+HTTP writers), which also decides the pushes: per (channel, SKU) a band change is announced
+through ``push`` at most once per window, a change inside it re-checked when the window ends
+(``rechecks``, SQS with a delay); a push that fails raises, and is sent again on the retry.
 """
 
 from __future__ import annotations
@@ -67,10 +68,15 @@ class AvailabilityStore(Protocol):
         self, channel: str, sku: str, seen: PushState | None, band: Any, now: float
     ) -> int | None: ...
     def claim_defer(self, channel: str, sku: str, seen: PushState, until: float) -> bool: ...
+    def confirm_sent(self, channel: str, sku: str, version: int) -> None: ...
 
 
 class Rechecks(Protocol):
     def schedule(self, channel: str, sku: str, delay_seconds: int) -> None: ...
+
+
+class PushFailed(RuntimeError):
+    """Some pushes failed after their claims: retry the change (``decide`` sends them again)."""
 
 
 Push = Callable[[str, str, int, int], int]  # channel, sku, available, version -> deliveries
@@ -201,11 +207,17 @@ class AvailabilityService:
         channels = self._network.channels()
         if not channels:
             return 0
-        sent = 0
+        sent, failed = 0, 0
         for name, found in self._compute(channels, wanted).items():
             low = next(c.availability_low_units for c in channels if c.channel == name)
             for sku, level in found.items():
-                sent += self._consider(name, sku, level.available, low)
+                try:
+                    sent += self._consider(name, sku, level.available, low)
+                except Exception:  # the others still go; the caller retries this one
+                    logger.exception("availability push failed", channel=name, sku=sku)
+                    failed += 1
+        if failed:
+            raise PushFailed(f"{failed} availability pushes failed; their claims stay unsent")
         return sent
 
     def recheck(self, channel_name: str, sku: str) -> int:
@@ -235,9 +247,7 @@ class AvailabilityService:
             version = self._store.claim_send(channel, sku, state, band, now)
             if version is None:
                 continue  # another writer changed the state: decide again on what it wrote
-            try:
-                self._push(channel, sku, units, version)
-            except Exception:  # the stock change is committed; pushes are extra
-                logger.exception("availability push failed", channel=channel, sku=sku)
+            self._push(channel, sku, units, version)  # raises: the claim stays unsent
+            self._store.confirm_sent(channel, sku, version)
             return 1
         return 0

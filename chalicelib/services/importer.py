@@ -113,13 +113,16 @@ class ImportService:
             - (existing[key].reserved if key in existing else 0)
             for key, level in good.items()
         }
-        self._announce([key for key, units in available.items() if units > 0])
+        announced = self._announce([key for key, units in available.items() if units > 0])
+        self._changed({sku for sku, _ in good} - announced)
         return len(good), errors
 
-    def _announce(self, keys: Sequence[tuple[str, str]]) -> None:
-        """``stock_arrived`` once per (sku, location) of the SKUs with waiting backorders."""
+    def _announce(self, keys: Sequence[tuple[str, str]]) -> set[str]:
+        """``stock_arrived`` once per (sku, location) of the SKUs with waiting backorders;
+        the SKUs announced (the availability feed hears of them that way)."""
+        announced: set[str] = set()
         if self._events is None or self._queue is None:
-            return
+            return announced
         waiting: dict[str, bool] = {}
         for sku, location_id in sorted(set(keys)):
             try:
@@ -127,5 +130,16 @@ class ImportService:
                     waiting[sku] = bool(self._queue.backorders(sku, limit=1))
                 if waiting[sku]:
                     self._events.stock_arrived(sku, location_id)
+                    announced.add(sku)
             except Exception:
                 logger.exception("stock_arrived not announced", sku=sku, location_id=location_id)
+        return announced
+
+    def _changed(self, skus: set[str]) -> None:
+        """The other imported SKUs' levels changed too: ``stock_changed`` (100 per message)."""
+        if self._events is None or not skus:
+            return
+        try:
+            self._events.stock_changed(skus)
+        except Exception:
+            logger.exception("stock_changed not announced", skus=sorted(skus)[:10])

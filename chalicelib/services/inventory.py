@@ -171,6 +171,8 @@ class InventoryService:
         self._reported(location_id)
         if level.available > 0:
             self._announce(sku, location_id)
+        else:
+            self._changed(sku)
         return level
 
     def set_hot_shards(self, sku: str, shards: int) -> None:
@@ -187,6 +189,8 @@ class InventoryService:
         logger.info("stock adjusted", sku=sku, location_id=location_id, delta=delta, reason=reason)
         if delta > 0:
             self._announce(sku, location_id)
+        else:
+            self._changed(sku)
         return level
 
     def receive(self, sku: str, location_id: str, quantity: int, *, event_id: str) -> bool:
@@ -284,6 +288,13 @@ class InventoryService:
             self._events.stock_arrived(sku, location_id)
         except Exception:
             logger.exception("stock_arrived not announced", sku=sku, location_id=location_id)
+
+    def _changed(self, sku: str) -> None:
+        """Fewer units: the availability feed hears it (``stock_arrived`` tells it of more)."""
+        try:
+            self._events.stock_changed([sku])
+        except Exception:
+            logger.exception("stock_changed not announced", sku=sku)
 
     def _known(self, sku: str, location_id: str) -> Product:
         if self._catalog.location(location_id) is None:

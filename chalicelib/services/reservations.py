@@ -164,6 +164,7 @@ class ReservationService:
             lost = []
             try:
                 self._store.create(res)
+                self._held(res)
                 return res, True
             except StockRace as race:
                 lost = race.skus  # a hot SKU's shard may have emptied: read again, retry
@@ -310,6 +311,13 @@ class ReservationService:
                 self._events.stock_arrived(sku, location_id)
             except Exception:
                 logger.exception("stock_arrived not announced", sku=sku, location_id=location_id)
+
+    def _held(self, res: CheckoutReservation) -> None:
+        """Held units are no longer available: the availability feed hears it."""
+        try:
+            self._events.stock_changed(sorted({sku for sku, _, _ in res.holds}))
+        except Exception:
+            logger.exception("stock_changed not announced", reservation=res.reservation_id)
 
     def _channel(self, name: str) -> Channel:
         channel = self._network.channel(name)

@@ -257,3 +257,83 @@ def test_parallel_changes_push_at_most_once_per_window(locked_table, stressed):
     storm([20, 0])
     assert Counter(c for c, *_ in pushes) == {"web": 2, "till": 2}
     assert sorted(v for *_, v in pushes) == [1, 1, 2, 2]
+
+
+def test_changes_made_over_http_reach_changed_since(client, shop, aws):
+    """PUT /stock, a downward adjustment, a stock import and a checkout reservation change
+    what a channel can sell without any consumer seeing it: each announces ``stock_changed``
+    on the order-events queue, whose consumer logs it (and pushes)."""
+    admin = shop["admin"]
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        set_stock(aws, sku, "dc-kassel", 10)
+    seed_product(client, admin, "SKU-4")
+    drain(aws, "dirigent-order-events")
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+
+    def call(method: str, path: str, body: Any, key: str = admin) -> None:
+        resp = getattr(client.http, method)(path, body=json.dumps(body), headers=auth(key))
+        assert resp.status_code in (200, 201), (path, resp.body)
+        return json.loads(resp.body)
+
+    call("put", "/stock/SKU-1/dc-kassel", {"on_hand": 0})
+    call(
+        "post",
+        "/stock/adjustments",
+        {"sku": "SKU-2", "location_id": "dc-kassel", "delta": -3, "reason": "damaged"},
+    )
+    call("post", "/imports/stock", [{"sku": "SKU-4", "location_id": "dc-lyon", "on_hand": 5}])
+    cart = {
+        "currency": "EUR",
+        "ship_to": {"country": "DE", "postal_code": "10115", "lat": 52.5244, "lon": 13.4105},
+        "lines": [{"sku": "SKU-3", "quantity": 2}],
+    }
+    quote = call("post", "/delivery-options", cart, key=shop["key"])
+    call("post", "/reservations", {"option_id": quote["options"][0]["option_id"]}, shop["key"])
+
+    before = json.loads(feed(client, shop["key"], f"changed_since={since}").body)
+    assert before["availability"] == []  # nothing logged in the request itself
+    changes = [m for m in drain(aws, "dirigent-order-events") if m["type"] == "stock_changed"]
+    assert sorted(s for m in changes for s in m["skus"]) == ["SKU-1", "SKU-2", "SKU-3", "SKU-4"]
+    assert deliver(client, "on_order_event", "dirigent-order-events", *changes) == []
+    after = json.loads(feed(client, shop["key"], f"changed_since={since}").body)
+    got = {i["sku"]: i["available"] for i in after["availability"]}
+    assert got == {"SKU-1": 0, "SKU-2": 7, "SKU-3": 8, "SKU-4": 5}
+
+
+def test_a_failed_trigger_is_retried_from_the_queue(client, shop, aws, monkeypatch):
+    """A consumer's in-process trigger that fails leaves a delayed ``stock_changed`` message,
+    so neither the change log nor a push is lost."""
+    set_stock(aws, "SKU-1", "dc-kassel", 7)
+    drain(aws, "dirigent-order-events")
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    real = DynamoAvailability.log_changes
+
+    def down(self: Any, skus: Any, at: Any) -> None:
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(DynamoAvailability, "log_changes", down)
+    triggers.stock_changed(["SKU-1"])
+    monkeypatch.setattr(DynamoAvailability, "log_changes", real)
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName="dirigent-order-events")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert (
+        json.loads(feed(client, shop["key"], f"changed_since={since}").body)["availability"] == []
+    )
+    retry = {"message_id": "stock_changed:retry", "type": "stock_changed", "skus": ["SKU-1"]}
+    assert deliver(client, "on_order_event", "dirigent-order-events", retry) == []
+    after = json.loads(feed(client, shop["key"], f"changed_since={since}").body)
+    assert [i["sku"] for i in after["availability"]] == ["SKU-1"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "stock_changed", "skus": []},
+        {"type": "stock_changed", "skus": ["x" * 65]},
+        {"type": "stock_changed"},
+    ],
+)
+def test_a_malformed_stock_changed_message_is_refused(client, shop, body):
+    assert deliver(client, "on_order_event", "dirigent-order-events", body) != []

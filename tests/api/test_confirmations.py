@@ -42,6 +42,8 @@ class FakeShopify:
             return 200, shopify_sample.ORDER_JSON.encode()
         if method == "GET" and url == f"{ROOT}/fulfillment_orders.json":
             return 200, samples.FULFILLMENT_ORDERS_JSON.encode()
+        if method == "GET" and url == f"{ROOT}/refunds.json":
+            return 200, b'{"refunds": []}'  # none yet
         status, text = self.posts.pop(0) if self.posts else (201, samples.FULFILLMENT_JSON)
         return status, text.encode()
 
@@ -240,3 +242,41 @@ def test_a_woocommerce_order_cancelled_here_is_cancelled_on_the_store(
     ]
     (record,) = listed(client, shop["admin"])
     assert (record["kind"], record["status"]) == ("cancel", "sent")
+
+
+def test_units_cancelled_here_are_refunded_on_shopify_as_cancelled_line_items(
+    client, shop, aws, platform
+):
+    """A partial cancel by customer service: the order goes on; Shopify gets a refund of that
+    line item with restock type cancel, for the amount its calculation suggests."""
+    from tests.api.fulfilment_kit import dispatch_placed
+
+    order = json.loads(shopify_sample.ORDER_JSON)["order"]
+    order.update(currency="EUR", shipping_address=BERLIN)
+    order["line_items"] = [
+        {**li, "price": "29.99", "quantity": 2}
+        for li in order["line_items"]
+        if li["sku"] == "IPOD2008RED"
+    ]
+    status, result = send(client, json.dumps(order).encode())
+    assert (status, result["status"]) == (200, "captured"), result
+    platform.posts = [(200, samples.CALCULATE_LINE_JSON), (201, samples.LINE_REFUND_JSON)]
+    resp = client.http.post(
+        f"/orders/{result['order_id']}/cancel",
+        body=json.dumps({"reason": "customer asked", "lines": [{"sku": "SKU-2", "quantity": 1}]}),
+        headers=auth(shop["service"]),
+    )
+    assert resp.status_code == 200, resp.body
+    dispatch_placed(client, aws)
+    assert run_webhooks(client, aws) == []
+    posts = [(c["url"], json.loads(c["body"])) for c in platform.calls if c["method"] == "POST"]
+    line = {"line_item_id": 518995019, "quantity": 1, "restock_type": "cancel"}
+    assert posts[0] == (
+        f"{ROOT}/refunds/calculate.json",
+        {"refund": {"currency": "EUR", "refund_line_items": [line]}},
+    )
+    assert posts[1][0] == f"{ROOT}/refunds.json"
+    assert posts[1][1]["refund"]["refund_line_items"] == [line]
+    (record,) = [r for r in listed(client, shop["admin"]) if r["kind"] == "lines_cancelled"]
+    assert record["status"] == "sent" and record["data"]["amount"] == 2999
+    assert record["result"] == {"refund_id": 929361466}

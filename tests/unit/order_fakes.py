@@ -407,6 +407,7 @@ class FakeEvents:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
+        self.changed: list[str] = []
 
     def order_placed(self, order_id: str) -> None:
         self.calls.append(("order_placed", order_id))
@@ -420,12 +421,16 @@ class FakeEvents:
     def stock_arrived(self, sku: str, location_id: str) -> None:
         self.calls.append(("stock_arrived", sku, location_id))
 
+    def stock_changed(self, skus: Any, *, delay_seconds: int = 0) -> None:
+        self.changed.extend(sorted(set(skus)))  # apart from ``calls``: the feed's, not ours
+
 
 class Recorder:
     """Stands in for the notifier and the dispatcher: records what it was asked to do."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.changed: list[str] = []
 
     def shipped(self, order: Order, shipment: Any) -> None:
         self.calls.append(("shipped", shipment.shipment_id))
@@ -458,3 +463,6 @@ class Recorder:
 
     def stock_arrived(self, sku: str, location_id: str) -> None:
         self.calls.append(("stock_arrived", f"{sku}@{location_id}"))
+
+    def stock_changed(self, skus: Any, *, delay_seconds: int = 0) -> None:
+        self.changed.extend(sorted(set(skus)))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.availability import (
+    RESEND_AFTER,
     Action,
     Band,
     PushState,
@@ -22,7 +23,7 @@ from chalicelib.domain.availability import (
 from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind
 from chalicelib.domain.network import Product, StockLevel
 from chalicelib.domain.rules import SourcingRules
-from chalicelib.services.availability import AvailabilityService
+from chalicelib.services.availability import AvailabilityService, PushFailed
 from chalicelib.services.cursors import CursorSigner
 from tests.fixtures.network import load_network
 
@@ -206,8 +207,14 @@ class MemoryStore:
             if self.states.get((channel, sku)) != seen:
                 return None
             version = (seen.version if seen else 0) + 1
-            self.states[(channel, sku)] = PushState(band, now, version)
+            self.states[(channel, sku)] = PushState(band, now, version, unsent=True)
             return version
+
+    def confirm_sent(self, channel: str, sku: str, version: int) -> None:
+        with self._lock:
+            state = self.states[(channel, sku)]
+            if state.version == version:
+                self.states[(channel, sku)] = replace(state, unsent=False)
 
     def claim_defer(self, channel: str, sku: str, seen: PushState, until: float) -> bool:
         with self._lock:
@@ -330,3 +337,50 @@ def test_a_change_within_the_band_is_not_announced(rig: Any):
     rig.stock.set("SKU-1", "dc-kassel", 9)
     assert rig.service.stock_changed(["SKU-1"]) == 0
     assert rig.scheduled == []
+
+
+def test_a_push_that_fails_after_its_claim_is_sent_again_on_the_retry(rig: Any):
+    rig.stock.set("SKU-1", "dc-kassel", 20)
+    delivered = rig.service._push
+    calls: list[int] = []
+
+    def failing(channel: str, sku: str, available: int, version: int) -> int:
+        calls.append(version)
+        raise ConnectionError("the webhooks table is unreachable")
+
+    rig.service._push = failing
+    with pytest.raises(PushFailed):
+        rig.service.stock_changed(["SKU-1"])
+    assert rig.store.states[("web", "SKU-1")].unsent
+    rig.service._push = delivered
+    assert rig.service.stock_changed(["SKU-1"]) == 0  # a push may still be under way
+    rig.clock.tick(RESEND_AFTER)
+    assert rig.service.stock_changed(["SKU-1"]) == 1  # the retry (SQS redelivers it later)
+    assert calls == [1]
+    assert rig.pushes == [("web", "SKU-1", 20, 2)]
+    assert not rig.store.states[("web", "SKU-1")].unsent
+    rig.clock.tick(RESEND_AFTER)
+    assert rig.service.stock_changed(["SKU-1"]) == 0  # confirmed: not sent a third time
+
+
+def test_one_failing_push_does_not_hold_back_the_others(rig: Any):
+    for sku in ("SKU-1", "SKU-2"):
+        rig.stock.set(sku, "dc-kassel", 20)
+    delivered = rig.service._push
+
+    def failing(channel: str, sku: str, available: int, version: int) -> int:
+        if sku == "SKU-1":
+            raise ConnectionError("refused")
+        return delivered(channel, sku, available, version)
+
+    rig.service._push = failing
+    with pytest.raises(PushFailed):
+        rig.service.stock_changed(["SKU-1", "SKU-2"])
+    assert [p[1] for p in rig.pushes] == ["SKU-2"]
+
+
+def test_an_unconfirmed_claim_is_resent_whatever_the_band():
+    lost = PushState(Band.IN, sent_at=100.0, version=3, unsent=True)
+    assert decide(lost, Band.IN, 100.0 + RESEND_AFTER - 1).action is Action.NONE
+    assert decide(lost, Band.IN, 100.0 + RESEND_AFTER).action is Action.SEND
+    assert decide(lost, Band.OUT, 100.0 + RESEND_AFTER).action is Action.SEND

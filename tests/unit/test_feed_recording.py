@@ -25,6 +25,9 @@ class NoEvents:
     def stock_arrived(self, sku: str, location_id: str) -> None:
         pass
 
+    def stock_changed(self, skus: Any, *, delay_seconds: int = 0) -> None:
+        pass
+
 
 class Clock:
     def __init__(self) -> None:

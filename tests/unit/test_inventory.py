@@ -34,12 +34,18 @@ class ArrivalLog:
 
     def __init__(self, *, broken: bool = False) -> None:
         self.arrived: list[tuple[str, str]] = []
+        self.changed: list[str] = []
         self.broken = broken
 
     def stock_arrived(self, sku, location_id):
         if self.broken:
             raise RuntimeError("the order-events queue is down")
         self.arrived.append((sku, location_id))
+
+    def stock_changed(self, skus, *, delay_seconds=0):
+        if self.broken:
+            raise RuntimeError("the order-events queue is down")
+        self.changed.extend(sorted(set(skus)))
 
 
 @pytest.fixture
@@ -162,3 +168,17 @@ def test_the_stock_of_a_sku_counts_negative_availability_as_nothing(service):
     stock = service.stock_of("MUG")
     assert stock.levels[0].available == -2
     assert (stock.on_hand, stock.reserved, stock.available) == (0, 2, 0)
+
+
+def test_fewer_units_are_announced_to_the_availability_feed(service, events):
+    service.set_levels("MUG", "dc-kassel", on_hand=4)  # more: ``stock_arrived`` says it
+    assert (events.arrived, events.changed) == ([("MUG", "dc-kassel")], [])
+    service.adjust("MUG", "dc-kassel", -1, reason="broken")
+    service.set_levels("MUG", "dc-kassel", on_hand=0)
+    assert events.changed == ["MUG", "MUG"]
+
+
+def test_a_failing_change_announcement_does_not_undo_the_write(service, events):
+    events.broken = True
+    assert service.set_levels("MUG", "dc-kassel", on_hand=0).on_hand == 0
+    assert service.stock.get("MUG", "dc-kassel").on_hand == 0

@@ -142,6 +142,9 @@ class AsyncEvents:
     def stock_arrived(self, sku: str, location_id: str) -> None:
         self.pending.append(("stock_arrived", sku, location_id))
 
+    def stock_changed(self, skus: Any, *, delay_seconds: int = 0) -> None:
+        pass  # the availability feed is not part of this machine
+
 
 class LocationQueues:
     """The fulfilment queues as the locations read them."""
