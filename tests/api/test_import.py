@@ -179,7 +179,9 @@ def test_a_stock_import_announces_nothing_for_skus_no_backorder_waits_for(
     post(client, "products", [{"sku": "A", "weight_g": 1}], admin_key)
     rows = [{"sku": "A", "location_id": "dc-lyon", "on_hand": 5}]
     assert json.loads(post(client, "stock", rows, admin_key).body)["imported"] == 1
-    assert queued(aws) == []  # one query per SKU, not one message per row of a big import
+    # no stock_arrived (one query per SKU, not one message per row of a big import); one
+    # stock_changed for all the SKUs, for the availability feed
+    assert [(m["type"], m.get("skus")) for m in queued(aws)] == [("stock_changed", ["A"])]
 
 
 def test_a_stock_import_is_kept_when_announcing_fails(client, admin_key, locations, monkeypatch):
