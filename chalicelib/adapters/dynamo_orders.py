@@ -29,7 +29,7 @@ from chalicelib.adapters.dynamo_order_writes import (
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.adapters.order_codec import decode, encode
 from chalicelib.adapters.stock_items import movement_update
-from chalicelib.adapters.stock_shards import route
+from chalicelib.adapters.stock_shards import HINTS, batch_read, route, with_shards
 from chalicelib.domain.errors import (
     FieldError,
     InvalidInput,
@@ -105,12 +105,27 @@ class DynamoOrders:
     ) -> tuple[list[dict[str, Any]], list[tuple[Movement, str]]]:
         """The moves' entries, each on its hot-SKU shard (``stock_shards.route``, which sets
         ``order.stock_shards``), and the movement and SKU of each entry."""
+        self._hint_unreserved(moves)
         routed, order.stock_shards = route(order.stock_shards, order.order_id, moves)
         ops = [
             movement_update(self._stock_table, sku, loc, movement, qty, now, shard=shard)
             for movement, sku, loc, qty, shard in routed
         ]
         return ops, [(movement, sku) for movement, sku, *_ in routed]
+
+    def _hint_unreserved(self, moves: Sequence[tuple[Movement, Reservation]]) -> None:
+        """Units that leave unreserved (shipped after a cancel) come off the shards that have
+        them, by the hints: read them where this container has none, so that a hot SKU's units
+        do not all come off shard 0 (its deficit the other shards would sell again)."""
+        keys = {
+            (sku, loc): {"sku": sku, "location_id": loc}
+            for movement, (sku, loc, _) in moves
+            if movement == Movement.SHIP_UNRESERVED and HINTS.get(sku, loc) is None
+        }
+        if keys:
+            client = self._table.meta.client
+            bases = batch_read(client, self._stock_table, list(keys.values()), consistent=True)
+            with_shards(client, self._stock_table, bases, consistent=True)
 
     def _backorder_ops(self, order: Order, *, delete: Sequence[str] = ()) -> list[dict[str, Any]]:
         ops: list[dict[str, Any]] = []

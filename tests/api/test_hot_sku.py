@@ -199,3 +199,31 @@ def test_a_reservation_that_loses_a_shard_race_rereads_and_retries(
     assert len(calls) == 2  # 5 on shard 0 (it has 2) lost; the consistent re-read spread them
     assert sum(held_on(aws, res["reservation_id"]).values()) == 5
     assert_invariants(aws)
+
+
+def test_units_shipped_after_a_cancel_come_off_the_shards_that_have_them(
+    client: Any, admin_key: str, aws: Any
+):
+    """Reproduction: in a container with no shard hints (a cold consumer) a shipment that left
+    after its confirmed cancel took all its units off shard 0, leaving it at -1 while the other
+    shards still sold theirs: one unit sold twice."""
+    from tests.api.fulfilment_kit import deliver, dispatch_placed, event, make_shop, shipped
+    from tests.api.test_cancellation import cancel, released
+
+    shop = make_shop(client, admin_key, aws)
+    wiring.inventory().set_hot_shards("SKU-2", 4)  # 4 units at dc-kassel: 1 per shard
+    assert [s["available"] for s in shards(aws, "SKU-2")] == [1, 1, 1, 1]
+    order = released(client, aws, shop, "HOT-LATE", [("SKU-2", 2)])
+    (shipment,) = order["shipments"]
+    assert cancel(client, shop["key"], order["order_id"])[0] == 200
+    dispatch_placed(client, aws)
+    confirmed = event("cancel_confirmed", order, shipment)
+    assert deliver(client, "on_warehouse_event", "dirigent-warehouse-events", confirmed) == []
+    HINTS._by_key.clear()  # the next event lands in a fresh container
+    late = shipped(order, shipment, "TN-LATE")
+    assert deliver(client, "on_warehouse_event", "dirigent-warehouse-events", late) == []
+    after = shards(aws, "SKU-2")
+    assert all(s["available"] >= 0 for s in after), after
+    assert sum(s["on_hand"] for s in after) == 2 and sum(s["reserved"] for s in after) == 0
+    assert sum(s["available"] for s in after) == 2
+    assert_invariants(aws)
