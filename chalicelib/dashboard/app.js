@@ -24,7 +24,9 @@
   function money(minor, currency) {
     if (minor === null || minor === undefined || minor === "") return "–";
     try {
-      return new Intl.NumberFormat("en-GB", { style: "currency", currency }).format(minor / 100);
+      const format = new Intl.NumberFormat("en-GB", { style: "currency", currency });
+      const digits = format.resolvedOptions().maximumFractionDigits; // JPY 0, KWD 3, EUR 2
+      return format.format(minor / 10 ** digits);
     } catch (_) {
       return `${(minor / 100).toFixed(2)} ${currency || ""}`;
     }
