@@ -65,7 +65,7 @@ def list_channels(ctx: Ctx) -> dict[str, Any]:
 # --- sourcing rules ----------------------------------------------------------------------------
 
 
-def _validate_rules(raw: Any) -> dict[str, Any]:
+def validate_rules(raw: Any) -> dict[str, Any]:
     from chalicelib.api.models.common import MAX_MONEY
     from chalicelib.api.models.rules import RULES
 
@@ -123,7 +123,7 @@ def _validate_rules(raw: Any) -> dict[str, Any]:
 )
 def put_rules(ctx: Ctx) -> dict[str, Any]:
     """Store a new version of the sourcing rules; the answer carries its ``version``."""
-    return wiring.catalog_service().put_rules(_validate_rules(ctx.json()))
+    return wiring.catalog_service().put_rules(validate_rules(ctx.json()))
 
 
 @endpoint(bp, "/sourcing-rules", roles=STAFF, response="common:RulesOut")

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.catalog import _validate_rules
+from chalicelib.api.catalog import validate_rules
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.domain.access import Role
 from chalicelib.domain.errors import FieldError, InvalidInput
@@ -40,7 +40,7 @@ def start_simulation(ctx: Ctx) -> Response:
 
     raw = ctx.json()
     req = SimulationIn.model_validate(raw)
-    candidate = _validate_rules(raw["rules"])  # exactly as PUT /sourcing-rules: 422 naming it
+    candidate = validate_rules(raw["rules"])  # exactly as PUT /sourcing-rules: 422 naming it
     first, last = parse_period(req.period.start, req.period.end, now().date())
     sim = simulations().start(candidate, first, last, ctx.principal.source)
     return json_response(sim, 202)
