@@ -369,3 +369,32 @@ def test_the_local_fake_answers_over_http():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_shipped_amazon_order_is_confirmed_with_its_order_item_ids(client, shop, aws, amazon):
+    """Polled, shipped through a warehouse event, confirmed by the webhooks queue's consumer
+    with ``confirmShipment`` against the fake (its OrderItemId found by SellerSKU); a cancel of
+    units is recorded as skipped, with the reason."""
+    from tests.api.fulfilment_kit import deliver, dispatch_placed, shipped
+    from tests.api.test_webhooks import run_webhooks
+
+    amazon.put_order(order(), items())
+    poll(client, aws)
+    (placed,) = orders_of(client, shop["service"])
+    dispatch_placed(client, aws)
+    got = get_order(client, shop["service"], placed["order_id"])
+    for shipment in got["shipments"]:
+        event = shipped(got, shipment, "1Z999AA10123456784")
+        assert deliver(client, "on_warehouse_event", "dirigent-warehouse-events", event) == []
+    dispatch_placed(client, aws)
+    assert run_webhooks(client, aws) == []
+    ((amazon_id, body),) = amazon.confirmations
+    (item,) = json.loads(sample.GET_ORDER_ITEMS_SANDBOX_JSON)["payload"]["OrderItems"]
+    assert amazon_id == "902-3159896-1390916"
+    assert body["marketplaceId"] == "A1PA6795UKMFR9"
+    package = body["packageDetail"]
+    assert package["trackingNumber"] == "1Z999AA10123456784"
+    assert package["orderItems"] == [{"orderItemId": item["OrderItemId"], "quantity": 2}]
+    resp = client.http.get("/channels/webshop/connector/confirmations", headers=auth(shop["admin"]))
+    (record,) = json.loads(resp.body)["confirmations"]
+    assert (record["kind"], record["status"]) == ("shipment", "sent")
