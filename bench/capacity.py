@@ -8,6 +8,9 @@ an index write per GSI whose entry appears, goes (1 each) or moves (2), sized by
 a KEYS_ONLY index untouched when its keys did not change; reads 1 unit per started 4 KB strongly
 consistent, 0.5 eventually consistent, transactional 2x (a Query sums what it returns).
 
+Also prints the write units per item kind (table and key prefix) of each step. Scheduled jobs
+(the low-stock alert run, network values) are per hour, not per order: not counted.
+
 Run: ``.venv/bin/python bench/capacity.py`` (in-process moto and Chalice's test client; ~20 s).
 """
 
@@ -217,7 +220,9 @@ def _is_value(value: dict[str, Any]) -> bool:
     }
 
 
-def run(orders: int = ORDERS) -> tuple[dict[str, Counter], dict[str, Counter]]:
+def run(
+    orders: int = ORDERS,
+) -> tuple[dict[str, Counter], dict[str, Counter], dict[str, Counter]]:
     import boto3
     from chalice.test import Client
     from moto import mock_aws
@@ -266,7 +271,7 @@ def run(orders: int = ORDERS) -> tuple[dict[str, Counter], dict[str, Counter]]:
                         assert failed == [], (step, failed)
             meter.step = "done"
         wiring.reset()
-    return meter.units, meter.calls
+    return meter.units, meter.calls, meter.items
 
 
 def cost(units: Counter) -> float:
@@ -279,7 +284,7 @@ def cost(units: Counter) -> float:
 
 
 def main() -> None:
-    units, calls = run()
+    units, calls, items = run()
     n = ORDERS
     print(f"capacity per order over {n} orders of 2 lines (one shipment), DynamoDB's rules:")
     print(f"{'step':>10} {'WCU':>6} {'GSI WCU':>8} {'RCU':>6} {'SQS req':>8} {'$/1000':>8}  calls")
@@ -294,6 +299,10 @@ def main() -> None:
             f" {per.get('read units', 0):>6.1f} {per.get('sqs requests', 0):>8.1f}"
             f" {cost(u) / n * 1000:>8.4f}  {json.dumps(call_list)}"
         )
+    print("write units (table and GSI) per item kind, per order:")
+    for step in STEPS:
+        kinds = ", ".join(f"{k} {v / n:.1f}" for k, v in items[step].most_common())
+        print(f"{step:>10}  {kinds}")
     capture_dispatch = Counter(units["capture"]) + Counter(units["dispatch"])
     print(
         f"cost per 1000 orders (USD, DynamoDB + SQS, on-demand us-east-1: $0.625/M write units, "

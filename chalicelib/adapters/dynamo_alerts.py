@@ -1,9 +1,14 @@
 """What the low-stock alerts read and keep in DynamoDB.
 
-- Low items: the stock table's ``low-stock`` index on ``(location_id, headroom)``. Every stock
-  write keeps ``headroom = available - reorder_point`` (see ``dynamo_stock``), so
-  ``headroom <= 0`` selects exactly the items at or below their reorder point, one query per
-  location, without scanning the table.
+- Low items: the stock table's sparse, KEYS_ONLY ``low-stock-flag`` index on
+  ``(location_id, low_flag)``. Every item at or below its reorder point
+  (``headroom = available - reorder_point <= 0``) has ``low_flag``; an item above it may still
+  have it from a reservation (``stock_items.flagged``): the index holds a superset, one query
+  per location, and the items themselves are read and checked. A flag older than
+  ``CLEAR_AFTER_SECONDS`` on an item read above its reorder point is removed on the condition
+  ``headroom > 0`` (atomic: a write racing it leaves the item low and flagged, or not low), so
+  the next reservation writes the index again at most that often per item. The trade: reading a
+  stale-flagged item each run costs ~1/10 of the index writes it saves.
 - In the orders table (single-table items):
   ``SHIPPED#<sku>#<location_id>`` / ``<YYYY-MM-DD>``: units shipped that day (``units``), added
   in the same transaction that applies a ``shipped`` event once, so counts are exact; kept
@@ -25,13 +30,14 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_tx import serialize
-from chalicelib.adapters.stock_items import level_from_item
-from chalicelib.adapters.stock_shards import with_shards
+from chalicelib.adapters.stock_items import LOW_FLAG, level_from_item
+from chalicelib.adapters.stock_shards import batch_read, with_shards
 from chalicelib.domain.alerts.rules import ItemKey, Notice
 from chalicelib.domain.network import StockLevel
 from chalicelib.domain.order.writes import ShippedUnits
 
-LOW_STOCK_INDEX = "low-stock"
+LOW_STOCK_INDEX = "low-stock-flag"
+CLEAR_AFTER_SECONDS = 6 * 3600
 SHIPPED_KEEP_DAYS = 35
 
 
@@ -74,24 +80,72 @@ class DynamoLowStock:
         self._table = stock_table
 
     def low_at(self, location_id: str) -> list[StockLevel]:
-        """Items at ``location_id`` with ``available <= reorder_point`` (index: eventually
-        consistent, so a write of the last instant may be missing until the next run)."""
+        """Items at ``location_id`` with ``available <= reorder_point`` (index and reads
+        eventually consistent, so a write of the last instant may be missing until the next
+        run); removes the old flags of the others."""
         kwargs: dict[str, Any] = {
             "IndexName": LOW_STOCK_INDEX,
-            "KeyConditionExpression": Key("location_id").eq(location_id) & Key("headroom").lte(0),
+            "KeyConditionExpression": Key("location_id").eq(location_id),
         }
-        items: list[dict[str, Any]] = []
+        keys: list[dict[str, str]] = []
         while True:
             page = self._table.query(**kwargs)
-            items.extend(page["Items"])
+            keys.extend({"sku": k["sku"], "location_id": k["location_id"]} for k in page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        client = self._table.meta.client
+        items = batch_read(client, self._table.name, keys, consistent=False) if keys else []
+        self._clear([i for i in items if int(i.get("headroom", 0)) > 0])
         # Only shard 0 of a hot SKU carries headroom (its own share): fold the shards in and
         # keep what is low as a whole (the other shards only add units: none is missed).
-        folded = with_shards(self._table.meta.client, self._table.name, items, consistent=False)
+        folded = with_shards(client, self._table.name, items, consistent=False)
         levels = [level_from_item(item) for item in folded]
         return [lvl for lvl in levels if lvl.available <= lvl.reorder_point]
+
+    def _clear(self, items: list[dict[str, Any]], now: float | None = None) -> None:
+        """Remove the flags set before ``CLEAR_AFTER_SECONDS`` from items read above their
+        reorder point, if they still are."""
+        cutoff = int(time.time() if now is None else now) - CLEAR_AFTER_SECONDS
+        for item in items:
+            if int(item.get(LOW_FLAG, cutoff)) >= cutoff:
+                continue
+            try:
+                self._table.update_item(
+                    Key={"sku": item["sku"], "location_id": item["location_id"]},
+                    UpdateExpression=f"REMOVE {LOW_FLAG}",
+                    ConditionExpression=f"headroom > :zero AND {LOW_FLAG} < :cutoff",
+                    ExpressionAttributeValues={":zero": 0, ":cutoff": cutoff},
+                )
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+    def flag_low_items(self) -> int:
+        """One-off backfill for a table written before ``low_flag``: flag every item at or
+        below its reorder point that has no flag (a Scan; the flag is always safe to set)."""
+        flagged = 0
+        kwargs: dict[str, Any] = {
+            "FilterExpression": f"headroom <= :zero AND attribute_not_exists({LOW_FLAG})",
+            "ExpressionAttributeValues": {":zero": 0},
+        }
+        while True:
+            page = self._table.scan(**kwargs)
+            for item in page["Items"]:
+                try:
+                    self._table.update_item(
+                        Key={"sku": item["sku"], "location_id": item["location_id"]},
+                        UpdateExpression=f"SET {LOW_FLAG} = if_not_exists({LOW_FLAG}, :now)",
+                        ConditionExpression="attribute_exists(sku)",  # not a deleted item
+                        ExpressionAttributeValues={":now": int(time.time())},
+                    )
+                    flagged += 1
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+            if "LastEvaluatedKey" not in page:
+                return flagged
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class DynamoAlertState:

@@ -3,28 +3,37 @@
 - Catalog table, ``pk`` = ``NETVAL``, ``sk`` = the SKU: ``values`` (location id -> opportunity
   cost of one unit, minor units; only those > 0) and ``computed_at``. One item per SKU, so an
   order reads its cart's values in one BatchGetItem, never one read per location.
-- Orders table, ``pk`` = ``SALES#<YYYY-MM-DD>``, ``sk`` = the order id: the order's demand
-  ``region`` and its units per SKU (``lines``), expiring after ``KEEP_DAYS``. A put of the same
-  order again writes the same item: redelivery adds nothing. The job reads a day with one Query.
+- Sales: the orders table's sourcing-inputs items (``dynamo_simulation``: ``SIMIN#<YYYY-MM-DD>``
+  / order id), which the capture writes after its commit with the order's demand ``region`` and
+  units per SKU (``lines``): one item per order for both. ``record_sale`` (the order-events
+  consumer) reads the key and writes a sale-only item only when the capture's is missing (its
+  write failed), on the condition that none exists, so it never overwrites the inputs and a
+  redelivery adds nothing. The job reads a day with one Query; an inputs item without the sale
+  attributes (written before they existed) gives its sale from ``d``.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_catalog import BATCH_GET_MAX, batch_get
+from chalicelib.adapters.dynamo_simulation import (
+    INPUT_TTL_SECONDS,
+    input_key,
+    sale_attributes,
+    sale_of,
+    unpack,
+)
 from chalicelib.domain.network_value import NetworkValues, Sale
+from chalicelib.domain.simulation import SimInput
 
 VALUES_PK = "NETVAL"
-KEEP_DAYS = 60
-
-
-def _sales_pk(day: date) -> str:
-    return f"SALES#{day.isoformat()}"
 
 
 class DynamoNetworkValues:
@@ -57,30 +66,50 @@ class DynamoNetworkValues:
         return NetworkValues(values=found, computed_at=at)
 
     def record_sale(self, order_id: str, sale: Sale) -> None:
-        expires = datetime.combine(sale.day, datetime.min.time(), UTC) + timedelta(KEEP_DAYS)
-        self._orders.put_item(
-            Item={
-                "pk": _sales_pk(sale.day),
-                "sk": order_id,
-                "region": sale.region,
-                "lines": {sku: int(q) for sku, q in sale.lines.items() if q > 0},
-                "expires_at": int(expires.timestamp()),
-            }
-        )
+        """Keep ``sale`` unless the order's inputs item (or an earlier sale) is there."""
+        key = input_key(sale.day.isoformat(), order_id)
+        if "Item" in self._orders.get_item(Key=key, ProjectionExpression="sk"):
+            return  # the usual case: the capture wrote it (a stale miss: the condition holds)
+        start = datetime.combine(sale.day, datetime.min.time(), UTC)
+        try:
+            self._orders.put_item(
+                Item={
+                    **key,
+                    **sale_attributes(sale.region, dict(sale.lines)),
+                    "expires_at": int(start.timestamp()) + INPUT_TTL_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def sales(self, first: date, last: date) -> list[Sale]:
         """The recorded sales of the days ``first`` to ``last`` (both included)."""
         out: list[Sale] = []
         day = first
         while day <= last:
-            kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(_sales_pk(day))}
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": Key("pk").eq(input_key(day.isoformat(), "")["pk"]),
+                "ProjectionExpression": "#r, #l, d",
+                "ExpressionAttributeNames": {"#r": "region", "#l": "lines"},
+            }
             while True:
                 page = self._orders.query(**kwargs)
-                for item in page.get("Items", []):
-                    lines = {sku: int(q) for sku, q in item.get("lines", {}).items()}
-                    out.append(Sale(day, str(item["region"]), lines))
+                out.extend(s for item in page.get("Items", []) if (s := _sale(day, item)))
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             day += timedelta(days=1)
         return out
+
+
+def _sale(day: date, item: dict[str, Any]) -> Sale | None:
+    if "region" in item:
+        lines = {sku: int(q) for sku, q in item.get("lines", {}).items()}
+        return Sale(day, str(item["region"]), lines)
+    try:  # an inputs item older than the sale attributes
+        region, units = sale_of(SimInput.from_doc(unpack(item["d"])))
+    except (KeyError, TypeError, ValueError, zlib.error):
+        return None
+    return Sale(day, region, units)

@@ -2,7 +2,11 @@
 
 - Sourcing inputs: ``pk = SIMIN#<yyyy-mm-dd>`` (the order's UTC day), ``sk = <order_id>``,
   ``d`` = zlib-compressed JSON of ``SimInput.as_doc()``, TTL ``expires_at`` (90 days). A period is
-  one Query per day, never a Scan.
+  one Query per day, never a Scan. The same item is the order's sale for the network-value
+  forecast (``region`` and units per SKU, ``lines``, plain: the hourly job reads them without
+  decompressing): one write per order after its commit serves both. An item without ``d`` is a
+  sale the order-events consumer kept because the capture's write never came (see
+  ``dynamo_network_value``): the simulation counts that order not replayable.
 - Simulations: ``pk = SIM#<id>``, ``sk = SIM``; the job's ``step`` number guards every progress
   write (``step = :expected``), so a redelivered step changes nothing. ``SIM#LATEST`` names the
   newest simulation (for the dashboard).
@@ -19,6 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.network_value import region_of
 from chalicelib.domain.simulation import SimInput
 
 INPUT_TTL_SECONDS = 90 * 86400
@@ -26,6 +31,24 @@ SK = "SIM"
 LATEST = "SIM#LATEST"
 MAX_FAILURES = 3  # of one step, then the simulation is failed (the queue retries 5 times)
 _JSON_FIELDS = ("current_rules", "candidate_rules", "tally", "cursor")
+
+
+def input_key(day: str, order_id: str) -> dict[str, str]:
+    """The key of an order's inputs (and sale) item; ``day`` is ``YYYY-MM-DD`` (UTC)."""
+    return {"pk": f"SIMIN#{day}", "sk": order_id}
+
+
+def sale_attributes(region: str, lines: dict[str, int]) -> dict[str, Any]:
+    """The sale's attributes of an inputs item."""
+    return {"region": region, "lines": {sku: int(q) for sku, q in lines.items() if q > 0}}
+
+
+def sale_of(inp: SimInput) -> tuple[str, dict[str, int]]:
+    """The demand region and units per SKU of an order's inputs."""
+    units: dict[str, int] = {}
+    for sku, quantity, _ in inp.lines:
+        units[sku] = units.get(sku, 0) + quantity
+    return region_of(inp.ship_to.country, inp.ship_to.postal_code), units
 
 
 def pack(value: Any) -> bytes:
@@ -48,11 +71,12 @@ class DynamoSimInputs:
         self._table = table
 
     def put(self, inp: SimInput) -> None:
+        """The inputs with the order's sale (it replaces a sale the consumer kept first)."""
         self._table.put_item(
             Item={
-                "pk": f"SIMIN#{inp.created_at.date().isoformat()}",
-                "sk": inp.order_id,
+                **input_key(inp.created_at.date().isoformat(), inp.order_id),
                 "d": pack(inp.as_doc()),
+                **sale_attributes(*sale_of(inp)),
                 "expires_at": int(inp.created_at.timestamp()) + INPUT_TTL_SECONDS,
             }
         )

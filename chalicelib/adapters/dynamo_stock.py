@@ -7,11 +7,12 @@ builders (``stock_items``) give the same updates as TransactWriteItems entries, 
 write them together with an order or an event marker in one transaction. Hot SKUs' shards:
 ``stock_shards``; bulk imports: ``stock_bulk``.
 
-Every write also keeps ``headroom = available - reorder_point``: the ``low-stock`` index on
-``(location_id, headroom)`` finds the items at or below their reorder point (``headroom <= 0``)
-without a scan (low-stock alerts). Relative movements use ``ADD headroom``, which never fails,
-even on an item written around this adapter without ``headroom``; absolute writes (levels,
-counts) set it outright, which also repairs such an item.
+Every write also keeps ``headroom = available - reorder_point`` and the low-stock flag that every
+item with ``headroom <= 0`` has (``stock_items.flagged``): the sparse ``low-stock`` index on
+``(location_id, low_flag)`` finds the items at or below their reorder point without a scan
+(low-stock alerts). Relative movements use ``ADD headroom``, which never fails, even on an item
+written around this adapter without ``headroom``; absolute writes (levels, counts) set it
+outright, which also repairs such an item.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from chalicelib.adapters.dynamo_tx import (
     serialize,
     transact_write,
 )
+from chalicelib.adapters.low_flag import flagged
 from chalicelib.adapters.stock_bulk import BulkWrites, stated
 from chalicelib.adapters.stock_items import (
     count_entry,
@@ -50,6 +52,7 @@ from chalicelib.domain.inventory import Movement
 from chalicelib.domain.network import StockLevel
 
 _ATTEMPTS = 6
+_PLAIN_WRITES = {"Update": "update_item", "Put": "put_item", "Delete": "delete_item"}
 _NUMBERS = ("on_hand", "reserved", "safety_stock", "available", "reorder_point", "quarantine")
 
 
@@ -271,6 +274,8 @@ class DynamoStock(BulkWrites):
     def _update(
         self, sku: str, location_id: str, expression: str, condition: str, values: dict[str, Any]
     ) -> dict[str, Any]:
+        values = dict(values)
+        expression = flagged(expression, values)  # the low-stock flag (``stock_items``)
         return {
             "Update": {
                 "TableName": self._name,
@@ -287,13 +292,13 @@ class DynamoStock(BulkWrites):
     def _write(self, entries: list[dict[str, Any]]) -> None:
         """One entry as a plain conditional write (half the cost), several as a transaction;
         a failed condition raises ``TransactionFailed`` either way."""
-        if len(entries) > 1:
+        ((op, params),) = entries[0].items() if len(entries) == 1 else [("", {})]
+        call = _PLAIN_WRITES.get(op)
+        if call is None:  # several entries, or a lone ConditionCheck (no plain call checks)
             transact_write(self._client, entries)
             return
-        ((op, params),) = entries[0].items()
-        call = self._client.update_item if op == "Update" else self._client.put_item
         try:
-            call(**params)
+            getattr(self._client, call)(**params)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

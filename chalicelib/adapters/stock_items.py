@@ -6,6 +6,8 @@ transaction.
 DynamoDB conditions can't do arithmetic, so ``available`` is stored and every expression keeps
 ``available = on_hand - reserved - safety_stock`` and ``headroom = available - reorder_point``
 (see ``dynamo_stock``).
+
+The low-stock flag every item at or below its reorder point has: ``low_flag`` (``flagged``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo_tx import put_new, serialize
+from chalicelib.adapters.low_flag import LOW_FLAG, flagged, low_flag_of
 from chalicelib.domain.inventory import (
     Journal,
     Movement,
@@ -145,6 +148,7 @@ def movement_update(
         values[":zero"] = 0
     if ":minus_q" in expression:
         values[":minus_q"] = -quantity
+    expression = flagged(expression, values)
     update: dict[str, Any] = {
         "TableName": table,
         "Key": serialize({"sku": shard_sku(sku, shard), "location_id": location_id}),
@@ -199,6 +203,7 @@ def new_shard_item(sku: str, location_id: str, shard: int) -> dict[str, Any]:
     """An empty shard item: no safety stock, no reorder point, no headroom."""
     item = new_item(shard_sku(sku, shard), location_id, on_hand=0)
     del item["headroom"]
+    item.pop(LOW_FLAG, None)
     return item
 
 
@@ -282,15 +287,17 @@ def count_entry(
         ":now": stamp(now),
         **({":n": len(journal)} if "journal" in item else {}),
     }
+    expression = flagged(
+        "SET on_hand = :c, available = :av, "
+        "headroom = :av - if_not_exists(reorder_point, :zero), "
+        "counted_at = :t, journal = :kept, updated_at = :now",
+        values,
+    )
     return {
         "Update": {
             "TableName": table,
             "Key": serialize({"sku": sku, "location_id": location_id}),
-            "UpdateExpression": (
-                "SET on_hand = :c, available = :av, "
-                "headroom = :av - if_not_exists(reorder_point, :zero), "
-                "counted_at = :t, journal = :kept, updated_at = :now"
-            ),
+            "UpdateExpression": expression,
             # Anything that moved on_hand since the read changed it or the journal: read again.
             "ConditionExpression": (
                 "(attribute_not_exists(counted_at) OR counted_at < :t) AND on_hand = :oh "
@@ -323,7 +330,7 @@ def new_item(
     sku: str, location_id: str, *, on_hand: int, safety_stock: int = 0, reorder_point: int = 0
 ) -> dict[str, Any]:
     """A complete stock item with nothing reserved."""
-    return {
+    item: dict[str, Any] = {
         "sku": sku,
         "location_id": location_id,
         "on_hand": on_hand,
@@ -336,6 +343,7 @@ def new_item(
         "in_transit": 0,
         "updated_at": now_iso(),
     }
+    return {**item, **low_flag_of(item)}
 
 
 def stock_violations(items: Iterable[dict[str, Any]]) -> list[str]:
@@ -353,6 +361,8 @@ def stock_violations(items: Iterable[dict[str, Any]]) -> list[str]:
         rop = int(item.get("reorder_point", 0))
         if "headroom" in item and int(item["headroom"]) != available - rop:
             out.append(f"{where}: headroom {item['headroom']} != {available} - {rop}")
+        if "headroom" in item and int(item["headroom"]) <= 0 and LOW_FLAG not in item:
+            out.append(f"{where}: headroom {item['headroom']} <= 0 without {LOW_FLAG}")
     return out
 
 

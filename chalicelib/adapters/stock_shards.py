@@ -26,6 +26,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_tx import TransactionFailed, put_new, serialize, transact_write
+from chalicelib.adapters.low_flag import flagged
 from chalicelib.adapters.stock_items import (
     fold,
     journal_of,
@@ -214,6 +215,7 @@ def rebalance_entries(
             if counted_at is not None:
                 expression += ", counted_at = :t"
                 values[":t"] = counted_at
+            expression = flagged(expression, values)  # a literal headroom: set or removed
         else:
             unchanged_safety = ""
         unchanged = "size(journal) = :jn" if "journal" in item else "attribute_not_exists(journal)"

@@ -2,7 +2,8 @@
 forecasts from, and what sourcing reads (``domain.network_value`` has the method).
 
 ``record`` keeps a placed order's units and demand region (the order-events consumer, after the
-commit; idempotent). ``run`` (hourly) forecasts from the last ``lookback_days`` of sales and,
+commit; idempotent); the capture's sourcing-inputs record normally holds them already, and the
+store then writes nothing. ``run`` (hourly) forecasts from the last ``lookback_days`` of sales and,
 for every SKU that sold whose values are missing or older than ``REFRESH_AFTER``, oldest
 first, solves its LP against its stock positions now and stores the values with
 ``computed_at``; it stops after ``budget_seconds`` (the Lambda's timeout is 30 s) and the next

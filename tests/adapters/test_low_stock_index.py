@@ -1,5 +1,6 @@
-"""Every stock write keeps ``headroom = available - reorder_point``, so the ``low-stock`` index
-(``location_id``, ``headroom``) finds exactly the items at or below their reorder point."""
+"""Every stock write keeps ``headroom = available - reorder_point`` and flags every item with
+``headroom <= 0`` (``low_flag``), so the sparse ``low-stock-flag`` index and the check of what it
+holds find exactly the items at or below their reorder point."""
 
 from __future__ import annotations
 
