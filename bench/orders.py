@@ -241,8 +241,9 @@ def _value_size(value: Any) -> int:
 
 def _index_writes(kind: str, op: dict[str, Any]) -> int:
     """Write units DynamoDB spends on indexes: a new order enters its 4 keys-only listing
-    indexes; a stock movement changes ``headroom``, the low-stock index key (delete + put); the
-    by-location index holds keys only."""
+    indexes; a stock movement enters the sparse low-stock index when it sets ``low_flag`` (an
+    estimate: once per item until the alert run clears it, counted here as every time); the
+    by-location index holds keys only. ``bench/capacity.py`` sizes every index write exactly."""
     table = op.get("TableName", "")
     if (
         kind == "Put"
@@ -251,7 +252,7 @@ def _index_writes(kind: str, op: dict[str, Any]) -> int:
     ):
         return 4
     if kind == "Update" and table.endswith("-stock"):
-        return 2
+        return 1 if "low_flag" in str(op.get("UpdateExpression", "")) else 0
     return 0
 
 
