@@ -85,6 +85,7 @@ class OrderEvents(Protocol):
     def stock_arrived(self, sku: str, location_id: str) -> None:
         """Units of ``sku`` became available at ``location_id``: received,
         adjusted up, returned sellable, or freed by a cancel."""
+
     def stock_changed(self, skus: Iterable[str], *, delay_seconds: int = 0) -> None:
         """The levels of ``skus`` changed where no consumer sees it (set, adjusted down,
         imported, held by a checkout): the availability feed logs and announces them."""
