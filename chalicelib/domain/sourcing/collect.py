@@ -26,7 +26,7 @@ from chalicelib.domain.network import (
     LocationType,
     Speed,
 )
-from chalicelib.domain.sourcing.context import Context, excluded_ids
+from chalicelib.domain.sourcing.context import Context, excluded_ids, opportunity
 from chalicelib.domain.sourcing.model import (
     CostBreakdown,
     OptionKind,
@@ -60,13 +60,15 @@ def _counter_cost(
     ctx: Context, location: Location, lines: dict[str, int], raw: dict[str, int]
 ) -> CostBreakdown:
     """What ``location`` handing over (or sending as a transfer) ``lines`` costs, with the rule
-    terms of its ``raw`` stock (no store protection: see the module doc)."""
+    terms of its ``raw`` stock (no store protection: see the module doc) and, network-aware,
+    what those units are worth to the network (as for a shipment: ``context.opportunity``)."""
     rules = ctx.request.rules
     units = sum(lines.values())
     return CostBreakdown(
         handling=location.handling_cost_per_order + location.handling_cost_per_unit * units,
         holding_saved=holding_saved(rules, location, units),
         rule_rewards=rule_rewards(rules, raw, lines),
+        opportunity=opportunity(ctx, location.location_id, lines),
     )
 
 
@@ -111,31 +113,55 @@ def _sources(ctx: Context, country: str) -> list[Location]:
     return found
 
 
+def _arrival(
+    ctx: Context,
+    source: Location,
+    calendar: tuple[object, ...],
+    service: CarrierService,
+    lane: Lane,
+    to: Address,
+) -> date:
+    """``promised_date`` of a transfer, once per request, source calendar, lane and store."""
+    key = ("arrival", calendar, id(service), id(lane), to.country, to.postal_code)
+    found: date | None = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = promised_date(source, service, lane, to, ctx.request.now)
+    return found
+
+
 def _transfer(
     ctx: Context, store: Location, missing: dict[str, int], stock: dict[str, dict[str, int]]
 ) -> Part | None:
     """The earliest (then cheapest) single-warehouse transfer of ``missing`` to ``store``."""
     request = ctx.request
     to = Address(country=store.country, postal_code=store.postal_code)
-    # the best so far: (arrives, total cost, source, service, price, cost)
-    best: tuple[date, int, Location, CarrierService, int, CostBreakdown] | None = None
+    # the best so far: (arrives, total cost, source, service, price)
+    best: tuple[date, int, Location, CarrierService, int] | None = None
     for source in _sources(ctx, store.country):
         raw = stock.get(source.location_id, {})
         if any(raw.get(sku, 0) < q for sku, q in missing.items()):
             continue
-        counter: CostBreakdown | None = None  # what the source handing over costs
+        counter: int | None = None  # the total of what the source handing over costs
+        calendar = (
+            source.timezone,
+            source.cutoff_time,
+            source.closed_weekdays,
+            source.holidays_country,
+            source.processing_days,
+        )
         for service, lane, price in _transfer_lanes(ctx, source, store):
-            arrives = promised_date(source, service, lane, to, request.now)
+            arrives = _arrival(ctx, source, calendar, service, lane, to)
             if best is not None and arrives > best[0]:
                 continue  # later than the best so far: never better, whatever it costs
             if counter is None:
-                counter = _counter_cost(ctx, source, missing, raw)
-            cost = counter.plus(CostBreakdown(shipping=price))
-            if best is None or (arrives, cost.total) < best[:2]:
-                best = (arrives, cost.total, source, service, price, cost)
+                counter = _counter_cost(ctx, source, missing, raw).total
+            if best is None or (arrives, counter + price) < best[:2]:
+                best = (arrives, counter + price, source, service, price)
     if best is None:
         return None
-    arrives, _, source, service, price, cost = best
+    arrives, _, source, service, price = best
+    raw = stock.get(source.location_id, {})
+    cost = _counter_cost(ctx, source, missing, raw).plus(CostBreakdown(shipping=price))
     shipment = Shipment(
         location_id=source.location_id,
         lines=tuple(sorted(missing.items())),
@@ -205,8 +231,16 @@ def click_collect_plans(ctx: Context, *, fastest: date | None) -> list[Plan]:
     stock = ctx.stock
     excluded = excluded_ids(request)
     found: list[tuple[date, float, Plan]] = []
+    to, counter = request.ship_to, Capability.CLICK_COLLECT
+    lat = to.lat if to.lon is not None else None
+    # ``_distance``'s shortcut in degrees, ahead of it (most stores of a network are far)
+    degrees = request.rules.click_collect_radius_km * _SLACK / _KM_PER_DEGREE * _SLACK
     for store in request.locations:
-        if not store.can(Capability.CLICK_COLLECT) or store.location_id in excluded:
+        if counter not in store.capabilities:
+            continue
+        if lat is not None and abs(store.lat - lat) > degrees:
+            continue
+        if store.location_id in excluded:
             continue
         km = _distance(ctx, store)
         if km is None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, overload
 
-from chalicelib.domain.sourcing.context import Context, Site
+from chalicelib.domain.sourcing.context import Context, Site, opportunity
 from chalicelib.domain.sourcing.costing import Candidate, evaluate
 from chalicelib.domain.sourcing.model import Plan
 from chalicelib.domain.sourcing.plans import Costed, costed, nearest_candidate
@@ -158,12 +158,10 @@ def explain(
 
 def network_note(ctx: Context, chosen: Plan) -> dict[str, Any]:
     """The opportunity term (``rules.network_aware``): what the chosen units are worth to the
-    network per location, and the SKUs by status (stale or missing values count 0)."""
-    sites = {site.location_id: site for site in ctx.sites}
+    network per location (a pick-up store's own and its transfer's), and the SKUs by status
+    (stale or missing values count 0)."""
     by_location = {
-        s.location_id: sum(sites[s.location_id].opportunity.get(k, 0) * q for k, q in s.lines)
-        for s in chosen.shipments
-        if s.location_id in sites
+        s.location_id: opportunity(ctx, s.location_id, dict(s.lines)) for s in chosen.shipments
     }
     status: dict[str, list[str]] = {}
     for sku, state in sorted(ctx.network.items()):
@@ -176,6 +174,7 @@ def _runners_up(ctx: Context, chosen: Plan, used: set[str], first: date) -> list
     count = RUNNERS_UP + len(used)  # the nearest sites, once per request and count
     nearest = ctx.memo.get(("nearest", count))
     if nearest is None:
+        ctx.measure_sites()
         nearest = ctx.memo[("nearest", count)] = heapq.nsmallest(
             count, ctx.sites, key=lambda s: (s.distance_km, s.location_id)
         )

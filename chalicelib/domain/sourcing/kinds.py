@@ -24,16 +24,14 @@ def _deadlines(ctx: Context, need: dict[str, int]) -> list[date]:
 
 
 def _from_first_covering(ctx: Context, need: dict[str, int]) -> list[date]:
-    """Sites join by earliest promise date; their stock vectors are summed per date first."""
+    """Sites join by earliest promise date; their stock is summed per routes tuple first."""
     dates = sorted({route.promise for routes in shared_routes(ctx) for route in routes})
     need_v = [need.get(sku, 0) for sku in ctx.skus]
     joining: dict[date, list[int]] = {}  # earliest promise date -> stock of the sites
-    for site in ctx.sites:
-        earliest = site.routes[0].promise
-        have = joining.get(earliest)
-        joining[earliest] = (
-            list(site.stock_v) if have is None else list(map(add, have, site.stock_v))
-        )
+    for routes, summed in ctx.groups.values():
+        stock_v = [summed.get(sku, 0) for sku in ctx.skus]
+        have = joining.get(routes[0].promise)
+        joining[routes[0].promise] = stock_v if have is None else list(map(add, have, stock_v))
     have = [0] * len(need_v)
     for i, deadline in enumerate(dates):
         if deadline in joining:

@@ -29,7 +29,7 @@ from chalicelib.domain.margin import Margin, meets
 from chalicelib.domain.rules import SourcingRules
 from chalicelib.domain.sourcing.collect import click_collect_plans
 from chalicelib.domain.sourcing.context import Context, build_context
-from chalicelib.domain.sourcing.explain import Lazy, collect_losers, explain
+from chalicelib.domain.sourcing.explain import Lazy, collect_losers, explain, network_note
 from chalicelib.domain.sourcing.kinds import fastest, fastest_and_cheapest, fewest_parcels
 from chalicelib.domain.sourcing.model import OptionKind, Plan, SourcingRequest, SourcingResult
 from chalicelib.domain.sourcing.plans import nearest_candidate, to_plan, with_margin
@@ -101,7 +101,8 @@ def _collect(ctx: Context, first: date | None) -> list[Plan]:
         lead = {**option.explanation[0], "margin": option.margin} if option.explanation else {}
         if below:
             lead["margin_below_minimum"] = True
-        explanation = (lead, *option.explanation[1:], *collect_losers(option, found))
+        network = (network_note(ctx, option),) if ctx.network else ()
+        explanation = (lead, *option.explanation[1:], *collect_losers(option, found), *network)
         out.append(replace(option, explanation=explanation))
     return out
 

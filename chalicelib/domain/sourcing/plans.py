@@ -166,6 +166,7 @@ def with_margin(request: SourcingRequest, found: Plan) -> Plan:
 def nearest_candidate(ctx: Context, need: dict[str, int]) -> Candidate | None:
     """Every unit of ``need`` from the nearest site that has it (None: they can't cover it)."""
     parts: dict[int, dict[str, int]] = {}
+    ctx.measure_sites()
     order = sorted(range(len(ctx.sites)), key=lambda i: (ctx.sites[i].distance_km, i))
     for sku, qty in need.items():
         for i in order:

@@ -21,7 +21,8 @@ Sites carry their stock and unit costs as vectors indexed like ``Context.skus``,
 and rebalancing are integer loops over lists.
 
 Large networks are pruned to a pool of the locations with the lowest stand-alone cost per unit
-(plus whatever is needed to cover every SKU) before steps 2 to 4; singles are always scanned
+(plus whatever is needed to cover every SKU) before steps 2 to 4, ranked lazily against sound
+lower bounds so that most locations are never costed (``ranking``); singles are always scanned
 in full. The benchmark (``bench/sourcing.py``) compares the result with the exact optimum.
 
 Every open set costed is memoised per request (local search and the starts meet the same sets
@@ -34,10 +35,11 @@ from __future__ import annotations
 import heapq
 from datetime import date
 from itertools import combinations
-from operator import add, mul
+from operator import mul
 
 from chalicelib.domain.sourcing.context import Context, Route, Site
 from chalicelib.domain.sourcing.costing import Candidate, better, estimate, evaluate, polish
+from chalicelib.domain.sourcing.ranking import lowest_unit_costs, pool_of, unit_ratio
 
 POOL_SIZE = 8
 MAX_ROUNDS = 6
@@ -47,57 +49,6 @@ NEIGHBOURS_REBALANCED = 1  # best neighbours (by quick estimate) costed exactly 
 PAIRS_REBALANCED = 8  # best pairs of the pool (by quick estimate) costed exactly
 POLISHED = 2  # best open sets rebalanced with pairs of moves at the end
 STARTS_REBALANCED = 2  # greedy covers (best by quick estimate) rebalanced as starts
-
-
-def _unit_ratio(ctx: Context, site: Site, need_v: list[int], deadline: date) -> float:
-    """Stand-alone cost per unit of what ``site`` can cover of ``need_v`` (by SKU index)."""
-    takes = [q if q < have else have for q, have in zip(need_v, site.stock_v, strict=True)]
-    units = sum(takes)
-    if not units:
-        return float("inf")
-    best = site.best_route(sum(map(mul, takes, ctx.weight_v)), deadline)
-    if best is None:
-        return float("inf")
-    return (
-        site.location.handling_cost_per_order + best[2] + sum(map(mul, takes, site.unit_v))
-    ) / units
-
-
-def _cover_ratio(site: Site) -> float:
-    """``_unit_ratio`` of the whole cart by any route, from the site's precomputed cover."""
-    units, weight, cost = site.cover
-    best = site.best_route(weight, date.max) if units else None
-    if best is None:
-        return float("inf")
-    return (site.location.handling_cost_per_order + best[2] + cost) / units
-
-
-def _pool(ctx: Context, eligible: list[Site], need: dict[str, int]) -> list[Site]:
-    """The ``POOL_SIZE`` best sites by unit ratio, plus enough others to cover every SKU.
-
-    Ratios are against the loosest deadline, so they are computed once per request and site.
-    """
-    if len(eligible) <= POOL_SIZE:
-        return eligible
-    ratio: dict[int, float] = ctx.memo.setdefault(("ratio", *sorted(need.items())), {})
-    need_v = _vector(ctx, need)
-    whole = need == ctx.need
-    for site in eligible:
-        if id(site) not in ratio:
-            ratio[id(site)] = (
-                _cover_ratio(site) if whole else _unit_ratio(ctx, site, need_v, date.max)
-            )
-    ranked = sorted(eligible, key=lambda s: ratio[id(s)])
-    pool = ranked[:POOL_SIZE]
-    for j, qty in enumerate(need_v):
-        have = sum(s.stock_v[j] for s in pool)
-        for site in ranked[POOL_SIZE:]:
-            if have >= qty:
-                break
-            if site.stock_v[j] and site not in pool:
-                pool.append(site)
-                have += site.stock_v[j]
-    return pool
 
 
 def _vector(ctx: Context, need: dict[str, int]) -> list[int]:
@@ -120,7 +71,7 @@ def _greedy(
         if not any(remaining):
             return chosen
         ratio, site = min(
-            ((_unit_ratio(ctx, s, remaining, deadline), s) for s in pool if s not in chosen),
+            ((unit_ratio(ctx, s, remaining, deadline), s) for s in pool if s not in chosen),
             key=lambda x: x[0],
             default=(float("inf"), None),
         )
@@ -211,10 +162,13 @@ def _split_lower_bound(
         2, (s.location.handling_cost_per_order + cheapest[id(s.routes)] for s in eligible)
     )
     need_v = _vector(ctx, need)
-    lowest = [
-        min(s.unit_v[j] for s in eligible if s.stock_v[j]) if q else 0 for j, q in enumerate(need_v)
-    ]
-    return first + second + ctx.request.rules.split_penalty + sum(map(mul, need_v, lowest))
+    lowest = lowest_unit_costs(eligible, {sku: q for sku, q in need.items() if q})
+    return (
+        first
+        + second
+        + ctx.request.rules.split_penalty
+        + sum(q * lowest.get(sku, 0) for sku, q in zip(ctx.skus, need_v, strict=True) if q)
+    )
 
 
 def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:
@@ -229,7 +183,10 @@ def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:
         need_v, whole = _vector(ctx, need), need == ctx.need
         weight = sum(map(mul, need_v, ctx.weight_v))
         total = sum(need_v)
+        lines = sum(1 for q in need_v if q)
         for site in ctx.sites:
+            if len(site.avail) < lines:  # it lacks a SKU of ``need``
+                continue
             if whole:  # the site's cover is the whole cart exactly when it has every unit
                 if site.cover[0] < total:
                     continue
@@ -263,7 +220,7 @@ def shared_routes(ctx: Context) -> list[tuple[Route, ...]]:
     """The distinct routes tuples of the sites (sites with the same calendar share one)."""
     found: list[tuple[Route, ...]] | None = ctx.memo.get(("routes",))
     if found is None:
-        found = ctx.memo[("routes",)] = list({id(s.routes): s.routes for s in ctx.sites}.values())
+        found = ctx.memo[("routes",)] = [routes for routes, _ in ctx.groups.values()]
     return found
 
 
@@ -303,17 +260,19 @@ def _pairs(
 
 def _search(ctx: Context, need: dict[str, int], *, deadline: date, limit: int) -> Candidate | None:
     eligible = [s for s in ctx.sites if s.routes[0].promise <= deadline]
-    need_v, have = _vector(ctx, need), [0] * len(ctx.skus)
-    for site in eligible:
-        have = list(map(add, have, site.stock_v))
-    if any(h < q for h, q in zip(have, need_v, strict=True)):
+    need_v, have = _vector(ctx, need), dict.fromkeys(ctx.skus, 0)
+    for routes, summed in ctx.groups.values():
+        if routes[0].promise <= deadline:
+            for sku, qty in summed.items():
+                have[sku] += qty
+    if any(have[sku] < q for sku, q in zip(ctx.skus, need_v, strict=True)):
         return None
     best = best_single(ctx, need, deadline=deadline, limit=limit)
     if limit < 2 or len(eligible) < 2:
         return best
     if best is not None and best.cost <= _split_lower_bound(ctx, eligible, need, deadline):
         return best
-    pool = _pool(ctx, eligible, need)
+    pool = pool_of(ctx, eligible, need, POOL_SIZE)
     starts = [best] if best is not None else []
     starts += _starts(ctx, pool, need, deadline, limit)
     starts.sort(key=lambda c: c.key)
