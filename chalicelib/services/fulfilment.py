@@ -69,17 +69,18 @@ class Dispatcher:
         """Send what is unsent, mail the confirmation once, record it; returns how many
         requests went out. Safe to repeat."""
         order = self._get(order_id)
-        sent: set[str] = set()
+        sent: dict[str, str] = {}  # shipment id -> when its request went out
         mailed = False
         for _ in range(self._attempts):
             pending = [
                 s for s in order.shipments if _sendable(order, s) and s.shipment_id not in sent
             ]
+            at = iso(self._clock())  # before the send: the location may answer at once
             self._send(order, [(s.location_id, fulfilment_request(order, s)) for s in pending])
-            sent.update(s.shipment_id for s in pending)
+            sent.update((s.shipment_id, at) for s in pending)
             if not mailed and CONFIRMATION not in order.notified:
                 mailed = self._confirm(order)
-            _mark(order, sent, mailed, at=iso(self._clock()))
+            _mark(order, sent, mailed)
             self._send_cancels(order)
             self._send_backs(order)
             try:
@@ -161,9 +162,12 @@ def _sendable(order: Order, shipment: OrderShipment) -> bool:
     return not order.holds and not shipment.dispatched and shipment.open and bool(shipment.lines)
 
 
-def _mark(order: Order, sent: set[str], mailed: bool, *, at: str) -> None:
+def _mark(order: Order, sent: dict[str, str], mailed: bool) -> None:
+    """Record the requests ``sent`` (shipment id -> when) as released, at their send time (a
+    location's ``picked`` may be saved first, the release retried after it)."""
     for shipment in order.shipments:
-        if shipment.shipment_id not in sent or shipment.dispatched:
+        at = sent.get(shipment.shipment_id)
+        if at is None or shipment.dispatched:
             continue
         shipment.dispatched = True
         if shipment.status == ShipmentStatus.CANCELLED:

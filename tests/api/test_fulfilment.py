@@ -359,3 +359,33 @@ def test_the_schedules_and_the_order_events_consumer_are_registered(client):
 
     names = {source.name for source in app.event_sources}
     assert {"on_order_event", "outbox_sweeper", "pickup_expiry"} <= names
+
+
+def test_a_location_that_picks_before_the_release_is_saved_still_follows_it_on_the_timeline(
+    client, shop, aws, monkeypatch
+):
+    """Reproduction (e2e, under load): the dispatcher stamped ``released`` after sending and
+    mailing, and again after a retry that the location's ``picked`` had forced; the timeline
+    (sorted by time) showed picked before released."""
+    order = place(client, shop["key"], "F-RACE", [("SKU-2", 1)])
+    real = SqsQueues.send_batch
+    answered: list[str] = []
+
+    def send_and_pick(self: SqsQueues, queue: str, bodies: list[dict[str, Any]]) -> None:
+        real(self, queue, bodies)
+        for body in bodies:
+            if body["type"] == "fulfilment_request" and body["shipment_id"] not in answered:
+                answered.append(body["shipment_id"])
+                picked = event("picked", order, {**body, "location_id": body["location_id"]})
+                assert (
+                    deliver(client, "on_warehouse_event", "dirigent-warehouse-events", picked) == []
+                )
+
+    monkeypatch.setattr(SqsQueues, "send_batch", send_and_pick)
+    dispatch_placed(client, aws)
+    assert answered  # the location answered while the dispatcher had not saved yet
+    stored = get_order(client, shop["key"], order["order_id"])
+    token = order["tracking_token"]
+    page = json.loads(client.http.get(f"/track/{order['order_id']}?token={token}").body)
+    assert [e["event"] for e in page["timeline"]] == ["placed", "released", "picked"]
+    assert all(s["dispatched"] for s in stored["shipments"])
