@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-from infrastructure.stage import stage_prefix
+from infrastructure.stage import use_stage
 
 
 def main(argv: list[str]) -> int:
@@ -22,12 +21,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("stage", help="a stage of .chalice/config.json: local, dev, prod")
     parser.add_argument("--expires-in-days", type=int, default=None)
     args = parser.parse_args(argv)
-    try:
-        prefix = stage_prefix(args.stage)
-    except KeyError:
-        parser.error(f"unknown stage {args.stage!r}")
-    os.environ.update(DIRIGENT_STAGE=args.stage, DIRIGENT_PREFIX=prefix)
-    os.environ.pop("CATALOG_TABLE", None)  # the stage's table, whatever the shell has set
+    use_stage(parser, args.stage, "CATALOG_TABLE")
 
     from chalicelib import wiring
     from chalicelib.domain.access import Role

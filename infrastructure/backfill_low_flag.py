@@ -10,22 +10,16 @@ It scans the stage's stock table with the AWS credentials and region of the envi
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from infrastructure.stage import stage_prefix
+from infrastructure.stage import use_stage
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m infrastructure.backfill_low_flag")
     parser.add_argument("stage", help="a stage of .chalice/config.json: local, dev, prod")
     args = parser.parse_args(argv)
-    try:
-        prefix = stage_prefix(args.stage)
-    except KeyError:
-        parser.error(f"unknown stage {args.stage!r}")
-    os.environ.update(DIRIGENT_STAGE=args.stage, DIRIGENT_PREFIX=prefix)
-    os.environ.pop("STOCK_TABLE", None)  # the stage's table, whatever the shell has set
+    use_stage(parser, args.stage, "STOCK_TABLE")
 
     from chalicelib import wiring
 

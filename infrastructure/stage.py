@@ -58,6 +58,19 @@ def stage_prefix(stage: str) -> str:
     return str(env.get("DIRIGENT_PREFIX", "dirigent"))
 
 
+def use_stage(parser: Any, stage: str, *table_variables: str) -> None:
+    """Point this process's settings at ``stage``'s resources (for the command-line tools
+    that work on a deployed stage's tables): ``parser.error`` for an unknown stage; the table
+    variables named are dropped, so the stage's own tables are used whatever the shell set."""
+    try:
+        prefix = stage_prefix(stage)
+    except KeyError:
+        parser.error(f"unknown stage {stage!r}")
+    os.environ.update(DIRIGENT_STAGE=stage, DIRIGENT_PREFIX=prefix)
+    for name in table_variables:
+        os.environ.pop(name, None)
+
+
 def merge_template(stage: str) -> dict[str, Any]:
     """resources.json for ``stage`` plus a role and overrides per function of the app."""
     os.environ["DIRIGENT_PREFIX"] = stage_prefix(stage)  # queue names are read at import
