@@ -27,9 +27,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
-from chalicelib.adapters.dynamo_tx import serialize
+from chalicelib.adapters.dynamo_tx import conditional_write, serialize
 from chalicelib.adapters.stock_items import LOW_FLAG, level_from_item
 from chalicelib.adapters.stock_shards import batch_read, with_shards
 from chalicelib.domain.alerts.rules import ItemKey, Notice
@@ -110,16 +109,13 @@ class DynamoLowStock:
         for item in items:
             if int(item.get(LOW_FLAG, cutoff)) >= cutoff:
                 continue
-            try:
-                self._table.update_item(
-                    Key={"sku": item["sku"], "location_id": item["location_id"]},
-                    UpdateExpression=f"REMOVE {LOW_FLAG}",
-                    ConditionExpression=f"headroom > :zero AND {LOW_FLAG} < :cutoff",
-                    ExpressionAttributeValues={":zero": 0, ":cutoff": cutoff},
-                )
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
+            conditional_write(
+                self._table.update_item,
+                Key={"sku": item["sku"], "location_id": item["location_id"]},
+                UpdateExpression=f"REMOVE {LOW_FLAG}",
+                ConditionExpression=f"headroom > :zero AND {LOW_FLAG} < :cutoff",
+                ExpressionAttributeValues={":zero": 0, ":cutoff": cutoff},
+            )
 
     def flag_low_items(self) -> int:
         """One-off backfill for a table written before ``low_flag``: flag every item at or
@@ -132,17 +128,13 @@ class DynamoLowStock:
         while True:
             page = self._table.scan(**kwargs)
             for item in page["Items"]:
-                try:
-                    self._table.update_item(
-                        Key={"sku": item["sku"], "location_id": item["location_id"]},
-                        UpdateExpression=f"SET {LOW_FLAG} = if_not_exists({LOW_FLAG}, :now)",
-                        ConditionExpression="attribute_exists(sku)",  # not a deleted item
-                        ExpressionAttributeValues={":now": int(time.time())},
-                    )
-                    flagged += 1
-                except ClientError as exc:
-                    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                        raise
+                flagged += conditional_write(
+                    self._table.update_item,
+                    Key={"sku": item["sku"], "location_id": item["location_id"]},
+                    UpdateExpression=f"SET {LOW_FLAG} = if_not_exists({LOW_FLAG}, :now)",
+                    ConditionExpression="attribute_exists(sku)",  # not a deleted item
+                    ExpressionAttributeValues={":now": int(time.time())},
+                )
             if "LastEvaluatedKey" not in page:
                 return flagged
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -201,34 +193,26 @@ class DynamoAlertState:
     def acquire(self, name: str, holder: str, *, seconds: int) -> bool:
         """Take the lease ``name`` for ``seconds`` unless someone else holds it."""
         now = int(time.time())
-        try:
-            self._table.put_item(
-                Item={
-                    "pk": f"LEASE#{name}",
-                    "sk": "LEASE",
-                    "holder": holder,
-                    "until": now + seconds,
-                },
-                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
-                ExpressionAttributeNames={"#until": "until"},
-                ExpressionAttributeValues={":now": now},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self._table.put_item,
+            Item={
+                "pk": f"LEASE#{name}",
+                "sk": "LEASE",
+                "holder": holder,
+                "until": now + seconds,
+            },
+            ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+            ExpressionAttributeNames={"#until": "until"},
+            ExpressionAttributeValues={":now": now},
+        )
 
     def release(self, name: str, holder: str) -> None:
-        try:
-            self._table.delete_item(
-                Key={"pk": f"LEASE#{name}", "sk": "LEASE"},
-                ConditionExpression="holder = :h",
-                ExpressionAttributeValues={":h": holder},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self._table.delete_item,
+            Key={"pk": f"LEASE#{name}", "sk": "LEASE"},
+            ConditionExpression="holder = :h",
+            ExpressionAttributeValues={":h": holder},
+        )
 
     def _query(self, condition: Any) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.availability import CHANGE_RETENTION_DAYS, Band, PushState
 
 _HOUR = "%Y-%m-%dT%H"
@@ -124,16 +124,13 @@ class DynamoAvailability:
 
     def confirm_sent(self, channel: str, sku: str, version: int) -> None:
         """The push of ``version`` went out (a newer claim keeps its own mark)."""
-        try:
-            self._table.update_item(
-                Key={"pk": f"AVPUSH#{channel}", "sk": sku},
-                UpdateExpression="REMOVE unsent",
-                ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": version},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self._table.update_item,
+            Key={"pk": f"AVPUSH#{channel}", "sk": sku},
+            UpdateExpression="REMOVE unsent",
+            ConditionExpression="version = :v",
+            ExpressionAttributeValues={":v": version},
+        )
 
     def claim_defer(self, channel: str, sku: str, seen: PushState, until: float) -> bool:
         """Mark a re-check due at ``until`` if the state is still ``seen`` (so one is sent)."""
@@ -162,18 +159,13 @@ class DynamoAvailability:
             values = {**values, ":seen": seen.version}
             if seen.pending_until is not None:
                 values[":pend"] = Decimal(str(seen.pending_until))
-        try:
-            self._table.update_item(
-                Key={"pk": f"AVPUSH#{channel}", "sk": sku},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.update_item,
+            Key={"pk": f"AVPUSH#{channel}", "sk": sku},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
 
 class SqsRechecks:

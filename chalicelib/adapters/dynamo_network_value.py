@@ -20,7 +20,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_catalog import BATCH_GET_MAX, batch_get
 from chalicelib.adapters.dynamo_simulation import (
@@ -30,6 +29,7 @@ from chalicelib.adapters.dynamo_simulation import (
     sale_of,
     unpack,
 )
+from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.network_value import NetworkValues, Sale
 from chalicelib.domain.simulation import SimInput
 
@@ -71,18 +71,15 @@ class DynamoNetworkValues:
         if "Item" in self._orders.get_item(Key=key, ProjectionExpression="sk"):
             return  # the usual case: the capture wrote it (a stale miss: the condition holds)
         start = datetime.combine(sale.day, datetime.min.time(), UTC)
-        try:
-            self._orders.put_item(
-                Item={
-                    **key,
-                    **sale_attributes(sale.region, dict(sale.lines)),
-                    "expires_at": int(start.timestamp()) + INPUT_TTL_SECONDS,
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self._orders.put_item,
+            Item={
+                **key,
+                **sale_attributes(sale.region, dict(sale.lines)),
+                "expires_at": int(start.timestamp()) + INPUT_TTL_SECONDS,
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def sales(self, first: date, last: date) -> list[Sale]:
         """The recorded sales of the days ``first`` to ``last`` (both included)."""

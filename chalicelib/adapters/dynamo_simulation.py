@@ -23,6 +23,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.network_value import region_of
 from chalicelib.domain.simulation import SimInput
 
@@ -145,36 +146,28 @@ class DynamoSimulations:
         values = _to_item(changes)
         names = {f"#{k}": k for k in values}
         sets = [f"#{k} = :{k}" for k in values]
-        try:
-            self._table.update_item(
-                Key={"pk": f"SIM#{simulation_id}", "sk": SK},
-                UpdateExpression="SET " + ", ".join([*sets, "#step = :next"]),
-                ConditionExpression="#step = :expected",
-                ExpressionAttributeNames={**names, "#step": "step"},
-                ExpressionAttributeValues={
-                    **{f":{k}": v for k, v in values.items()},
-                    ":next": expected_step + 1,
-                    ":expected": expected_step,
-                },
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.update_item,
+            Key={"pk": f"SIM#{simulation_id}", "sk": SK},
+            UpdateExpression="SET " + ", ".join([*sets, "#step = :next"]),
+            ConditionExpression="#step = :expected",
+            ExpressionAttributeNames={**names, "#step": "step"},
+            ExpressionAttributeValues={
+                **{f":{k}": v for k, v in values.items()},
+                ":next": expected_step + 1,
+                ":expected": expected_step,
+            },
+        )
 
     def mark_sent(self, simulation_id: str, step: int) -> None:
         """Record that the message of ``step`` is on the queue (only ever moves forward)."""
-        try:
-            self._table.update_item(
-                Key={"pk": f"SIM#{simulation_id}", "sk": SK},
-                UpdateExpression="SET sent = :s",
-                ConditionExpression="attribute_not_exists(sent) OR sent < :s",
-                ExpressionAttributeValues={":s": step},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self._table.update_item,
+            Key={"pk": f"SIM#{simulation_id}", "sk": SK},
+            UpdateExpression="SET sent = :s",
+            ConditionExpression="attribute_not_exists(sent) OR sent < :s",
+            ExpressionAttributeValues={":s": step},
+        )
 
     def failed(self, simulation_id: str, step: int, reason: str) -> bool:
         """Count a failure of ``step``; at ``MAX_FAILURES`` the simulation is ``failed``

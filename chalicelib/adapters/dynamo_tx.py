@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -34,6 +34,18 @@ class TransactionFailed(Exception):
     def conflict(self) -> bool:
         """True when some other writer holds an item right now: worth a retry."""
         return any(code in ("TransactionConflict",) for code in self.reasons)
+
+
+def conditional_write(write: Callable[..., Any], **params: Any) -> bool:
+    """One conditional write (``table.put_item``, ``update_item``, ``delete_item``, or the
+    client's): False when its condition failed, any other error raised."""
+    try:
+        write(**params)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def transact_write(client: Any, items: Sequence[dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.confirmations import (
     Confirmation,
     confirmation_doc,
@@ -113,15 +114,13 @@ class DynamoWebhooks:
                 return out
 
     def add_delivery(self, delivery: Delivery) -> Delivery | None:
-        try:
-            self._table.put_item(
-                Item=_delivery_item(delivery), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return self.delivery(delivery.subscription_id, delivery.delivery_id) or delivery
-        return None
+        if conditional_write(
+            self._table.put_item,
+            Item=_delivery_item(delivery),
+            ConditionExpression="attribute_not_exists(pk)",
+        ):
+            return None
+        return self.delivery(delivery.subscription_id, delivery.delivery_id) or delivery
 
     def delivery(self, subscription_id: str, delivery_id: str) -> Delivery | None:
         key = _delivery_key(subscription_id, delivery_id)
@@ -157,16 +156,13 @@ def _mark(table: Any, pk: str) -> int:
 
 
 def _raise_mark(table: Any, pk: str, count: int) -> None:
-    try:
-        table.update_item(
-            Key={"pk": pk, "sk": "MARK"},
-            UpdateExpression="SET announced = :n",
-            ConditionExpression="attribute_not_exists(announced) OR announced < :n",
-            ExpressionAttributeValues={":n": count},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    conditional_write(
+        table.update_item,
+        Key={"pk": pk, "sk": "MARK"},
+        UpdateExpression="SET announced = :n",
+        ConditionExpression="attribute_not_exists(announced) OR announced < :n",
+        ExpressionAttributeValues={":n": count},
+    )
 
 
 class DynamoConfirmations:

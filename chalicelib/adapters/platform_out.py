@@ -87,31 +87,23 @@ class ShopifyOut:
     def _fulfil(self, order: str, c: Confirmation) -> dict[str, Any]:
         """Fulfil the shipment's units from the order's open fulfillment orders; nothing left
         to fulfil for its SKUs means Shopify has it already (a retry after a lost answer)."""
-        lines = self._do("GET", f"/orders/{order}.json?fields=id,line_items")
-        sku_of = {
-            str(li.get("id")): str(li.get("sku") or "")
-            for li in (lines.get("order") or {}).get("line_items") or []
+        ours_of = {
+            str(li.get("id")): ours
+            for ours, items in self._line_items(order, c).items()
+            for li in items
         }
         orders = self._do("GET", f"/orders/{order}/fulfillment_orders.json")
         wanted = _lines_wanted(c)
-        known = {sku: False for sku in wanted}
         by_fo: dict[Any, list[dict[str, Any]]] = {}
         for fo in orders.get("fulfillment_orders") or []:
-            open_fo = fo.get("status") in OPEN_FULFILLMENT_ORDERS
+            if fo.get("status") not in OPEN_FULFILLMENT_ORDERS:
+                continue
             for item in fo.get("line_items") or []:
-                sku = sku_of.get(str(item.get("line_item_id")), "")
-                for ours, left in wanted.items():
-                    if sku not in channel_skus(self._config, ours):
-                        continue
-                    known[ours] = True
-                    take = min(left, int(item.get("fulfillable_quantity") or 0))
-                    if open_fo and take > 0:
-                        wanted[ours] -= take
-                        by_fo.setdefault(fo["id"], []).append({"id": item["id"], "quantity": take})
-        if missing := sorted(sku for sku, hit in known.items() if not hit):
-            raise PlatformRefused(
-                f"Shopify order {c.channel_order_id} has no line item for {', '.join(missing)}"
-            )
+                ours = ours_of.get(str(item.get("line_item_id")))
+                take = min(wanted.get(ours, 0), int(item.get("fulfillable_quantity") or 0))
+                if ours and take > 0:
+                    wanted[ours] -= take
+                    by_fo.setdefault(fo["id"], []).append({"id": item["id"], "quantity": take})
         if not by_fo:
             return {"fulfillment_id": None, "note": "nothing left to fulfil on Shopify"}
         tracking = {"number": c.data.get("tracking_number"), "company": c.data.get("carrier")}
