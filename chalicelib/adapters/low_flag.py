@@ -20,6 +20,7 @@ LOW_FLAG = "low_flag"
 _ABSOLUTE = re.compile(r"\bheadroom\s*=\s*(:\w+)?(\s*(?:,|$|\b(?:ADD|REMOVE|DELETE)\b))?")
 _RELATIVE = re.compile(r"\bADD\s+headroom\s+(:\w+)")
 _SET = re.compile(r"\bSET\s+")
+_REMOVE = re.compile(r"\bREMOVE\s+")
 
 
 def flagged(expression: str, values: dict[str, Any], now: float | None = None) -> str:
@@ -29,6 +30,8 @@ def flagged(expression: str, values: dict[str, Any], now: float | None = None) -
     absolute, relative = _ABSOLUTE.search(expression), _RELATIVE.search(expression)
     if absolute and absolute.group(1) and absolute.group(2) is not None:
         if int(values[absolute.group(1)]) > 0:  # a literal: the write knows the result
+            if _REMOVE.search(expression):  # one REMOVE clause per expression
+                return _REMOVE.sub(f"REMOVE {LOW_FLAG}, ", expression, count=1)
             return f"{expression} REMOVE {LOW_FLAG}"
     elif not absolute and not (relative and int(values[relative.group(1)]) < 0):
         return expression

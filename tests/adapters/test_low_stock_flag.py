@@ -48,6 +48,8 @@ def test_the_flag_follows_what_each_expression_can_know() -> None:
     release = "SET reserved = reserved - :q ADD headroom :q"
     assert flagged(release, {":q": 2}) == release  # only raises headroom
     assert flagged("SET headroom = :hr, shards = :n", {":hr": 3}).endswith(f" REMOVE {LOW_FLAG}")
+    with_remove = flagged("SET headroom = :hr REMOVE pending", {":hr": 3})
+    assert with_remove == f"SET headroom = :hr REMOVE {LOW_FLAG}, pending"  # one REMOVE clause
     assert "if_not_exists(low_flag" in flagged("SET headroom = :hr", {":hr": 0})
     computed = "SET available = :b - reserved, headroom = :h - reserved"
     assert "if_not_exists(low_flag" in flagged(computed, {":h": 50})  # reserved is unknown here
