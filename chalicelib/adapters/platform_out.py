@@ -99,9 +99,9 @@ class ShopifyOut:
             if fo.get("status") not in OPEN_FULFILLMENT_ORDERS:
                 continue
             for item in fo.get("line_items") or []:
-                ours = ours_of.get(str(item.get("line_item_id")))
+                ours = ours_of.get(str(item.get("line_item_id")), "")
                 take = min(wanted.get(ours, 0), int(item.get("fulfillable_quantity") or 0))
-                if ours and take > 0:
+                if take > 0:
                     wanted[ours] -= take
                     by_fo.setdefault(fo["id"], []).append({"id": item["id"], "quantity": take})
         if not by_fo:
