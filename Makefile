@@ -44,11 +44,12 @@ bench: $(VENV)/.installed        ## figures: sourcing quality/latency, order thr
 	$(PY) bench/availability.py
 	$(PY) bench/network.py
 
-package: $(VENV)/.installed      ## CloudFormation for STAGE into build/ (resources + per-function IAM merged)
+package: $(VENV)/.installed      ## CloudFormation + bytecode-compiled code for STAGE into build/
 	$(PY) -m infrastructure.stage $(STAGE) merge-template build/$(STAGE)-merge.json
 	DIRIGENT_PREFIX=$$($(PY) -m infrastructure.stage $(STAGE) prefix) \
 	  AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package --stage $(STAGE) \
 	  --merge-template build/$(STAGE)-merge.json build/$(STAGE)
+	$(PY) -m infrastructure.bytecode build/$(STAGE)/deployment.zip  # no compiling at cold start
 
 deploy: package                  ## package, then deploy STAGE with CloudFormation
 	aws cloudformation package --template-file build/$(STAGE)/sam.json \

@@ -3,6 +3,7 @@ chalicelib/api; every queue and schedule entry hands its event to chalicelib/con
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chalice import Chalice
@@ -31,6 +32,7 @@ from chalicelib.api import (
 from chalicelib.config import queue_name
 from chalicelib.consumers import schedules
 from chalicelib.observability import instrument
+from chalicelib.wiring import warm
 
 app = Chalice(app_name="dirigent")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
@@ -130,3 +132,7 @@ def amazon_poll(event: Any) -> None:
 def network_values(event: Any) -> None:
     """Recompute the opportunity cost of a unit per SKU and location (network-aware sourcing)."""
     schedules.network_values()
+
+
+# Lambda init (no-op elsewhere): this function's clients, services and models, built now.
+warm.prepare(os.environ.get("_HANDLER"))

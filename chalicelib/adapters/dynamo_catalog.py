@@ -112,6 +112,11 @@ class DynamoCatalog:
                 out[item["sk"]] = _doc(item)
         return out
 
+    def load_cached(self) -> None:
+        """Read every cached kind now (a Lambda's init), so no request pays the first read."""
+        for kind in self._cached:
+            self._all(kind)
+
     def invalidate(self, kind: str | None = None) -> None:
         with self._lock:
             for k in [kind] if kind is not None else [*self._cache, *self._generation]:

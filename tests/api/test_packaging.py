@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,30 @@ def packaged(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         cwd=project,
         env={**env, "DIRIGENT_PREFIX": prefix},
     )
+    _run(
+        [sys.executable, "-m", "infrastructure.bytecode", str(tmp / "out" / "deployment.zip")],
+        cwd=ROOT,
+        env=env,
+    )
     text = (tmp / "out" / "sam.json").read_text()
     return stage, prefix, text, json.loads(text), tmp / "out"
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: r for k, r in template["Resources"].items() if r.get("Type") == kind}
+
+
+def test_the_package_ships_bytecode_for_every_module(packaged: Any) -> None:
+    *_, out = packaged
+    with zipfile.ZipFile(out / "deployment.zip") as z:
+        names = set(z.namelist())
+    modules = {n for n in names if n.endswith(".py")}
+    assert {"app.py", "chalicelib/wiring/warm.py"} <= modules
+    tag = sys.implementation.cache_tag
+    for module in modules:
+        folder, _, name = module.rpartition("/")
+        cached = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+        assert cached in names, module
 
 
 def test_cfn_lint_finds_nothing(packaged: Any) -> None:
