@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.catalog import Kind
 
 BATCH_GET_MAX = 100
@@ -54,19 +54,16 @@ class DynamoCatalog:
         older is recorded or there is no such location (False then: normal, not an error).
         This container's cache sees the mark at once, others within ``ttl``."""
         kind, item_id, stamp = Kind.LOCATION.value, location_id, _stamp(at)
-        try:
-            self._table.update_item(
-                Key={"pk": kind, "sk": item_id},
-                UpdateExpression="SET feed_at = :now",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(feed_at) OR feed_at < :ago)"
-                ),
-                ExpressionAttributeValues={":now": stamp, ":ago": _stamp(at - FEED_MARK_EVERY)},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
+        if not conditional_write(
+            self._table.update_item,
+            Key={"pk": kind, "sk": item_id},
+            UpdateExpression="SET feed_at = :now",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(feed_at) OR feed_at < :ago)"
+            ),
+            ExpressionAttributeValues={":now": stamp, ":ago": _stamp(at - FEED_MARK_EVERY)},
+        ):
+            return False
         with self._lock:
             self._generation[kind] = self._generation.get(kind, 0) + 1  # in-flight reads: stale
             hit = self._cache.get(kind)

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import Conflict
 
@@ -24,15 +24,12 @@ class DynamoKeys:
 
     def create(self, digest: str, record: dict[str, Any]) -> None:
         doc = json.dumps(record, separators=(",", ":"))
-        try:
-            self._table.put_item(
-                Item={"pk": Kind.API_KEY, "sk": digest, "doc": doc},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise Conflict("that API key exists already") from None
-            raise
+        if not conditional_write(
+            self._table.put_item,
+            Item={"pk": Kind.API_KEY, "sk": digest, "doc": doc},
+            ConditionExpression="attribute_not_exists(pk)",
+        ):
+            raise Conflict("that API key exists already")
 
     def get(self, digest: str) -> dict[str, Any] | None:
         item = self._table.get_item(
@@ -63,16 +60,13 @@ class DynamoKeys:
         self._stamp(digest, "SET revoked_at = if_not_exists(revoked_at, :t)", at)
 
     def _stamp(self, digest: str, expression: str, at: float) -> None:
-        try:
-            self._table.update_item(
-                Key={"pk": Kind.API_KEY, "sk": digest},
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":t": Decimal(str(round(at, 3)))},
-            )
-        except ClientError as exc:  # a key deleted meanwhile: nothing to stamp
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        conditional_write(  # False for a key deleted meanwhile: nothing to stamp
+            self._table.update_item,
+            Key={"pk": Kind.API_KEY, "sk": digest},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":t": Decimal(str(round(at, 3)))},
+        )
 
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:

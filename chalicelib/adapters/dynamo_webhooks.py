@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.confirmations import (
@@ -182,13 +181,11 @@ class DynamoConfirmations:
         }
 
     def add_confirmation(self, c: Confirmation) -> Confirmation | None:
-        try:
-            self._table.put_item(Item=self._item(c), ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return self.confirmation(c.channel, c.confirmation_id) or c
-        return None
+        if conditional_write(
+            self._table.put_item, Item=self._item(c), ConditionExpression="attribute_not_exists(pk)"
+        ):
+            return None
+        return self.confirmation(c.channel, c.confirmation_id) or c
 
     def confirmation(self, channel: str, confirmation_id: str) -> Confirmation | None:
         key = {"pk": f"CONFIRM#{channel}", "sk": confirmation_id}
