@@ -224,7 +224,12 @@ def _units(op: dict[str, Any], size: int) -> int:
     return max(1, math.ceil(body / size))
 
 
+_TYPES = {"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"}
+
+
 def _value_size(value: Any) -> int:
+    if isinstance(value, dict) and not (len(value) == 1 and set(value) <= _TYPES):
+        return 3 + sum(len(k) + 1 + _value_size(v) for k, v in value.items())  # a Python map
     if not isinstance(value, dict):  # a resource-style (deserialised) value
         return len(value) if isinstance(value, (str, bytes)) else len(str(value))
     ((kind, inner),) = value.items()
