@@ -176,13 +176,18 @@ def _transfer(
 
 
 def _store_plan(
-    ctx: Context, store: Location, km: float, stock: dict[str, dict[str, int]], fastest: date
+    ctx: Context,
+    store: Location,
+    km: float,
+    ready: date,
+    stock: dict[str, dict[str, int]],
+    fastest: date,
 ) -> Plan | None:
+    """The pick-up at ``store`` (``km`` away, ready by its own calendar on ``ready``)."""
     request = ctx.request
     raw = stock.get(store.location_id, {})
     own = {sku: min(q, raw.get(sku, 0)) for sku, q in ctx.need.items() if raw.get(sku, 0) > 0}
     missing = {sku: q - own.get(sku, 0) for sku, q in ctx.need.items() if q > own.get(sku, 0)}
-    ready = ship_date(store, request.now)
     shipments: list[Shipment] = []
     cost = CostBreakdown()
     explanation: list[dict[str, object]] = [
@@ -223,6 +228,10 @@ def _store_plan(
     )
 
 
+def _rank(item: tuple[date, float, Plan]) -> tuple[date, float, str]:
+    return item[0], item[1], item[2].option_id
+
+
 def click_collect_plans(ctx: Context, *, fastest: date | None) -> list[Plan]:
     """Pick-up options at nearby stores, by ready date then distance (best first)."""
     request = ctx.request
@@ -231,6 +240,7 @@ def click_collect_plans(ctx: Context, *, fastest: date | None) -> list[Plan]:
     stock = ctx.stock
     excluded = excluded_ids(request)
     found: list[tuple[date, float, Plan]] = []
+    near: list[tuple[date, float, int, Location]] = []  # ready without a transfer, km, order
     to, counter = request.ship_to, Capability.CLICK_COLLECT
     lat = to.lat if to.lon is not None else None
     # ``_distance``'s shortcut in degrees, ahead of it (most stores of a network are far)
@@ -243,10 +253,17 @@ def click_collect_plans(ctx: Context, *, fastest: date | None) -> list[Plan]:
         if store.location_id in excluded:
             continue
         km = _distance(ctx, store)
-        if km is None:
-            continue
-        plan = _store_plan(ctx, store, km, stock, fastest or ship_date(store, request.now))
+        if km is not None:
+            near.append((ship_date(store, request.now), km, len(near), store))
+    near.sort(key=lambda item: item[:3])
+    kept = request.rules.click_collect_max_options
+    for ready, km, _, store in near:
+        # ``ready`` is the earliest a store can be (a transfer only delays it): once ``kept``
+        # plans are found before (ready, km), no store from here on can rank among them
+        if 0 < kept <= len(found) and (ready, km) > sorted(found, key=_rank)[kept - 1][:2]:
+            break
+        plan = _store_plan(ctx, store, km, ready, stock, fastest or ready)
         if plan is not None:
             found.append((plan.promised_date, km, plan))
-    found.sort(key=lambda item: (item[0], item[1], item[2].option_id))
+    found.sort(key=_rank)
     return [plan for _, _, plan in found[: request.rules.click_collect_max_options]]

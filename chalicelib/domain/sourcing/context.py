@@ -30,6 +30,7 @@ from chalicelib.domain.sourcing.routes import (
     PricedRoute,
     Route,
     RouteMemo,
+    calendar_key,
     priced_routes,
     routes_of,
 )
@@ -153,6 +154,7 @@ class _Sites:
         self.request = ctx.request
         self.rules = rules = ctx.request.rules
         self.terms = SiteTerms(rules)
+        self.horizon = rules.holding_horizon_days
         self.floors = bool(rules.min_item_value_by_location)
         self.priced = prices_distance(rules)
         self.memo: RouteMemo = {}
@@ -167,10 +169,11 @@ class _Sites:
                 raw = {sku: q for sku, q in raw.items() if _unit_value(request, sku) >= floor}
                 if not raw:
                     return "item_value_rule"
-        usable, over, saved = self.terms.of(location, raw)
+        usable, over = self.terms.of(location, raw)
         if not usable:
             return "store_protection" if any(raw.values()) else "no_stock"
-        routes, best = routes_of(request, location, self.memo)
+        key = calendar_key(location)
+        routes, best = self.memo.get(key) or routes_of(request, location, key, self.memo)
         if not routes:
             return "no_lane"
         if self.priced:
@@ -183,6 +186,7 @@ class _Sites:
                 value = self.values.get(sku, {}).get(lid, 0)
                 if value:
                     opportunity[sku] = value
+        saved = location.holding_cost_per_unit_day * self.horizon  # ``terms.holding_saved``
         return Site(self.frame, location, usable, saved, over, routes, best, opportunity)
 
 
@@ -221,36 +225,36 @@ def build_context(request: SourcingRequest) -> Context:
         values = request.network_values or NetworkValues()
         fresh_values, ctx.network = values.usable(skus, request.now)
         ctx.values = fresh_values
-    sites = _Sites(ctx, fresh_values)
-    rejected, groups = ctx.rejected, ctx.groups
-    for location in request.locations:
+    site_of = _Sites(ctx, fresh_values).site
+    rejected, groups, sites, ship = ctx.rejected, ctx.groups, ctx.sites, Capability.SHIP
+    for location in request.locations:  # every location of every request: kept tight
         lid = location.location_id
         if lid in excluded:
-            found: Site | str = "excluded"
-        elif lid in stale and stale[lid].skipped:
-            found = "stale_feed"
-        elif Capability.SHIP not in location.capabilities:
-            found = "lacks_capability"
+            reason = "excluded"
+        elif stale and lid in stale and stale[lid].skipped:
+            reason = "stale_feed"
+        elif ship not in location.capabilities:
+            reason = "lacks_capability"
         else:
             raw = stock.get(lid)
-            found = sites.site(location, raw) if raw else "no_stock"
-        if isinstance(found, str):
-            if found in rejected:
-                rejected[found].append(lid)
+            found = site_of(location, raw) if raw else "no_stock"
+            if isinstance(found, str):
+                reason = found
             else:
-                rejected[found] = [lid]
-            continue
-        ctx.sites.append(found)
-        group = groups.get(id(found.routes))
-        if group is None:
-            groups[id(found.routes)] = (found.routes, dict(found.avail))
-        else:
-            summed = group[1]
-            for sku, qty in found.avail.items():
-                if sku in summed:
-                    summed[sku] += qty
+                site = found
+                sites.append(site)
+                group = groups.get(id(site.routes))
+                if group is None:
+                    groups[id(site.routes)] = (site.routes, dict(site.avail))
                 else:
-                    summed[sku] = qty
+                    summed = group[1]
+                    for sku, qty in site.avail.items():
+                        summed[sku] = summed.get(sku, 0) + qty
+                continue
+        if reason in rejected:
+            rejected[reason].append(lid)
+        else:
+            rejected[reason] = [lid]
     short = dict(need)
     for _, summed in groups.values():
         for sku, qty in summed.items():

@@ -11,7 +11,7 @@ sites' order). ``lowest_unit_costs`` is the same idea for the split lower bound.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import repeat
 from operator import attrgetter, mul
@@ -86,7 +86,11 @@ def _ranked(
     if eligible == ctx.sites:  # every site is eligible (sites are equal only to themselves)
         heap = list(zip(floors, range(len(floors)), repeat(False)))
     else:
-        by_site = dict(zip(map(id, ctx.sites), floors, strict=True))
+        by_site: dict[int, float] | None = ctx.memo.get(("floor_of", *sorted(need.items())))
+        if by_site is None:
+            by_site = ctx.memo["floor_of", *sorted(need.items())] = dict(
+                zip(map(id, ctx.sites), floors, strict=True)
+            )
         heap = [(by_site[id(site)], i, False) for i, site in enumerate(eligible)]
     heapq.heapify(heap)
     while heap:
@@ -119,9 +123,10 @@ def _ratio_floors(ctx: Context, sites: list[Site], need_v: list[int]) -> list[fl
     tables: dict[tuple[int, int], list[float]] = {}
     whole = len(skus) == len(ctx.skus)  # then a site's SKUs are all needed ones
     floors = []
-    for site in sites:
+    for site in sites:  # every site of the request: kept tight
         avail = site.avail
-        units = caps[min(len(avail) if whole else len(skus & avail.keys()), lines)]
+        # a site's SKUs are needed ones, so with the whole need it holds at most ``lines``
+        units = caps[len(avail) if whole else min(len(skus & avail.keys()), lines)]
         total = sum(avail.values())
         if total < units:
             units = total
@@ -129,9 +134,10 @@ def _ratio_floors(ctx: Context, sites: list[Site], need_v: list[int]) -> list[fl
         table = tables.get(key)
         if table is None:
             table = tables[key] = _fixed_floors(site, key[1], light)
-        floors.append(table[units] + site.unit_floor)
-    # ``unit_ratio`` is infinite without units; float rounding never lifts a floor above it
-    return [f - 1e-9 * (1 + abs(f)) if f != INF else INF for f in floors]
+        f = table[units] + site.unit_floor
+        # ``unit_ratio`` is infinite without units; float rounding never lifts a floor above it
+        floors.append(f - 1e-9 * (1 + abs(f)) if f != INF else INF)
+    return floors
 
 
 def _fixed_floors(site: Site, hpo: int, light: list[int]) -> list[float]:
@@ -170,11 +176,16 @@ def _extras_nonnegative(ctx: Context) -> bool:
     )
 
 
-def lowest_unit_costs(sites: list[Site], need: dict[str, int]) -> dict[str, int]:
+def lowest_unit_costs(sites: Iterable[Site], need: dict[str, int]) -> dict[str, int]:
     """The lowest unit cost of every SKU of ``need`` among the ``sites`` that have it; sites
     are visited by ``unit_floor`` until no unvisited one could lower any."""
+    return lowest_by_floor(sorted(sites, key=attrgetter("unit_floor")), need)
+
+
+def lowest_by_floor(by_floor: Iterable[Site], need: dict[str, int]) -> dict[str, int]:
+    """``lowest_unit_costs`` of sites already in ascending ``unit_floor`` order."""
     lowest: dict[str, int] = {}
-    for site in sorted(sites, key=attrgetter("unit_floor")):
+    for site in by_floor:
         if len(lowest) == len(need) and site.unit_floor >= max(lowest.values()):
             break
         unit = site.unit_cost

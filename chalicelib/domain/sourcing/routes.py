@@ -67,12 +67,9 @@ class PricedRoute(Route):
 RouteMemo = dict[tuple[object, ...], Any]  # calendar profile -> (routes, best-route memo)
 
 
-def routes_of(
-    request: SourcingRequest, location: Location, memo: RouteMemo
-) -> tuple[tuple[Route, ...], dict[Any, Any]]:
-    """The location's routes and the memo of their best route by weight and deadline;
-    locations with the same country and calendar share both."""
-    key = (
+def calendar_key(location: Location) -> tuple[object, ...]:
+    """What a location's routes depend on besides the request: its country and calendar."""
+    return (
         location.country,
         location.timezone,
         location.cutoff_time,
@@ -80,12 +77,20 @@ def routes_of(
         location.closed_weekdays,
         location.holidays_country,
     )
+
+
+def routes_of(
+    request: SourcingRequest, location: Location, key: tuple[object, ...], memo: RouteMemo
+) -> tuple[tuple[Route, ...], dict[Any, Any]]:
+    """The location's routes and the memo of their best route by weight and deadline;
+    locations with the same ``calendar_key`` (``key``) share both."""
     if key not in memo:
         lanes = memo.get((location.country,))
         if lanes is None:
             lanes = memo[(location.country,)] = _lanes(request, location.country)
         memo[key] = (_compute_routes(request, location, lanes), {})
-    return memo[key]
+    found: tuple[tuple[Route, ...], dict[Any, Any]] = memo[key]
+    return found
 
 
 Lanes = list[tuple[CarrierService, tuple[tuple[int, int], ...], int, float]]

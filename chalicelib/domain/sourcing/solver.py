@@ -35,11 +35,11 @@ from __future__ import annotations
 import heapq
 from datetime import date
 from itertools import combinations
-from operator import mul
+from operator import attrgetter, mul
 
 from chalicelib.domain.sourcing.context import Context, Route, Site
 from chalicelib.domain.sourcing.costing import Candidate, better, estimate, evaluate, polish
-from chalicelib.domain.sourcing.ranking import lowest_unit_costs, pool_of, unit_ratio
+from chalicelib.domain.sourcing.ranking import lowest_by_floor, pool_of, unit_ratio
 
 POOL_SIZE = 8
 MAX_ROUNDS = 6
@@ -154,21 +154,46 @@ def _improve(
 def _split_lower_bound(
     ctx: Context, eligible: list[Site], need: dict[str, int], deadline: date
 ) -> int:
-    """No split over two or more sites can cost less than this."""
-    cheapest: dict[int, int] = {}  # per shared routes tuple: the lowest first-band price
-    for routes in {id(s.routes): s.routes for s in eligible}.values():
-        cheapest[id(routes)] = min(r.bands[0][1] for r in routes if r.promise <= deadline)
-    first, second = heapq.nsmallest(
-        2, (s.location.handling_cost_per_order + cheapest[id(s.routes)] for s in eligible)
+    """No split over two or more sites can cost less than this: the two least handling per
+    order and first-band prices of the ``eligible`` sites (those of the routes tuples that
+    promise by ``deadline``), the split penalty, and every unit at its lowest unit cost."""
+    low: list[int] = []  # per eligible site: handling per order + the lowest first-band price
+    for routes, handling in _least_handling(ctx):
+        if routes[0].promise <= deadline:
+            cheapest = min(r.bands[0][1] for r in routes if r.promise <= deadline)
+            low += (h + cheapest for h in handling)
+    first, second = heapq.nsmallest(2, low)
+    by_floor = ctx.memo.get(("by_floor",))
+    if by_floor is None:
+        by_floor = ctx.memo[("by_floor",)] = sorted(ctx.sites, key=attrgetter("unit_floor"))
+    lowest = lowest_by_floor(
+        (s for s in by_floor if s.routes[0].promise <= deadline),
+        {sku: q for sku, q in need.items() if q},
     )
     need_v = _vector(ctx, need)
-    lowest = lowest_unit_costs(eligible, {sku: q for sku, q in need.items() if q})
     return (
         first
         + second
         + ctx.request.rules.split_penalty
         + sum(q * lowest.get(sku, 0) for sku, q in zip(ctx.skus, need_v, strict=True) if q)
     )
+
+
+def _least_handling(ctx: Context) -> list[tuple[tuple[Route, ...], list[int]]]:
+    """Per routes tuple of the sites: the two least handling costs per order of its sites
+    (only they can be the two least of any set of eligible sites), once per request."""
+    found: list[tuple[tuple[Route, ...], list[int]]] | None = ctx.memo.get(("handling",))
+    if found is None:
+        by_routes: dict[int, tuple[tuple[Route, ...], list[int]]] = {}
+        for site in ctx.sites:
+            entry = by_routes.get(id(site.routes))
+            if entry is None:
+                entry = by_routes[id(site.routes)] = (site.routes, [])
+            entry[1].append(site.location.handling_cost_per_order)
+        found = ctx.memo[("handling",)] = [
+            (routes, heapq.nsmallest(2, handling)) for routes, handling in by_routes.values()
+        ]
+    return found
 
 
 def singles(ctx: Context, need: dict[str, int]) -> list[Candidate]:

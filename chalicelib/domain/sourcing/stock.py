@@ -35,8 +35,29 @@ def stock_by_location(
 ) -> dict[str, dict[str, int]]:
     """Sellable units per location per needed SKU (never negative; a stale feed discounted)."""
     stock: dict[str, dict[str, int]] = {}
-    stale = stale or {}
+    if stale:
+        return _discounted(request, need, stale)
     for level in request.stock:  # every row of every request: kept tight
+        sku = level.sku
+        if sku not in need:
+            continue
+        units = level.on_hand - level.reserved - level.safety_stock  # ``available``, inlined
+        if units < 0:
+            units = 0
+        at = stock.get(level.location_id)
+        if at is None:
+            stock[level.location_id] = {sku: units}
+        else:
+            at[sku] = at.get(sku, 0) + units
+    return stock
+
+
+def _discounted(
+    request: SourcingRequest, need: dict[str, int], stale: dict[str, Freshness]
+) -> dict[str, dict[str, int]]:
+    """``stock_by_location`` with the stale feeds' units discounted."""
+    stock: dict[str, dict[str, int]] = {}
+    for level in request.stock:
         sku = level.sku
         if sku not in need:
             continue
@@ -48,10 +69,8 @@ def stock_by_location(
         at = stock.get(lid)
         if at is None:
             stock[lid] = {sku: units}
-        elif sku in at:
-            at[sku] += units
         else:
-            at[sku] = units
+            at[sku] = at.get(sku, 0) + units
     return stock
 
 
