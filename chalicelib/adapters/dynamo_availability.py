@@ -69,8 +69,10 @@ class DynamoAvailability:
             pk = hour_key(hour)
             start: dict[str, Any] | None = None
             while True:
+                # a later hour is read whole: DynamoDB refuses an empty string in a key condition
+                within = Key("pk").eq(pk)
                 kwargs: dict[str, Any] = {
-                    "KeyConditionExpression": Key("pk").eq(pk) & Key("sk").gt(floor),
+                    "KeyConditionExpression": within & Key("sk").gt(floor) if floor else within,
                     "Limit": limit - len(found),
                 }
                 if start:

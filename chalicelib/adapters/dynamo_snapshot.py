@@ -49,7 +49,8 @@ class DynamoSnapshots:
             if item_table == self._stock:
                 stock.append(item)
             elif item_table == self._catalog:
-                snap.products[item["sk"]] = product_from_doc(json.loads(item["doc"]))
+                doc = snap.product_docs[item["sk"]] = json.loads(item["doc"])
+                snap.products[item["sk"]] = product_from_doc(doc)
             elif item["pk"].startswith("QUOTE#"):
                 snap.quote = StoredQuote(
                     channel=item["channel"],

@@ -161,13 +161,19 @@ class GuardedHttp:
 class SqsWebhookQueue:
     """The webhooks queue: fan-out triggers and delivery attempts."""
 
-    def __init__(self, client: Any, queue_name: str) -> None:
-        self._client, self._name = client, queue_name
+    def __init__(
+        self, client: Any, queue_name: str, *, urls: Callable[[str], str] | None = None
+    ) -> None:
+        """``urls``: a queue URL by name, cached beyond this object (``SqsQueues.url``)."""
+        self._client, self._name, self._urls = client, queue_name, urls
         self._url: str | None = None
 
     def url(self) -> str:
         if self._url is None:
-            self._url = str(self._client.get_queue_url(QueueName=self._name)["QueueUrl"])
+            if self._urls is not None:
+                self._url = self._urls(self._name)
+            else:
+                self._url = str(self._client.get_queue_url(QueueName=self._name)["QueueUrl"])
         return self._url
 
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:

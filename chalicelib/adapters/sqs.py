@@ -50,8 +50,8 @@ class SqsOrderEvents:
     def __init__(self, queues: SqsQueues, queue_name: str) -> None:
         self._queues, self._queue = queues, queue_name
 
-    def order_placed(self, order_id: str) -> None:
-        self._order("order_placed", order_id)
+    def order_placed(self, order_id: str, *, sale_recorded: bool = False) -> None:
+        self._order("order_placed", order_id, **({"sale_recorded": True} if sale_recorded else {}))
 
     def order_updated(self, order_id: str) -> None:
         self._order("order_updated", order_id)
@@ -74,9 +74,9 @@ class SqsOrderEvents:
             }
             self._queues.send(self._queue, body, delay_seconds=delay_seconds)
 
-    def _order(self, event_type: str, order_id: str) -> None:
+    def _order(self, event_type: str, order_id: str, **extra: Any) -> None:
         body = {"message_id": f"{event_type}:{order_id}", "type": event_type, "order_id": order_id}
-        self._queues.send(self._queue, body)
+        self._queues.send(self._queue, {**body, **extra})
 
 
 def _dump(body: dict[str, Any]) -> str:

@@ -7,10 +7,13 @@ for the HTTP writers' changes (``OrderEvents.stock_changed``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from chalicelib.domain.order.model import Order
 
 logger = Logger(service="dirigent")
 
@@ -61,12 +64,13 @@ def changed(body: dict[str, Any]) -> None:
     logger.info("availability checked", skus=len(message.skus), pushes=sent)
 
 
-def order_stock_changed(order_id: str) -> None:
-    """The SKUs of ``order_id`` (placed, changed or cancelled: its reservations moved)."""
+def order_stock_changed(order_id: str, order: Order | None = None) -> None:
+    """The SKUs of ``order_id`` (placed, changed or cancelled: its reservations moved);
+    ``order``: the order as just read or written, if the caller has it."""
     try:
         from chalicelib.wiring import orders
 
-        order = orders().get(order_id)
+        order = order or orders().get(order_id)
     except Exception as exc:  # noqa: BLE001
         logger.warning("availability trigger failed", order_id=order_id, error=type(exc).__name__)
         return

@@ -24,6 +24,7 @@ class OrderMessage(BaseModel):
     message_id: str = Field(min_length=1, max_length=200)
     type: Literal["order_placed", "order_updated", "order_cancelled"]
     order_id: str = Field(min_length=1, max_length=64)
+    sale_recorded: bool = False  # the capture kept the sale: no forecast record here
 
 
 class StockArrived(BaseModel):
@@ -35,15 +36,16 @@ class StockArrived(BaseModel):
 
 def _order_message(body: dict[str, Any]) -> None:
     message = OrderMessage.model_validate(body)
+    order = None
     if message.type != "order_cancelled":  # a cancel released its reservations: no dispatch
-        sent = wiring.dispatcher().dispatch(message.order_id)
+        sent, order = wiring.dispatcher().dispatch_order(message.order_id)
         logger.info("order dispatched", order_id=message.order_id, requests=sent)
     webhook_deliveries.order_changed(message.order_id)
-    if message.type == "order_placed":  # the sales network values are forecast from
+    if message.type == "order_placed" and not message.sale_recorded:  # a forecast input
         from chalicelib.wiring.network_value import network_values
 
         network_values().record(message.order_id)
-    availability.order_stock_changed(message.order_id)  # its reservations moved
+    availability.order_stock_changed(message.order_id, order)  # its reservations moved
 
 
 def _stock_arrived(body: dict[str, Any]) -> None:

@@ -68,6 +68,10 @@ class Dispatcher:
     def dispatch(self, order_id: str) -> int:
         """Send what is unsent, mail the confirmation once, record it; returns how many
         requests went out. Safe to repeat."""
+        return self.dispatch_order(order_id)[0]
+
+    def dispatch_order(self, order_id: str) -> tuple[int, Order]:
+        """``dispatch``, and the order as it wrote it."""
         order = self._get(order_id)
         sent: dict[str, str] = {}  # shipment id -> when its request went out
         mailed = False
@@ -88,7 +92,7 @@ class Dispatcher:
             except StaleOrder:
                 order = self._get(order_id)
                 continue
-            return len(sent)
+            return len(sent), order
         raise StaleOrder(f"order {order_id} kept changing while it was dispatched")
 
     def sweep(self, *, min_age: timedelta = timedelta(minutes=1), limit: int = 100) -> int:

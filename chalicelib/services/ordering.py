@@ -222,8 +222,8 @@ class OrderService:
                 continue
             except StaleOrder:
                 continue  # another transaction held a shared item (stock, report aggregates)
-            self._publish(order)
-            getattr(self._snapshots, "record_inputs", lambda *_: None)(order, stock, cmd.cart.lines)
+            record = getattr(self._snapshots, "record_inputs", lambda *_: False)
+            self._publish(order, sale_recorded=bool(record(order, stock, cmd.cart.lines)))
             return placed
         if not lost:
             raise StaleOrder("the order could not be saved for concurrent writes; try again")
@@ -316,10 +316,10 @@ class OrderService:
             )
         return Placed(order, created=False, tracking_token=self._token(order.order_id))
 
-    def _publish(self, order: Order) -> None:
+    def _publish(self, order: Order, *, sale_recorded: bool) -> None:
         """Best effort: the outbox sweeper re-sends what this misses (a crash, SQS down)."""
         try:
-            self._events.order_placed(order.order_id)
+            self._events.order_placed(order.order_id, sale_recorded=sale_recorded)
         except Exception:
             logger.exception(
                 "order_placed not published; the outbox sweeper will", order_id=order.order_id

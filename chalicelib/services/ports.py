@@ -79,7 +79,9 @@ class OrderEvents(Protocol):
     dispatch of new shipments, and backorders that may take units that became available.
     Each is delivered at least once; receivers are idempotent."""
 
-    def order_placed(self, order_id: str) -> None: ...
+    def order_placed(self, order_id: str, *, sale_recorded: bool = False) -> None:
+        """``sale_recorded``: the capture stored the order's sale for the forecast already."""
+
     def order_updated(self, order_id: str) -> None: ...
     def order_cancelled(self, order_id: str) -> None: ...
     def stock_arrived(self, sku: str, location_id: str) -> None:

@@ -13,7 +13,7 @@ After the release date the product sells normally.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -64,11 +64,15 @@ class PreorderService:
     def today(self) -> date:
         return self._clock().date()
 
-    def releases(self, skus: Iterable[str]) -> dict[str, Release]:
-        """The SKUs among ``skus`` that are not released yet."""
+    def releases(
+        self, skus: Iterable[str], docs: Mapping[str, dict[str, Any]] | None = None
+    ) -> dict[str, Release]:
+        """The SKUs among ``skus`` that are not released yet; ``docs``: product documents
+        already read, by SKU (the others are read from the catalog)."""
         out = {}
+        docs = docs or {}
         for sku in skus:
-            doc = self._catalog.doc(Kind.PRODUCT, sku)
+            doc = docs[sku] if sku in docs else self._catalog.doc(Kind.PRODUCT, sku)
             release = _release(doc) if doc else None
             if release and release.release_date > self.today():
                 out[sku] = release
@@ -133,7 +137,7 @@ class PreorderSnapshots:
     def read(self, *, skus: Iterable[str], location_ids: Iterable[str], **kw: Any) -> Snapshot:
         skus = list(skus)
         snap = self._inner.read(skus=skus, location_ids=location_ids, **kw)
-        held = self._preorders.releases(skus)
+        held = self._preorders.releases(skus, snap.product_docs)
         if not held:
             return snap
         stock: list[StockLevel] = [s for s in snap.stock if s.sku not in held]
@@ -151,7 +155,7 @@ class ReleaseSnapshots:
     def read(self, *, skus: Iterable[str], location_ids: Iterable[str], **kw: Any) -> Snapshot:
         skus = list(skus)
         snap = self._inner.read(skus=skus, location_ids=location_ids, **kw)
-        held = self._preorders.releases(skus)
+        held = self._preorders.releases(skus, snap.product_docs)
         if not held:
             return snap
         today = self._preorders.today()

@@ -75,7 +75,8 @@ class InputRecorder:
 
     def record(
         self, order: Order, stock: Sequence[StockLevel], lines: Sequence[tuple[str, int, Any]]
-    ) -> None:
+    ) -> bool:
+        """True once stored."""
         try:
             skus = {sku for sku, _, _ in lines}
             holders = {s.location_id for s in stock if s.sku in skus and s.available > 0}
@@ -83,6 +84,8 @@ class InputRecorder:
             self._store.put(inputs_of(order, stock, lines, self._locations() if nearest else ()))
         except Exception:  # this order is then counted not replayable
             logger.exception("sourcing inputs not recorded", order_id=order.order_id)
+            return False
+        return True
 
 
 def inputs_of(

@@ -65,14 +65,16 @@ def recorder() -> InputRecorder:
 
 class RecordingSnapshots(PreorderSnapshots):
     """The capture's snapshots, which also record an order's sourcing inputs once it is
-    committed (``OrderService.place`` calls ``record_inputs``; it never raises)."""
+    committed (``OrderService.place`` calls ``record_inputs``; it never raises; True once the
+    inputs, and with them the order's sale, are stored)."""
 
     def record_inputs(
         self, order: Order, stock: Sequence[StockLevel], lines: Sequence[tuple[str, int, Any]]
-    ) -> None:
+    ) -> bool:
         try:
-            recorder().record(order, stock, lines)
+            return recorder().record(order, stock, lines)
         except Exception:  # noqa: BLE001 - the order is placed: this must not fail it
             from aws_lambda_powertools import Logger
 
             Logger(service="dirigent").exception("sourcing inputs not recorded")
+            return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.config import LOCAL_STAGE, queue_name, settings
-from chalicelib.wiring.aws import client, orders, rmas, table
+from chalicelib.wiring.aws import client, orders, queues, rmas, table
 
 if TYPE_CHECKING:
     from chalicelib.adapters.http_delivery import SqsWebhookQueue
@@ -29,7 +29,7 @@ def webhook_queue() -> SqsWebhookQueue:
     """Also the consumers' trigger: ``order_changed`` / ``rma_changed`` after a commit."""
     from chalicelib.adapters.http_delivery import SqsWebhookQueue
 
-    return SqsWebhookQueue(client("sqs"), queue_name("webhooks"))
+    return SqsWebhookQueue(client("sqs"), queue_name("webhooks"), urls=queues().url)
 
 
 def webhooks() -> WebhookService:

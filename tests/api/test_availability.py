@@ -337,3 +337,24 @@ def test_a_failed_trigger_is_retried_from_the_queue(client, shop, aws, monkeypat
 )
 def test_a_malformed_stock_changed_message_is_refused(client, shop, body):
     assert deliver(client, "on_order_event", "dirigent-order-events", body) != []
+
+
+@pytest.mark.parametrize("limit", [1, 2, 10])
+def test_changes_since_before_an_hour_boundary_reach_the_next_hours(aws, limit):
+    """The change log is partitioned by hour: a window that crosses one (or a page that ends
+    in one) reads the later hours whole, and pages return each change once."""
+    store = DynamoAvailability(aws.resource("dynamodb").Table("dirigent-orders"))
+    boundary = datetime(2026, 12, 3, 7, tzinfo=UTC)
+    store.log_changes(["SKU-A"], boundary - timedelta(seconds=2))
+    store.log_changes(["SKU-B", "SKU-C"], boundary + timedelta(seconds=1))
+    store.log_changes(["SKU-D"], boundary + timedelta(hours=1, minutes=5))
+    since, until = boundary - timedelta(seconds=5), boundary + timedelta(hours=2)
+    seen: list[str] = []
+    after = None
+    for _ in range(10):
+        page, after = store.changes(since, until, limit, after)
+        assert len(page) <= limit
+        seen += [sku for _, sku in page]
+        if after is None:
+            break
+    assert seen == ["SKU-A", "SKU-B", "SKU-C", "SKU-D"]

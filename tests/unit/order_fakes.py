@@ -409,7 +409,7 @@ class FakeEvents:
         self.calls: list[tuple[str, ...]] = []
         self.changed: list[str] = []
 
-    def order_placed(self, order_id: str) -> None:
+    def order_placed(self, order_id: str, *, sale_recorded: bool = False) -> None:
         self.calls.append(("order_placed", order_id))
 
     def order_updated(self, order_id: str) -> None:
@@ -452,7 +452,7 @@ class Recorder:
         self.calls.append(("return_received", rma.rma_id))
 
     # the OrderEvents port
-    def order_placed(self, order_id: str) -> None:
+    def order_placed(self, order_id: str, *, sale_recorded: bool = False) -> None:
         self.calls.append(("order_placed", order_id))
 
     def order_updated(self, order_id: str) -> None:

@@ -130,7 +130,7 @@ class AsyncEvents:
     def __init__(self) -> None:
         self.pending: list[tuple[str, ...]] = []
 
-    def order_placed(self, order_id: str) -> None:
+    def order_placed(self, order_id: str, *, sale_recorded: bool = False) -> None:
         self.pending.append(("dispatch", order_id))
 
     def order_updated(self, order_id: str) -> None:

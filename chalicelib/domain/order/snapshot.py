@@ -24,5 +24,7 @@ class StoredQuote:
 class Snapshot:
     stock: list[StockLevel] = field(default_factory=list)
     products: dict[str, Product] = field(default_factory=dict)  # by SKU; unknown SKUs missing
+    # the same products' documents as stored, when the reader has them (preorder dates, caps)
+    product_docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     quote: StoredQuote | None = None
     order: Order | None = None
