@@ -9,7 +9,7 @@ never fails its batch."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.consumers import batch
 from chalicelib.wiring.confirmations import confirmations
 from chalicelib.wiring.webhooks import webhooks
+
+if TYPE_CHECKING:
+    from chalicelib.domain.order.model import Order
 
 logger = Logger(service="dirigent")
 
@@ -57,9 +60,11 @@ def apply(record: SQSRecord) -> None:
     service = webhooks()
     if kind == "order_changed":
         order_id = OrderChanged.model_validate(body).order_id
-        queued = service.announce_order(order_id)
+        order = service.order(order_id)  # one read for both
+        queued = service.announce_order(order_id, order) if order else 0
         logger.info("webhooks announced", order_id=order_id, deliveries=queued)
-        _confirm(order_id)
+        if order:
+            _confirm(order_id, order)
     elif kind == "rma_changed":
         rma_id = RmaChanged.model_validate(body).rma_id
         queued = service.announce_rma(rma_id)
@@ -94,8 +99,8 @@ def apply(record: SQSRecord) -> None:
         raise ValueError(f"kind: unknown webhook message {kind!r}")
 
 
-def _confirm(order_id: str) -> None:
-    queued = confirmations().confirm_order(order_id)
+def _confirm(order_id: str, order: Order | None = None) -> None:
+    queued = confirmations().confirm_order(order_id, order)
     if queued:
         logger.info("confirmations queued", order_id=order_id, confirmations=queued)
 

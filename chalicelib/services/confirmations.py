@@ -92,22 +92,24 @@ class ConfirmationService:
 
     # --- derivation ----------------------------------------------------------------------
 
-    def confirm_order(self, order_id: str) -> int:
+    def confirm_order(self, order_id: str, order: Order | None = None) -> int:
         """Record and queue the confirmations of the order's history entries not yet looked
-        at; the number queued. Nothing for an order no connector captured, a channel without
-        a connector of that platform, or one with ``confirmations: false``."""
-        order = self._orders(order_id)
+        at; the number queued. Nothing for an order no connector captured (without a read or
+        a mark: it never has any), a channel without a connector of that platform, or one with
+        ``confirmations: false``. ``order``: the order as just read, if the caller has it."""
+        order = order or self._orders(order_id)
         if order is None:
+            return 0
+        platform = captured_by(order)
+        if platform is None:
             return 0
         since = self._store.confirmed(order_id)
         if since >= len(order.history):
             return 0
-        platform = captured_by(order)
-        config = self._connector(order.channel) if platform else None
+        config = self._connector(order.channel)
         queued = 0
         if (
-            platform
-            and config
+            config
             and config.get("platform") == platform
             and config.get("confirmations", True) is not False
         ):

@@ -217,11 +217,12 @@ class WebhookService:
 
     # --- fan-out -----------------------------------------------------------------------------
 
-    def announce_order(self, order_id: str) -> int:
+    def announce_order(self, order_id: str, order: Order | None = None) -> int:
         """Queue a delivery of every history entry of the order not yet announced, to every
         subscription that wants it; the number queued. Safe to repeat: deliveries are keyed by
-        (subscription, event), and the mark only rises once they are queued."""
-        order = self._orders(order_id)
+        (subscription, event), and the mark only rises once they are queued. ``order``: the
+        order as just read, if the caller has it."""
+        order = order or self._orders(order_id)
         if order is None:
             return 0
         since = self._store.announced(order_id)
@@ -237,6 +238,9 @@ class WebhookService:
 
     def order_of_rma(self, rma_id: str) -> str | None:
         return self._order_of_rma(rma_id)
+
+    def order(self, order_id: str) -> Order | None:
+        return self._orders(order_id)
 
     def availability_changed(self, channel: str, sku: str, available: int, version: int) -> int:
         """Announce ``stock.availability_changed`` (the availability feed calls this)."""

@@ -108,3 +108,16 @@ def test_webhook_triggers_resolve_the_queue_url_once(client, admin_key, aws, cal
     assert deliver(client, "on_order_event", "dirigent-order-events", *placed) == []
     assert calls.count("GetQueueUrl", "dirigent-webhooks") <= 1
     assert calls.count("SendMessageBatch", "dirigent-webhooks") == 3
+
+
+def test_an_order_change_is_announced_and_confirmed_from_one_read(client, admin_key, aws, calls):
+    shop = make_shop(client, admin_key, aws)
+    order = place(client, shop["key"], "RT-4", [("SKU-1", 1)])
+    trigger = {"kind": "order_changed", "order_id": order["order_id"]}
+    calls.seen.clear()
+    assert deliver(client, "on_webhook", "dirigent-webhooks", trigger) == []
+    assert calls.count("GetItem", "dirigent-orders", "ORDER") == 1
+    # a web-shop order was captured by no connector: nothing to confirm, ever, so no mark
+    assert calls.count("GetItem", "dirigent-orders", "CONFMARK") == 0
+    assert calls.count("UpdateItem", "dirigent-orders", "CONFMARK") == 0
+    assert calls.count("UpdateItem", "dirigent-orders", "WHMARK") == 1
