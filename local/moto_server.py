@@ -86,9 +86,10 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        from local import moto_patches
+        from local import moto_fast, moto_patches
 
         moto_patches.apply()
+        moto_fast.apply()
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.lock = DynamoLock(moto_app, enabled=lock)
         self._server: BaseWSGIServer = make_server(

@@ -23,6 +23,12 @@ os.environ.update(
     DIRIGENT_TOKEN_SECRET="tests-only-secret-of-at-least-32-bytes",
 )
 
+# moto's answers are unchanged (tests/adapters/test_moto_fast.py), only sooner; the local
+# server installs it too, so every test worker runs the same moto whichever test came first.
+from local import moto_fast  # noqa: E402
+
+moto_fast.apply()
+
 
 @pytest.fixture
 def aws() -> Iterator[Any]:
