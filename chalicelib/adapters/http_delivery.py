@@ -161,20 +161,12 @@ class GuardedHttp:
 class SqsWebhookQueue:
     """The webhooks queue: fan-out triggers and delivery attempts."""
 
-    def __init__(
-        self, client: Any, queue_name: str, *, urls: Callable[[str], str] | None = None
-    ) -> None:
-        """``urls``: a queue URL by name, cached beyond this object (``SqsQueues.url``)."""
+    def __init__(self, client: Any, queue_name: str, *, urls: Callable[[str], str]) -> None:
+        """``urls``: a queue's URL by name, resolved once per container (``SqsQueues.url``)."""
         self._client, self._name, self._urls = client, queue_name, urls
-        self._url: str | None = None
 
     def url(self) -> str:
-        if self._url is None:
-            if self._urls is not None:
-                self._url = self._urls(self._name)
-            else:
-                self._url = str(self._client.get_queue_url(QueueName=self._name)["QueueUrl"])
-        return self._url
+        return self._urls(self._name)
 
     def send_many(self, bodies: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(bodies), SEND_BATCH_MAX):
