@@ -19,6 +19,7 @@ import pytest
 from bench.availability import ReadMeter
 from chalicelib.adapters.dynamo_availability import DynamoAvailability
 from chalicelib.consumers import availability as triggers
+from chalicelib.domain.availability import Band, band_of
 from chalicelib.domain.channel import Channel, ChannelKind
 from chalicelib.services.availability import AvailabilityService
 from chalicelib.services.cursors import CursorSigner
@@ -254,7 +255,13 @@ def test_parallel_changes_push_at_most_once_per_window(locked_table, stressed):
     assert Counter(c for c, *_ in pushes) == {"web": 1, "till": 1}
     assert len(scheduled) <= 2  # at most one deferred re-check per channel
     clock.tick(31)
-    storm([20, 0])
+    # the second storm's levels are in a band neither channel announced, so every thread's
+    # evaluation needs a push (whichever level the first storm left) and they race to claim
+    # it; a level of an announced band would let a thread see no change and push nothing
+    low = channels[0].availability_low_units
+    announced = {band_of(available, low) for _, _, available, _ in pushes}
+    levels = {Band.OUT: [0], Band.LOW: [1, low], Band.IN: [low + 1, 20]}
+    storm(next(v for band, v in levels.items() if band not in announced))
     assert Counter(c for c, *_ in pushes) == {"web": 2, "till": 2}
     assert sorted(v for *_, v in pushes) == [1, 1, 2, 2]
 
