@@ -10,14 +10,25 @@ Profiled on the local stack, most of a DynamoDB request's time in moto is not Dy
 - ``DomainDispatcherApplication.get_backend_for_host`` lists moto's package directory (a
   ``listdir`` and a ``stat`` per entry) on every request, under the dispatcher's global lock;
 - ``BaseResponse.call_action`` runs ``inspect.getmembers`` over the response class on every
-  request.
+  request;
+- ``Table.query`` sorts every item of the table and compares each with the hash key, for a
+  query of one partition as for one of an index: a query's time grew with the table. A
+  partition's query now starts from that partition's items, an index query from the items
+  unsorted (its results are sorted on the table's keys among others, a total order);
+- SQS computes all of a queue's attributes (three passes over its messages) three times per
+  name asked for, once more per message a receive hands out (the retention check), and once
+  per message sent (to read one setting): a send's time grew with the backlog, a receive's
+  with its square. Asked-for attributes are computed once, the retention period is read off
+  the queue, and a send sees only the setting it reads.
 
-``tests/adapters/test_moto_fast.py`` compares every DynamoDB answer with and without.
+``tests/adapters/test_moto_fast.py`` compares every DynamoDB and SQS answer with and without.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import threading
 from typing import Any
 
 _SCALARS = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
@@ -55,11 +66,104 @@ def _plain(value: Any, b64: Any) -> Any:
     raise _NotPlain
 
 
+class _Narrowed:
+    """A moto ``Table`` whose ``all_items`` are only ``items`` (for one ``Table.query``)."""
+
+    __slots__ = ("_items", "_table")
+
+    def __init__(self, table: Any, items: list[Any]) -> None:
+        self._table, self._items = table, items
+
+    def all_items(self) -> list[Any]:
+        return self._items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def _fast_query(query: Any) -> Any:
+    bind = inspect.signature(query).bind
+
+    @functools.wraps(query)
+    def fast(self: Any, *args: Any, **kwargs: Any) -> Any:
+        called = bind(self, *args, **kwargs).arguments
+        if called.get("index_name"):
+            items = []  # the index path filters and sorts them itself
+            for partition in self.items.values():
+                items.extend(partition.values() if self.range_key_attr else (partition,))
+        else:
+            partition = self.items.get(called["hash_key"])  # a defaultdict: no insert
+            if partition is None:
+                items = []
+            else:  # sorted by range key after, as ``all_items`` order is (hash, range)
+                items = list(partition.values()) if self.range_key_attr else [partition]
+        return query(_Narrowed(self, items), *args, **kwargs)
+
+    return fast
+
+
+def _fast_sqs(backend: Any) -> None:
+    from moto.core.utils import unix_time
+    from moto.sqs.models import Queue
+
+    sending = threading.local()
+    every_attribute = Queue.attributes.fget
+
+    @functools.wraps(every_attribute)
+    def attributes(self: Any) -> dict[str, Any]:
+        if not getattr(sending, "on", False):
+            return every_attribute(self)  # type: ignore[no-any-return]
+        if not self.fifo_queue:  # a FIFO attribute: absent on a standard queue
+            return {}
+        value = self.content_based_deduplication
+        return {"ContentBasedDeduplication": str(value).lower() if type(value) is bool else value}
+
+    generic_send = backend.send_message
+
+    @functools.wraps(generic_send)
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # What a send reads of the attributes is ContentBasedDeduplication, nothing else.
+        outer = getattr(sending, "on", False)
+        sending.on = True
+        try:
+            return generic_send(self, *args, **kwargs)
+        finally:
+            sending.on = outer
+
+    Queue.attributes = property(attributes)
+    backend.send_message = send_message
+
+    generic = backend.get_queue_attributes
+
+    @functools.wraps(generic)
+    def get_queue_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        queue = self.get_queue(queue_name)
+        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        if (
+            not attribute_names
+            or "All" in attribute_names
+            or any(name not in valid for name in attribute_names)
+        ):
+            return generic(self, queue_name, attribute_names)  # {}, all of them, or its error
+        every = queue.attributes
+        return {name: every[name] for name in attribute_names if every.get(name) is not None}
+
+    @functools.wraps(backend.is_message_valid_based_on_retention_period)
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = self.get_queue(queue_name).message_retention_period
+        return bool(period + message.sent_timestamp / 1000 > unix_time())
+
+    backend.get_queue_attributes = get_queue_attributes
+    backend.is_message_valid_based_on_retention_period = retained
+
+
 def apply() -> None:
-    """Install the three shortcuts once per process."""
+    """Install the shortcuts once per process."""
     from moto import backends
     from moto.core import responses
     from moto.core.serialize import JSONSerializer
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import SQSBackend
 
     if getattr(JSONSerializer, _APPLIED, False):
         return
@@ -81,4 +185,6 @@ def apply() -> None:
     modules = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment,return-value]
     responses.method_names_from_class = functools.cache(responses.method_names_from_class)
+    Table.query = _fast_query(Table.query)  # type: ignore[method-assign]
+    _fast_sqs(SQSBackend)
     setattr(JSONSerializer, _APPLIED, True)
