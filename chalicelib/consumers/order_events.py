@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import wiring
 from chalicelib.consumers import availability, batch, simulation, webhook_deliveries
+
+if TYPE_CHECKING:
+    from chalicelib.domain.order.model import Order
 
 logger = Logger(service="dirigent")
 
@@ -40,12 +43,24 @@ def _order_message(body: dict[str, Any]) -> None:
     if message.type != "order_cancelled":  # a cancel released its reservations: no dispatch
         sent, order = wiring.dispatcher().dispatch_order(message.order_id)
         logger.info("order dispatched", order_id=message.order_id, requests=sent)
-    webhook_deliveries.order_changed(message.order_id)
-    if message.type == "order_placed" and not message.sale_recorded:  # a forecast input
+    recorded = message.type != "order_placed" or message.sale_recorded
+    _after(message.order_id, order, record_sale=not recorded)
+
+
+def _after(order_id: str, order: Order | None, *, record_sale: bool) -> None:
+    webhook_deliveries.order_changed(order_id)
+    if record_sale:  # a forecast input (kept once: the capture's, if it kept one)
         from chalicelib.wiring.network_value import network_values
 
-        network_values().record(message.order_id)
-    availability.order_stock_changed(message.order_id, order)  # its reservations moved
+        network_values().record(order_id)
+    availability.order_stock_changed(order_id, order)  # its reservations moved
+
+
+def swept(order: Order) -> None:
+    """After the outbox sweeper dispatched ``order`` (its order-events message was lost or
+    late): its announcement and confirmations, its sale for the forecast, its SKUs'
+    availability. Each is safe to repeat, should the message still come."""
+    _after(order.order_id, order, record_sale=True)
 
 
 def _stock_arrived(body: dict[str, Any]) -> None:

@@ -36,8 +36,11 @@ def low_stock_alerts() -> dict[str, Any]:
 
 
 def outbox_sweep() -> int:
-    """Re-send fulfilment requests whose dispatch did not complete (the outbox)."""
-    return wiring.dispatcher().sweep()
+    """Re-send fulfilment requests whose dispatch did not complete (the outbox), and bring
+    each swept order what its order-events message would have (``order_events.swept``)."""
+    from chalicelib.consumers.order_events import swept
+
+    return wiring.dispatcher().sweep(then=swept)
 
 
 def pickup_expiry() -> int:

@@ -95,15 +95,25 @@ class Dispatcher:
             return len(sent), order
         raise StaleOrder(f"order {order_id} kept changing while it was dispatched")
 
-    def sweep(self, *, min_age: timedelta = timedelta(minutes=1), limit: int = 100) -> int:
+    def sweep(
+        self,
+        *,
+        min_age: timedelta = timedelta(minutes=1),
+        limit: int = 100,
+        then: Callable[[Order], None] | None = None,
+    ) -> int:
         """Dispatch every order whose outbox mark is older than ``min_age`` (the request or
-        the order-events message was lost). One failing order does not stop the others."""
+        the order-events message was lost), then hand it to ``then``: what the lost message
+        would have brought besides. One failing order does not stop the others."""
         before = iso(self._clock() - min_age)
         sent = 0
         for order_id, key in self._outbox.outbox_due(before, limit=limit):
             try:
-                sent += self.dispatch(order_id)
+                count, order = self.dispatch_order(order_id)
+                sent += count
                 self._outbox.drop_mark(key)  # a mark kept as an item of its own goes too
+                if then is not None:
+                    then(order)
             except NotFound:
                 logger.warning("outbox mark without its order: dropped", order_id=order_id)
                 self._outbox.drop_mark(key)

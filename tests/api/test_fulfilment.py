@@ -111,6 +111,52 @@ def test_outbox_a_lost_send_is_recovered_by_the_sweeper_once_per_shipment(
     assert len(mails()) == 1
 
 
+def test_a_swept_order_gets_what_its_lost_message_would_have_brought(
+    client, shop, aws, monkeypatch
+):
+    """SQS down at capture and the sale not kept there: the sweeper's dispatch then announces
+    the order (the webhooks trigger, which carries the channel confirmations too), keeps its
+    sale for the forecast and re-checks its SKUs' availability; a late order_placed after it
+    sends nothing new and announces nothing the trigger would not."""
+    from chalicelib.consumers import availability, schedules
+    from chalicelib.wiring.simulation import RecordingSnapshots
+
+    real_send = SqsQueues.send
+    monkeypatch.setattr(SqsQueues, "send", lambda *_: (_ for _ in ()).throw(ConnectionError()))
+    monkeypatch.setattr(RecordingSnapshots, "record_inputs", lambda *_: False)
+    order = place(client, shop["key"], "F-5", [("SKU-1", 2), ("SKU-2", 1)])
+    monkeypatch.setattr(SqsQueues, "send", real_send)
+    assert drain(aws, "dirigent-order-events") == []
+    table = aws.resource("dynamodb").Table("dirigent-orders")
+    day = order["created_at"][:10]
+    sale_key = {"pk": f"SIMIN#{day}", "sk": order["order_id"]}
+    assert "Item" not in table.get_item(Key=sale_key)
+    changed: list[str] = []
+    monkeypatch.setattr(availability, "stock_changed", lambda skus: changed.extend(skus))
+    later = Dispatcher(
+        orders=wiring.orders(),
+        outbox=wiring.fulfilment_log(),
+        queues=wiring.queues(),
+        network=wiring.catalog_service(),
+        notifier=wiring.notifier(),
+        default_queue="dirigent-fulfilment",
+        clock=lambda: datetime.now(UTC) + timedelta(minutes=2),
+    )
+    monkeypatch.setattr(wiring, "dispatcher", lambda: later)
+
+    assert schedules.outbox_sweep() == len(order["shipments"])
+
+    triggers = drain(aws, "dirigent-webhooks")
+    assert {"kind": "order_changed", "order_id": order["order_id"]} in triggers
+    assert table.get_item(Key=sale_key)["Item"]["lines"]
+    assert sorted(changed) == ["SKU-1", "SKU-2"]
+    assert schedules.outbox_sweep() == 0  # the mark is gone: nothing is swept twice
+    late = {"message_id": "late", "type": "order_placed", "order_id": order["order_id"]}
+    assert deliver(client, "on_order_event", "dirigent-order-events", late) == []
+    assert len(drain(aws, "dirigent-fulfilment")) == len(order["shipments"])
+    assert len(mails()) == 1
+
+
 def test_outbox_a_crash_after_the_send_re_sends_and_the_receiver_drops_duplicates(
     client, shop, aws, monkeypatch
 ):
