@@ -17,6 +17,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.serialize import JSONSerializer
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.sqs.models import Queue, SQSBackend
 
 from local import moto_fast
@@ -204,6 +206,42 @@ SCENARIOS: dict[str, Callable[[Any], Any]] = {
         UpdateExpression="REMOVE l",
         ReturnValues="UPDATED_OLD",
     ),
+    "the same update again and again": lambda c: [
+        {
+            k: v
+            for k, v in c.update_item(
+                TableName="t",
+                Key=_key(f"LINE#{i % 3}"),
+                UpdateExpression="SET #i = #i + :q,"
+                " m.added = list_append(if_not_exists(m.added, :e), :l) ADD ns :n REMOVE l[0]",
+                ConditionExpression="#i >= :zero",
+                ExpressionAttributeNames={"#i": "i"},
+                ExpressionAttributeValues={
+                    ":q": {"N": str(i)},
+                    ":e": {"L": []},
+                    ":l": {"L": [{"N": str(i)}]},
+                    ":n": {"NS": [str(10 + i)]},
+                    ":zero": {"N": "0"},
+                },
+                ReturnValues="ALL_NEW",
+            ).items()
+            if k != "ResponseMetadata"
+        }
+        for i in range(7)
+    ],
+    "a syntax error twice": lambda c: [
+        _outcome(
+            c,
+            lambda c: c.update_item(
+                TableName="t",
+                Key=_key(),
+                UpdateExpression="SET #i = = :v",
+                ExpressionAttributeNames={"#i": "i"},
+                ExpressionAttributeValues={":v": {"N": "1"}},
+            ),
+        )
+        for _ in range(2)
+    ],
     "put all old": lambda c: c.put_item(
         TableName="t", Item={**ITEM, "int": {"N": "7"}}, ReturnValues="ALL_OLD"
     ),
@@ -263,6 +301,9 @@ def _without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.setattr(owner, name, getattr(owner, name).__wrapped__)
     monkeypatch.setattr(Queue, "attributes", property(Queue.attributes.fget.__wrapped__))
+    make = UpdateExpressionParser.make.__func__.__wrapped__
+    monkeypatch.setattr(UpdateExpressionParser, "make", classmethod(make))
+    monkeypatch.setattr(validators, "deepcopy", validators.deepcopy.__wrapped__)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
