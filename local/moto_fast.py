@@ -26,15 +26,21 @@ Profiled on the local stack, most of a DynamoDB request's time in moto is not Dy
   the queue, and a send sees only the setting it reads.
 
 ``tests/adapters/test_moto_fast.py`` compares every DynamoDB and SQS answer with and without.
+Some shortcuts stand in for moto's own code, so they install only on the moto release they were
+read against (``REVIEWED``); on another, moto runs as it comes, with a warning.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import pickle
 import threading
 from typing import Any
+
+log = logging.getLogger(__name__)
+REVIEWED = "5.2.5"  # the moto release these shortcuts were read against
 
 _SCALARS = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
 _SETS = {"SS": str, "NS": str}
@@ -190,7 +196,8 @@ def _fast_sqs(backend: Any) -> None:
 
 
 def apply() -> None:
-    """Install the shortcuts once per process."""
+    """Install the shortcuts once per process (on the ``REVIEWED`` moto only)."""
+    import moto
     from moto import backends
     from moto.core import responses
     from moto.core.serialize import JSONSerializer
@@ -200,6 +207,9 @@ def apply() -> None:
     from moto.sqs.models import SQSBackend
 
     if getattr(JSONSerializer, _APPLIED, False):
+        return
+    if moto.__version__ != REVIEWED:
+        log.warning("moto %s is not %s: local.moto_fast left it alone", moto.__version__, REVIEWED)
         return
     generic = JSONSerializer._serialize
 

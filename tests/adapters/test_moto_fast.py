@@ -451,3 +451,25 @@ def test_a_value_that_is_not_plain_json_takes_the_generic_path():
     for odd in ({"S": 1}, {"N": Decimal(1)}, {"S": "a", "N": "1"}, {"X": "?"}, {"SS": [1]}, "S"):
         with pytest.raises(moto_fast._NotPlain):
             moto_fast._plain(odd, b64)
+
+
+def test_another_moto_release_is_left_alone():
+    """The shortcuts stand in for moto 5.2.5's code: on any other release nothing installs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import moto; moto.__version__ = '9.9.9'\n"
+        "from local import moto_fast; moto_fast.apply()\n"
+        "from moto.dynamodb.models.table import Table\n"
+        "from moto.sqs.models import SQSBackend\n"
+        "assert not hasattr(Table.query, '__wrapped__')\n"
+        "assert not hasattr(SQSBackend.send_message, '__wrapped__')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "moto 9.9.9 is not 5.2.5" in done.stderr
