@@ -2,11 +2,18 @@
 is committed: they log the change (``changed_since``) and send the coalesced pushes. The change
 stands whatever happens here: when this fails, a delayed ``stock_changed`` message on the
 order-events queue does it again (``changed``, which raises so that SQS retries), as it does
-for the HTTP writers' changes (``OrderEvents.stock_changed``)."""
+for the HTTP writers' changes (``OrderEvents.stock_changed``).
+
+A consumer's batch runs its triggers ``coalesced``: the SKUs of all its records are checked
+once, after the last record (one change-log write, one read of the products and of each SKU's
+stock and push state, instead of one per record). A record's own commit does not wait for it,
+and a batch that dies before the end is delivered again, triggers and all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -34,9 +41,27 @@ class StockChanged(BaseModel):
 
 
 RETRY_DELAY = 30  # seconds before the retry of a failed trigger (a claim resends after 10)
+_batch: ContextVar[set[str] | None] = ContextVar("availability_batch", default=None)
+
+
+@contextmanager
+def coalesced() -> Iterator[None]:
+    """Within: ``stock_changed`` keeps the SKUs, and checks them all once on the way out
+    (whatever the records did: those that committed need their triggers)."""
+    skus: set[str] = set()
+    token = _batch.set(skus)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        stock_changed(skus)
 
 
 def stock_changed(skus: Iterable[str]) -> None:
+    pending = _batch.get()
+    if pending is not None:
+        pending.update(skus)
+        return
     wanted = sorted(set(skus))
     if not wanted:
         return

@@ -91,5 +91,7 @@ def apply(body: str) -> None:
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries."""
-    return batch.handle_batch(event, context, apply, consumer="order event")
+    """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries;
+    the availability triggers of the records checked once, together."""
+    with availability.coalesced():
+        return batch.handle_batch(event, context, apply, consumer="order event")

@@ -355,10 +355,12 @@ def string_attributes(record: SQSRecord) -> dict[str, str]:
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries."""
-    return batch.handle_records(
-        event,
-        context,
-        lambda record: apply(record.body, string_attributes(record)),
-        consumer="warehouse event",
-    )
+    """The queue's Lambda: every record on its own; ``batchItemFailures`` names the retries;
+    the availability triggers of the records checked once, together."""
+    with availability.coalesced():
+        return batch.handle_records(
+            event,
+            context,
+            lambda record: apply(record.body, string_attributes(record)),
+            consumer="warehouse event",
+        )

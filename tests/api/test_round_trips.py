@@ -121,3 +121,22 @@ def test_an_order_change_is_announced_and_confirmed_from_one_read(client, admin_
     assert calls.count("GetItem", "dirigent-orders", "CONFMARK") == 0
     assert calls.count("UpdateItem", "dirigent-orders", "CONFMARK") == 0
     assert calls.count("UpdateItem", "dirigent-orders", "WHMARK") == 1
+
+
+def test_a_batch_checks_the_availability_of_its_orders_once(client, admin_key, aws, calls):
+    """Three orders in one order-events batch: one change-log write and one stock read per
+    SKU for all of them (one per order before), and every SKU in the change log."""
+    shop = make_shop(client, admin_key, aws)
+    carts = [[("SKU-1", 1), ("SKU-2", 1)], [("SKU-2", 1)], [("SKU-1", 1), ("SKU-2", 1)]]
+    for n, cart in enumerate(carts):
+        place(client, shop["key"], f"RT-B{n}", cart)
+    messages = drain(aws, "dirigent-order-events")
+    assert len(messages) == 3
+    calls.seen.clear()
+    assert deliver(client, "on_order_event", "dirigent-order-events", *messages) == []
+    assert calls.count("BatchWriteItem") == 1  # the change log
+    assert calls.count("Query", "dirigent-stock") == 2  # SKU-1 and SKU-2, once each
+    changed = aws.resource("dynamodb").Table("dirigent-orders").scan()["Items"]
+    logged = {item["sku"] for item in changed if item["pk"].startswith("AVCHG#")}
+    assert logged == {"SKU-1", "SKU-2"}
+    assert len(drain(aws, "dirigent-fulfilment")) == 3
