@@ -112,13 +112,18 @@ class Dispatcher:
                 count, order = self.dispatch_order(order_id)
                 sent += count
                 self._outbox.drop_mark(key)  # a mark kept as an item of its own goes too
-                if then is not None:
-                    then(order)
             except NotFound:
                 logger.warning("outbox mark without its order: dropped", order_id=order_id)
                 self._outbox.drop_mark(key)
+                continue
             except Exception:
                 logger.exception("outbox sweep failed for an order", order_id=order_id)
+                continue
+            if then is not None:
+                try:
+                    then(order)
+                except Exception:  # dispatched and unmarked: the next change catches up
+                    logger.exception("a swept order's follow-ups failed", order_id=order_id)
         if sent:
             logger.info("outbox sweep re-sent fulfilment requests", sent=sent)
         return sent

@@ -21,6 +21,7 @@ from moto.ses.models import ses_backends
 
 from chalicelib import wiring
 from chalicelib.api.http import ID_PATTERN
+from chalicelib.services.fulfilment import Dispatcher
 from tests.api.seed import auth, order_body, seed_channel, seed_network, seed_product, set_stock
 
 REGION = "eu-central-1"
@@ -225,3 +226,20 @@ def get_order(client: Any, key: str, order_id: str) -> dict[str, Any]:
     resp = client.http.get(f"/orders/{order_id}", headers=auth(key))
     assert resp.status_code == 200, resp.body
     return dict(json.loads(resp.body))
+
+
+def later_dispatcher(minutes: int = 2, **parts: Any) -> Dispatcher:
+    """The app's dispatcher with its clock ``minutes`` ahead (2: past the sweeper's minimum
+    age); ``parts`` replace its collaborators (``queues=...``)."""
+    return Dispatcher(
+        **{
+            "orders": wiring.orders(),
+            "outbox": wiring.fulfilment_log(),
+            "queues": wiring.queues(),
+            "network": wiring.catalog_service(),
+            "notifier": wiring.notifier(),
+            "default_queue": "dirigent-fulfilment",
+            "clock": lambda: datetime.now(UTC) + timedelta(minutes=minutes),
+            **parts,
+        }
+    )

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
-from chalicelib.services.fulfilment import Dispatcher
 from tests.api.fulfilment_kit import (
     deliver,
     dispatch_placed,
     drain,
     event,
     get_order,
+    later_dispatcher,
     mails,
     make_shop,
     place,
@@ -247,13 +247,8 @@ def test_a_cancel_that_crosses_the_fulfilment_request_tells_the_location_to_drop
 ):
     order = place(client, shop["key"], "K-9", [("SKU-1", 1)])
     drain(aws, "dirigent-order-events")
-    Dispatcher(
-        orders=wiring.orders(),
-        outbox=wiring.fulfilment_log(),
-        queues=_CancelWhileSending(client, shop["key"], order["order_id"]),
-        network=wiring.catalog_service(),
-        notifier=wiring.notifier(),
-        default_queue="dirigent-fulfilment",
+    later_dispatcher(
+        0, queues=_CancelWhileSending(client, shop["key"], order["order_id"])
     ).dispatch(order["order_id"])
 
     sent = drain(aws, "dirigent-fulfilment")

@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.client
@@ -38,11 +37,12 @@ from chalicelib import wiring
 from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.config import settings
 from chalicelib.consumers import schedules
+from chalicelib.consumers.order_events import swept
 from chalicelib.domain.order.model import Order
-from chalicelib.services.fulfilment import Dispatcher
 from tests.api.fulfilment_kit import (
     at,
     event,
+    later_dispatcher,
     mails,
     make_shop,
     sqs_records,
@@ -186,16 +186,7 @@ class World:
 
     def sweep(self) -> None:
         """The schedules that repair, run as if their clock were past every minimum age."""
-        later = Dispatcher(
-            orders=wiring.orders(),
-            outbox=wiring.fulfilment_log(),
-            queues=wiring.queues(),
-            network=wiring.catalog_service(),
-            notifier=wiring.notifier(),
-            default_queue=FULFILMENT,
-            clock=lambda: datetime.now(UTC) + timedelta(minutes=2),
-        )
-        survive(later.sweep)
+        survive(lambda: later_dispatcher().sweep(then=swept))
         survive(schedules.pickup_expiry)
         survive(schedules.hold_expiry)
         self.settle()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from chalicelib import wiring
 from chalicelib.adapters.sqs import SqsQueues
-from chalicelib.services.fulfilment import Dispatcher
 from chalicelib.services.pickups import PickupExpiry
 from local.pollers import Poller, sqs_handlers
 from tests.api.fulfilment_kit import (
@@ -22,6 +21,7 @@ from tests.api.fulfilment_kit import (
     drain,
     event,
     get_order,
+    later_dispatcher,
     mails,
     make_shop,
     message_attributes,
@@ -92,15 +92,7 @@ def test_outbox_a_lost_send_is_recovered_by_the_sweeper_once_per_shipment(
     monkeypatch.setattr(SqsQueues, "send", real_send)
     assert drain(aws, "dirigent-order-events") == []
 
-    later = Dispatcher(
-        orders=wiring.orders(),
-        outbox=wiring.fulfilment_log(),
-        queues=wiring.queues(),
-        network=wiring.catalog_service(),
-        notifier=wiring.notifier(),
-        default_queue="dirigent-fulfilment",
-        clock=lambda: datetime.now(UTC) + timedelta(minutes=2),
-    )
+    later = later_dispatcher()
     assert wiring.dispatcher().sweep() == 0  # younger than a minute: the consumer's turn
     sent = later.sweep()
     assert later.sweep() == 0  # the mark is gone
@@ -133,15 +125,7 @@ def test_a_swept_order_gets_what_its_lost_message_would_have_brought(
     assert "Item" not in table.get_item(Key=sale_key)
     changed: list[str] = []
     monkeypatch.setattr(availability, "stock_changed", lambda skus: changed.extend(skus))
-    later = Dispatcher(
-        orders=wiring.orders(),
-        outbox=wiring.fulfilment_log(),
-        queues=wiring.queues(),
-        network=wiring.catalog_service(),
-        notifier=wiring.notifier(),
-        default_queue="dirigent-fulfilment",
-        clock=lambda: datetime.now(UTC) + timedelta(minutes=2),
-    )
+    later = later_dispatcher()
     monkeypatch.setattr(wiring, "dispatcher", lambda: later)
 
     assert schedules.outbox_sweep() == len(order["shipments"])
@@ -170,15 +154,7 @@ def test_outbox_a_crash_after_the_send_re_sends_and_the_receiver_drops_duplicate
     message = drain(aws, "dirigent-order-events")[0]
     assert deliver(client, "on_order_event", "dirigent-order-events", message) == [0]
     monkeypatch.setattr(type(orders), "update", real_update)
-    later = Dispatcher(
-        orders=orders,
-        outbox=wiring.fulfilment_log(),
-        queues=wiring.queues(),
-        network=wiring.catalog_service(),
-        notifier=wiring.notifier(),
-        default_queue="dirigent-fulfilment",
-        clock=lambda: datetime.now(UTC) + timedelta(minutes=2),
-    )
+    later = later_dispatcher(orders=orders)
     later.sweep()
     received = drain(aws, "dirigent-fulfilment")
     assert len(received) == 2 * len(order["shipments"])  # at least once, really twice
@@ -435,3 +411,20 @@ def test_a_location_that_picks_before_the_release_is_saved_still_follows_it_on_t
     page = json.loads(client.http.get(f"/track/{order['order_id']}?token={token}").body)
     assert [e["event"] for e in page["timeline"]] == ["placed", "released", "picked"]
     assert all(s["dispatched"] for s in stored["shipments"])
+
+
+def test_a_swept_order_whose_follow_ups_fail_stays_dispatched(client, shop, aws, monkeypatch):
+    """The follow-ups run after the dispatch and the mark's removal: when they fail, the sweep
+    still counts its requests, and the order is not swept again."""
+    real_send = SqsQueues.send
+    monkeypatch.setattr(SqsQueues, "send", lambda *_: (_ for _ in ()).throw(ConnectionError()))
+    order = place(client, shop["key"], "F-6", [("SKU-1", 1)])
+    monkeypatch.setattr(SqsQueues, "send", real_send)
+
+    def failing(_: Any) -> None:
+        raise RuntimeError("follow-ups down")
+
+    later = later_dispatcher()
+    assert later.sweep(then=failing) == len(order["shipments"])
+    assert later.sweep(then=failing) == 0
+    assert len(drain(aws, "dirigent-fulfilment")) == len(order["shipments"])
