@@ -113,6 +113,27 @@ def _sources(ctx: Context, country: str) -> list[Location]:
     return found
 
 
+def _covering(
+    ctx: Context, country: str, missing: dict[str, int], stock: dict[str, dict[str, int]]
+) -> list[Location]:
+    """The ``_sources`` of ``country`` that have all of ``missing``, in their order. Stores
+    lack the same few (SKU, quantity) pairs, so who has each is found once per request."""
+    sources = _sources(ctx, country)
+    having: list[frozenset[str]] = []
+    for sku, q in missing.items():
+        key = ("transfer_having", country, sku, q)
+        ids: frozenset[str] | None = ctx.memo.get(key)
+        if ids is None:
+            ids = ctx.memo[key] = frozenset(
+                s.location_id for s in sources if stock.get(s.location_id, {}).get(sku, 0) >= q
+            )
+        having.append(ids)
+    if not having:
+        return sources
+    found = frozenset.intersection(*having)
+    return [s for s in sources if s.location_id in found] if found else []
+
+
 def _arrival(
     ctx: Context,
     source: Location,
@@ -137,10 +158,8 @@ def _transfer(
     to = Address(country=store.country, postal_code=store.postal_code)
     # the best so far: (arrives, total cost, source, service, price)
     best: tuple[date, int, Location, CarrierService, int] | None = None
-    for source in _sources(ctx, store.country):
-        raw = stock.get(source.location_id, {})
-        if any(raw.get(sku, 0) < q for sku, q in missing.items()):
-            continue
+    for source in _covering(ctx, store.country, missing, stock):
+        raw = stock[source.location_id]
         counter: int | None = None  # the total of what the source handing over costs
         calendar = (
             source.timezone,
