@@ -20,10 +20,21 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
+from chalicelib.adapters.dynamo_tx import (
+    MAX_TRANSACT_ITEMS,
+    TransactionFailed,
+    serialize,
+    transact_write,
+)
 from chalicelib.adapters.stock_items import movement_update
 from chalicelib.adapters.stock_shards import route
-from chalicelib.domain.errors import StaleOrder, StockRace, WriteConflict
+from chalicelib.domain.errors import (
+    FieldError,
+    InvalidInput,
+    StaleOrder,
+    StockRace,
+    WriteConflict,
+)
 from chalicelib.domain.inventory import Movement
 from chalicelib.domain.reservations import (
     CheckoutReservation,
@@ -221,6 +232,11 @@ class DynamoReservations:
     def _run(self, ops: list[dict[str, Any]], skus: Sequence[str]) -> None:
         """The reservation's item comes first, then the stock entries (``skus``: the SKU of
         each reserving one)."""
+        if len(ops) > MAX_TRANSACT_ITEMS:
+            raise InvalidInput(
+                "the option needs more stock holds than one transaction can make",
+                fields=[FieldError("option_id", f"{len(ops)} items > {MAX_TRANSACT_ITEMS}")],
+            )
         try:
             transact_write(self._client, ops)
         except TransactionFailed as exc:

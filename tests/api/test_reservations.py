@@ -247,3 +247,21 @@ def test_the_sweeper_after_a_crash_between_reservation_and_order(
     assert schedules.expire_reservations() == 1
     assert reserved(aws) == 0
     assert_invariants(aws)
+
+
+def test_an_option_too_split_for_one_transaction_is_refused_naming_it(client, shop, aws):
+    """34 lines, each split over 3 locations: 102 holds, more than one transaction makes."""
+    skus = [f"WIDE-{i:02d}" for i in range(34)]
+    for sku in skus:
+        seed_product(client, shop["admin"], sku, weight_g=100)
+        for loc in ("dc-kassel", "3pl-venlo", "dc-lyon"):
+            set_stock(aws, sku, loc, 1)
+    cart = {**CART, "lines": [{"sku": sku, "quantity": 3} for sku in skus]}
+    status, quote = call(client, shop["key"], "post", "/delivery-options", cart)
+    assert status == 200, quote
+    option = quote["options"][0]["option_id"]
+    status, answer = call(client, shop["key"], "post", "/reservations", {"option_id": option})
+    assert status == 422, answer
+    assert [f["path"] for f in answer["error"]["fields"]] == ["option_id"]
+    assert all(s["reserved"] == 0 for sku in skus for s in stock(aws, sku).values())
+    assert_invariants(aws)
