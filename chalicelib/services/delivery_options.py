@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.channel import Channel
 from chalicelib.domain.errors import Conflict, FieldError, InvalidInput
-from chalicelib.domain.network import Product
+from chalicelib.domain.network import Capability, Location, Product
 from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment, shipment_id_for
 from chalicelib.domain.order.snapshot import StoredQuote
 from chalicelib.domain.sourcing import (
@@ -78,6 +78,39 @@ def live_quote(quote: StoredQuote | None, channel: str, now: datetime) -> dict[s
     if quote is None or quote.channel != channel or quote.expires_at < now.timestamp():
         return None
     return quote.doc
+
+
+def wants_pickup(
+    delivery: dict[str, Any], quote: dict[str, Any] | None, option_hash: str | None
+) -> bool:
+    """Whether the order asks for click & collect (by kind, or by a quoted pick-up option)."""
+    if option_hash is None:
+        return delivery.get("kind") == OptionKind.CLICK_COLLECT.value
+    quoted = next(
+        (o for o in (quote or {}).get("options", ()) if o["option_id"].endswith("." + option_hash)),
+        None,
+    )
+    return quoted is not None and quoted["kind"] == OptionKind.CLICK_COLLECT.value
+
+
+def check_pickup(locations: Sequence[Location], channel: Channel, location_id: str) -> None:
+    """A named pick-up location must be a click & collect store the channel may use (another
+    store may still stand in when this one can't serve the cart: a changed promise)."""
+    found = next((loc for loc in locations if loc.location_id == location_id), None)
+    reason = (
+        "unknown location"
+        if found is None
+        else "not a click & collect location"
+        if Capability.CLICK_COLLECT not in found.capabilities
+        else "excluded for this channel"
+        if location_id in channel.excluded_locations
+        else None
+    )
+    if reason:
+        raise InvalidInput(
+            f"cannot pick up at {location_id}",
+            fields=[FieldError("delivery.pickup_location_id", reason)],
+        )
 
 
 def choose(

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +26,7 @@ from chalicelib.domain.errors import (
     StockRace,
     WriteConflict,
 )
-from chalicelib.domain.network import Address, CartLine, Product, StockLevel
+from chalicelib.domain.network import CartLine, Product, StockLevel
 from chalicelib.domain.network_value import NetworkValues
 from chalicelib.domain.order.capture import (
     check_accounted,
@@ -45,6 +43,7 @@ from chalicelib.domain.order.writes import OrderWrite
 from chalicelib.domain.sourcing import Plan, SourcingRequest, plan
 from chalicelib.services.delivery_options import (
     check_channel,
+    check_pickup,
     choose,
     delivery_view,
     known_products,
@@ -54,48 +53,18 @@ from chalicelib.services.delivery_options import (
     option_view,
     parse_option,
     reservations_for,
+    wants_pickup,
 )
+from chalicelib.services.order_commands import Cart, Placed, PlaceOrder, request_hash
 from chalicelib.services.ports import Network, OrderEvents, OrderStore, Reservation, Snapshots
 from chalicelib.services.promises import BackorderPromises
 from chalicelib.services.reservations import ReservationService
 
+__all__ = ["Cart", "OrderService", "PlaceOrder", "Placed", "request_hash"]
+
 logger = Logger(service="dirigent")
 
 MAX_LINES = 50  # leaves room in one 100-item transaction for splits across locations
-
-
-@dataclass(frozen=True)
-class Cart:
-    channel: str
-    currency: str
-    ship_to: Address
-    lines: Sequence[tuple[str, int, int | None]]  # sku, quantity, unit price (None in quotes)
-
-
-@dataclass(frozen=True)
-class PlaceOrder:
-    cart: Cart
-    channel_order_id: str
-    customer: dict[str, Any]
-    delivery: dict[str, Any]  # {"option_id"} or {"kind", "pickup_location_id"?}
-    request_hash: str
-    holds: dict[str, str] = field(default_factory=dict)  # kind -> reason (domain.order.changes)
-    payment_status: str = ""
-    auto_cancel_after_hours: int | None = None  # still held then, the order is cancelled
-    by: str = ""  # who placed it (Principal.source), for the timeline
-
-
-@dataclass
-class Placed:
-    order: Order
-    created: bool
-    tracking_token: str
-    promise_changed: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class OrderService:
@@ -155,9 +124,11 @@ class OrderService:
             ).isoformat(),
             "currency": cart.currency,
             "options": options,
-            "backordered": [{"sku": s, "quantity": q} for s, q in sorted(result.shortages.items())],
+            "backordered": [
+                {"sku": s, "quantity": q} for s, q in sorted(result.shortages.items()) if backorder
+            ],
         }
-        if self._promises and result.shortages:
+        if self._promises and result.shortages and backorder:
             doc["backorder_promises"] = self._promises.quote(
                 cart.channel, cart.ship_to, result.shortages
             )
@@ -171,6 +142,8 @@ class OrderService:
         check_line_caps(channel, _lines(cmd.cart))
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
         reservation_id = cmd.delivery.get("reservation_id")
+        if cmd.delivery.get("pickup_location_id"):
+            check_pickup(self._network.locations(), channel, cmd.delivery["pickup_location_id"])
         quote_id, option_hash = parse_option(cmd.delivery)
         lost: list[str] = []
         for attempt in range(self._max_attempts):
@@ -242,7 +215,8 @@ class OrderService:
         backorder = channel.backorder_policy == BackorderPolicy.BACKORDER
         request = self._request(cmd.cart, channel, stock, products, allow_partial=backorder)
         result = plan(request)
-        if result.shortages and not backorder:
+        # shortages without backorder: nothing can ship it all, but a store may hand it over
+        if result.shortages and not backorder and not wants_pickup(delivery, quote, option_hash):
             raise out_of_stock(_lines(cmd.cart), sorted(result.shortages))
         chosen, changed = choose(result, delivery, quote, option_hash)
         if changed and channel.strict:
@@ -256,12 +230,16 @@ class OrderService:
             skus = left if chosen else self._unsendable(cmd.cart, channel, stock, products)
             raise out_of_stock(_lines(cmd.cart), sorted(skus or left))
         order = self._new_order(cmd, chosen, left)
-        if self._promises and left:
-            order.delivery["backorder_promises"] = self._promises.quote(
-                cmd.cart.channel, cmd.cart.ship_to, left, order_id=order.order_id
-            )
         check_accounted(order)
         price_policy(order, channel, [(s, p) for s, _, p in cmd.cart.lines], products)
+        if self._promises and left:  # last: it claims preorder caps, for this order only
+            order.delivery["backorder_promises"] = self._promises.quote(
+                cmd.cart.channel,
+                cmd.cart.ship_to,
+                left,
+                order_id=order.order_id,
+                cart=_skus(cmd.cart),
+            )
         if chosen is not None:
             order.delivery["nearest_cost"] = nearest_cost(request)
         placed = Placed(

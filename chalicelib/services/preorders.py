@@ -78,8 +78,11 @@ class PreorderService:
                 out[sku] = release
         return out
 
-    def claim(self, order_id: str, lines: Sequence[tuple[str, int]]) -> None:
-        """Count an order's preorder units against their caps; 409 naming the line over it."""
+    def claim(
+        self, order_id: str, lines: Sequence[tuple[str, int]], *, cart: Sequence[str] = ()
+    ) -> None:
+        """Count an order's preorder units against their caps; 409 naming the line over it (by
+        its place among the ``cart``'s SKUs, else in ``lines``)."""
         found = self.releases(sku for sku, _ in lines)
         at = _iso(self._clock())
         for i, (sku, quantity) in enumerate(lines):
@@ -89,9 +92,10 @@ class PreorderService:
             try:
                 self._counters.claim(sku, order_id, quantity, release.cap, at=at)
             except CapReached:
+                line = cart.index(sku) if sku in cart else i
                 raise Conflict(
                     f"{sku} is sold out for preorder",
-                    fields=[FieldError(f"lines[{i}].quantity", "over the preorder cap")],
+                    fields=[FieldError(f"lines[{line}].quantity", "over the preorder cap")],
                 ) from None
 
     def sweep(self, grace: timedelta = CLAIM_GRACE) -> int:

@@ -9,7 +9,7 @@ moved later. Idempotent: a second run finds nothing to change and mails nobody.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -46,6 +46,7 @@ class BackorderPromises(Protocol):
         shortages: Mapping[str, int],
         *,
         order_id: str | None = None,
+        cart: Sequence[str] = (),
     ) -> dict[str, dict[str, Any]]: ...
 
 
@@ -73,11 +74,13 @@ class PromiseService:
         shortages: Mapping[str, int],
         *,
         order_id: str | None = None,
+        cart: Sequence[str] = (),
     ) -> dict[str, dict[str, Any]]:
         """The promise for ``shortages`` of a new cart: behind everybody already waiting. With
-        ``order_id`` (capture), preorder units are counted against their caps first (409)."""
+        ``order_id`` (capture), preorder units are counted against their caps first (409 naming
+        the line by its place among the ``cart``'s SKUs)."""
         if order_id and self._preorders:
-            self._preorders.claim(order_id, sorted(shortages.items()))
+            self._preorders.claim(order_id, sorted(shortages.items()), cart=cart)
         out: dict[str, dict[str, Any]] = {}
         excluded = self._excluded(channel)
         for sku, quantity in sorted(shortages.items()):

@@ -229,3 +229,27 @@ def test_a_claim_stored_without_its_time_is_swept_when_it_has_no_order(shop, mon
     )
     assert wiring.preorders().sweep() == 1
     assert wiring.preorder_counters().count("SKU-G") == 0
+
+
+def test_an_order_refused_for_its_prices_claims_nothing_of_the_cap(client, shop, clock):
+    """A price outside the channel's tolerance is refused before the cap is counted: bad prices
+    must not lock a preorder's cap until the sweep."""
+    body = order_body("pre-bad-price", [("SKU-G", 3)])
+    body["lines"][0]["unit_price"] = 1
+    resp = client.http.post("/orders", body=json.dumps(body), headers=auth(shop["key"]))
+    assert resp.status_code == 409, resp.body
+    status, order = place(client, shop["key"], "pre-good", 3)
+    assert status == 201, order  # the whole cap is still there
+
+
+def test_a_line_over_the_cap_is_named_by_its_place_in_the_cart(client, shop, aws, clock):
+    client.http.put(
+        "/products/SKU-A",
+        body=json.dumps({"name": "A", "weight_g": 300, "prices": {"EUR": 2999}}),
+        headers=auth(shop["admin"]),
+    )  # no stock anywhere: backordered, sorted before SKU-G
+    body = order_body("pre-over", [("SKU-G", 4), ("SKU-A", 1)])
+    resp = client.http.post("/orders", body=json.dumps(body), headers=auth(shop["key"]))
+    assert resp.status_code == 409, resp.body
+    fields = json.loads(resp.body)["error"]["fields"]
+    assert fields == [{"path": "lines[0].quantity", "reason": "over the preorder cap"}]

@@ -93,7 +93,7 @@ class Delivery(Strict):
     def _one_way(self) -> Delivery:
         if sum(map(bool, (self.option_id, self.kind, self.reservation_id))) != 1:
             raise ValueError("give one of option_id (from a quote), reservation_id or kind")
-        if self.pickup_location_id and self.kind not in (None, "click_collect"):
+        if self.pickup_location_id and self.kind != "click_collect":
             raise ValueError("pickup_location_id goes with kind click_collect")
         return self
 
