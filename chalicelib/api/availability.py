@@ -57,13 +57,6 @@ def parse_since(raw: str) -> datetime:
     return since
 
 
-def _limit(raw: str | None) -> int:
-    value = raw or str(MAX_PAGE)
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise _invalid("limit", f"1 to {MAX_PAGE}")
-    return int(value)
-
-
 @endpoint(
     bp,
     "/channels/{channel}/availability",
@@ -105,7 +98,7 @@ def get_availability(ctx: Ctx, channel: str) -> AvailabilityOut:
     page = service.changed(
         channel,
         parse_since(raw_since),
-        limit=_limit(ctx.query("limit")),
+        limit=ctx.whole_number("limit", MAX_PAGE, 1, MAX_PAGE),
         cursor=ctx.query("cursor"),
         country=country,
     )

@@ -10,7 +10,6 @@ from chalice import Blueprint
 
 from chalicelib.api.http import Ctx, endpoint
 from chalicelib.domain.access import Role
-from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.wiring.confirmations import confirmations
 
 bp = Blueprint(__name__)
@@ -28,10 +27,8 @@ MAX_PAGE = 100
 def list_confirmations(ctx: Ctx, channel: str) -> dict[str, Any]:
     """Shipments, cancels and refunds told to the platform, newest first: status, attempts
     with the platform's messages, next retry; ``limit`` (at most 100) and ``cursor``."""
-    raw_limit = ctx.query("limit") or "20"
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise InvalidInput("bad limit", fields=[FieldError("limit", f"1 to {MAX_PAGE}")])
-    page = confirmations().list(channel, int(raw_limit), ctx.query("cursor"))
+    limit = ctx.whole_number("limit", 20, 1, MAX_PAGE)
+    page = confirmations().list(channel, limit, ctx.query("cursor"))
     return {"confirmations": page.items, "cursor": page.cursor}
 
 

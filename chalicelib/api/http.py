@@ -262,6 +262,16 @@ class Ctx:
         params: Mapping[str, str] = self.request.query_params or {}
         return params.get(name, default)
 
+    def whole_number(self, name: str, default: int, low: int, high: int) -> int:
+        """The query parameter ``name`` as a whole number from ``low`` to ``high`` (ASCII
+        digits only: ``str.isdigit`` takes '²', which ``int`` refuses); 422 naming it else."""
+        raw = self.query(name)
+        if raw is None or raw == "":
+            return default
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+            raise InvalidInput(f"bad {name}", fields=[FieldError(name, f"{low} to {high}")])
+        return int(raw)
+
     def header(self, name: str) -> str | None:
         headers: Mapping[str, str] = self.request.headers or {}
         return headers.get(name.lower())

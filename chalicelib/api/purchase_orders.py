@@ -76,10 +76,8 @@ def list_purchase_orders(ctx: Ctx) -> PurchaseOrderList:
             "unknown status",
             fields=[FieldError("status", f"one of {sorted(s.value for s in PoStatus)}")],
         )
-    raw_limit = ctx.query("limit") or "50"
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise InvalidInput("bad limit", fields=[FieldError("limit", f"1 to {MAX_PAGE}")])
-    page = wiring.purchase_orders().list(location_id, status, int(raw_limit), ctx.query("cursor"))
+    limit = ctx.whole_number("limit", 50, 1, MAX_PAGE)
+    page = wiring.purchase_orders().list(location_id, status, limit, ctx.query("cursor"))
     return PurchaseOrderList(purchase_orders=[po_out(d) for d in page.items], cursor=page.cursor)
 
 

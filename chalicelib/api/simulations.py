@@ -12,7 +12,6 @@ from chalice import Blueprint, Response
 from chalicelib.api.catalog import validate_rules
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.domain.access import Role
-from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.wiring.simulation import simulations
 
 bp = Blueprint(__name__)
@@ -63,13 +62,11 @@ def get_simulation(ctx: Ctx, simulation_id: str) -> dict[str, Any]:
     per-location volumes and per-order deltas (the ``limit`` largest by |cost delta|, <= 100)."""
     from chalicelib.services.simulation import view
 
-    raw_limit = ctx.query("limit") or str(MAX_DELTAS)
-    if not raw_limit.isdigit() or not 0 <= int(raw_limit) <= MAX_DELTAS:
-        raise InvalidInput("bad limit", fields=[FieldError("limit", f"0 to {MAX_DELTAS}")])
+    limit = ctx.whole_number("limit", MAX_DELTAS, 0, MAX_DELTAS)
     service = simulations()
     sim = service.get(simulation_id)
     service.kick(sim)  # its first step was never queued (SQS down at the start)
-    return view(sim, int(raw_limit))
+    return view(sim, limit)
 
 
 @endpoint(

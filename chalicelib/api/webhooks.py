@@ -9,7 +9,6 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import Ctx, endpoint, json_response
 from chalicelib.domain.access import Role
-from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.wiring.webhooks import webhooks
 
 if TYPE_CHECKING:
@@ -62,10 +61,8 @@ def list_deliveries(ctx: Ctx, subscription_id: str) -> DeliveryList:
     (at most 100) and ``cursor``."""
     from chalicelib.api.models.webhooks import DeliveryList, delivery_out
 
-    raw_limit = ctx.query("limit") or "20"
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise InvalidInput("bad limit", fields=[FieldError("limit", f"1 to {MAX_PAGE}")])
-    page = webhooks().deliveries(subscription_id, int(raw_limit), ctx.query("cursor"))
+    limit = ctx.whole_number("limit", 20, 1, MAX_PAGE)
+    page = webhooks().deliveries(subscription_id, limit, ctx.query("cursor"))
     return DeliveryList(deliveries=[delivery_out(d) for d in page.items], cursor=page.cursor)
 
 

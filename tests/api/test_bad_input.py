@@ -129,6 +129,21 @@ CASES = [
     Case("GET", "/track/" + "o" * 200 + "?token=x", None, 400, "order_id"),
     Case("GET", "/alert-groups/" + "g" * 65, None, 400, "group_id"),
     Case("GET", "/reports/" + "n" * 65, None, 400, "name"),
+    # --- a limit in digits int() refuses ('²'.isdigit() is true) ---------------------------
+    Case("GET", "/sourcing-rules/simulations/s_0123456789abcdef?limit=²", None, 422, "limit"),
+    Case(
+        "GET", "/webhook-subscriptions/ws_0123456789abcdef/deliveries?limit=²", None, 422, "limit"
+    ),
+    Case("GET", "/purchase-orders?location_id=dc-kassel&limit=²", None, 422, "limit"),
+    Case("GET", "/channels/webshop/connector/confirmations?limit=²", None, 422, "limit"),
+    Case(
+        "GET",
+        "/channels/webshop/availability?changed_since=2026-01-01T00:00:00Z&limit=²",
+        None,
+        422,
+        "limit",
+    ),
+    Case("GET", "/purchase-orders?location_id=dc-kassel&limit=٣", None, 422, "limit"),
     # --- imports ------------------------------------------------------------------------
     Case("POST", "/imports/products", {"rows": []}, 422, "body"),
     Case("POST", "/imports/products", [{}] * 20_001, 422, "body"),
