@@ -8,8 +8,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 SEND_BATCH_MAX = 10
 STOCK_CHANGED_MAX = 100  # SKUs per ``stock_changed`` message (the feed's request size)
+# the JSON protocol's code, then the query protocol's (older botocore, moto)
+_NO_QUEUE = {"QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"}
 
 
 class SqsQueues:
@@ -25,6 +29,15 @@ class SqsQueues:
                     "QueueUrl"
                 ]
             return self._urls[queue_name]
+
+    def exists(self, queue_name: str) -> bool:
+        try:
+            self.url(queue_name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _NO_QUEUE:
+                return False
+            raise
+        return True
 
     def send(self, queue_name: str, body: dict[str, Any], *, delay_seconds: int = 0) -> None:
         extra = {"DelaySeconds": max(0, min(900, delay_seconds))} if delay_seconds else {}

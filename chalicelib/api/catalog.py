@@ -65,6 +65,13 @@ def list_channels(ctx: Ctx) -> dict[str, Any]:
 # --- sourcing rules ----------------------------------------------------------------------------
 
 
+RULE_LIMITS = {
+    "cheapest_max_delay_days": 365,
+    "holding_horizon_days": 3650,
+    "max_parcels": 50,  # one transaction holds 100 items: the order and its reservations
+}
+
+
 def validate_rules(raw: Any) -> dict[str, Any]:
     from chalicelib.api.models.common import MAX_MONEY
     from chalicelib.api.models.rules import RULES
@@ -101,6 +108,11 @@ def validate_rules(raw: Any) -> dict[str, Any]:
     ]
     if values["max_parcels"] < 1:
         problems.append(FieldError("max_parcels", "must be >= 1"))
+    problems += [  # dates and transactions have bounds of their own
+        FieldError(name, f"must be <= {limit}")
+        for name, limit in RULE_LIMITS.items()
+        if values[name] > limit
+    ]
     from chalicelib.api.models.cost_rules import cost_rule_problems
 
     problems += cost_rule_problems(values)
@@ -155,7 +167,28 @@ def put_location(ctx: Ctx, location_id: str) -> dict[str, Any]:
     check_path_id("location_id", location_id)
     req = ctx.body(LocationIn)
     same_id("location_id", location_id, req.location_id)
+    _check_fulfilment_queue(req.fulfilment_queue)
     return wiring.catalog_service().put(Kind.LOCATION, location_id, req.doc(location_id))
+
+
+def _check_fulfilment_queue(name: str) -> None:
+    """A location's fulfilment requests go to a queue that exists and that no Dirigent consumer
+    reads (they would arrive there as warehouse events, or be lost in a DLQ)."""
+    from chalicelib.config import queue_name
+
+    own = {queue_name(kind) for kind in ("warehouse-events", "order-events", "webhooks")}
+    reason = (
+        "one of Dirigent's own queues"
+        if name in own or (name.startswith(queue_name("")) and name.endswith("-dlq"))
+        else "no such queue"
+        if not wiring.queues().exists(name)
+        else None
+    )
+    if reason:
+        raise InvalidInput(
+            f"cannot send fulfilment requests to {name}",
+            fields=[FieldError("fulfilment_queue", reason)],
+        )
 
 
 @endpoint(bp, "/locations", roles=STAFF, response="common:LocationList")

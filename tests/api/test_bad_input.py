@@ -66,12 +66,59 @@ CASES = [
         "handling_cost_per_order",
     ),
     Case("GET", "/locations/ghost", None, 404, "location_id"),
+    # never open: no ship date within a year, every quote stocked there was a 500
+    Case(
+        "PUT",
+        "/locations/dc-kassel",
+        {**LOCATION, "closed_weekdays": list(range(7))},
+        422,
+        "closed_weekdays",
+    ),
+    Case(
+        "PUT",
+        "/locations/dc-kassel",
+        {**LOCATION, "fulfilment_queue": "no-such-queue"},
+        422,
+        "fulfilment_queue",
+    ),
+    Case(
+        "PUT",
+        "/locations/dc-kassel",
+        {**LOCATION, "fulfilment_queue": "dirigent-warehouse-events"},
+        422,
+        "fulfilment_queue",
+    ),
+    Case(
+        "PUT",
+        "/locations/dc-kassel",
+        {**LOCATION, "fulfilment_queue": "dirigent-fulfilment-dlq"},
+        422,
+        "fulfilment_queue",
+    ),
     Case("PUT", "/products/MUG", {"weight_g": -5}, 422, "weight_g"),
     Case("PUT", "/products/MUG", {"weight_g": 1, "prices": {"EUR": "ten"}}, 422, "prices.EUR"),
     Case("PUT", "/products/MUG", {"weight_g": 10**12}, 422, "weight_g"),
     Case("GET", "/products/ghost", None, 404, "sku"),
     Case("PUT", "/carrier-services/parcel", {**SERVICE, "speed": "warp"}, 422, "speed"),
     Case("PUT", "/carrier-services/parcel", {**SERVICE, "lanes": []}, 422, "lanes"),
+    # pricing reads the last band as the top one: bands out of order priced 3 parcels for 1
+    Case(
+        "PUT",
+        "/carrier-services/parcel",
+        {
+            **SERVICE,
+            "lanes": [{**SERVICE["lanes"][0], "bands": SERVICE["lanes"][0]["bands"][::-1]}],
+        },
+        422,
+        "lanes[0].bands",
+    ),
+    Case(
+        "PUT",
+        "/carrier-services/parcel",
+        {**SERVICE, "lanes": [SERVICE["lanes"][0]] * 2},
+        422,
+        "lanes",
+    ),
     Case(
         "PUT",
         "/carrier-services/parcel",
@@ -80,6 +127,29 @@ CASES = [
         "remote_extra_days",
     ),
     Case("PUT", "/sourcing-rules", {"cost_weight": "cheap"}, 422, "cost_weight"),
+    # beyond the calendar (a date out of range, a timedelta overflow: 500s)
+    Case(
+        "PUT",
+        "/sourcing-rules",
+        {"cheapest_max_delay_days": 3_000_000},
+        422,
+        "cheapest_max_delay_days",
+    ),
+    Case(
+        "PUT", "/sourcing-rules", {"cheapest_max_delay_days": 10**9}, 422, "cheapest_max_delay_days"
+    ),
+    Case("PUT", "/sourcing-rules", {"holding_horizon_days": 10**9}, 422, "holding_horizon_days"),
+    Case("PUT", "/sourcing-rules", {"max_parcels": 10**6}, 422, "max_parcels"),
+    Case(
+        "POST",
+        "/sourcing-rules/simulations",
+        {
+            "rules": {"cheapest_max_delay_days": 10**9},
+            "period": {"from": "2026-11-01", "to": "2026-11-02"},
+        },
+        422,
+        "cheapest_max_delay_days",
+    ),
     Case("PUT", "/sourcing-rules", "{", 400, "body"),
     Case("PUT", "/sourcing-rules", {"max_parcels": 10**40}, 422, "max_parcels"),
     Case("PUT", "/sourcing-rules", '{"cost_weight": 1e400}', 400, "body"),

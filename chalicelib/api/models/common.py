@@ -10,6 +10,7 @@ are accepted as they are.
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -81,6 +82,12 @@ def _unique(values: list[Any]) -> list[Any]:
     if len(set(values)) != len(values):
         raise ValueError("values must not repeat")
     return values
+
+
+def _some_open(days: list[int]) -> list[int]:
+    if len(set(days)) >= 7:
+        raise ValueError("at least one weekday must be open")
+    return days
 
 
 CountryCode = Annotated[str, AfterValidator(_country)]
@@ -172,9 +179,9 @@ class LocationIn(Request, FeedFieldsIn):
     capabilities: Annotated[list[Capability], AfterValidator(_unique)] = Field(min_length=1)
     cutoff_time: HHMM
     processing_days: int = Field(default=0, ge=0, le=30)
-    closed_weekdays: Annotated[list[Annotated[int, Field(ge=0, le=6)]], AfterValidator(_unique)] = (
-        Field(default_factory=lambda: [5, 6], description="Monday = 0")
-    )
+    closed_weekdays: Annotated[
+        list[Annotated[int, Field(ge=0, le=6)]], AfterValidator(_unique), AfterValidator(_some_open)
+    ] = Field(default_factory=lambda: [5, 6], description="Monday = 0; at least one day open")
     holidays_country: CountryCode | None = Field(
         default=None, description="whose public holidays the location observes"
     )
@@ -249,7 +256,17 @@ class LaneIn(Request):
     from_country: CountryCode
     to_country: CountryCode
     transit_days: int = Field(ge=0, le=60, description="business days")
-    bands: list[WeightBandIn] = Field(min_length=1, max_length=50)
+    bands: list[WeightBandIn] = Field(
+        min_length=1, max_length=50, description="by rising max_weight_g: the last is the top"
+    )
+
+    @field_validator("bands")
+    @classmethod
+    def _rising(cls, bands: list[WeightBandIn]) -> list[WeightBandIn]:
+        weights = [b.max_weight_g for b in bands]
+        if any(a >= b for a, b in pairwise(weights)):
+            raise ValueError("max_weight_g must rise from band to band")
+        return bands
 
 
 class CarrierServiceIn(Request):
@@ -257,6 +274,15 @@ class CarrierServiceIn(Request):
     carrier: Text = Field(min_length=1)
     speed: Speed
     lanes: list[LaneIn] = Field(min_length=1, max_length=2_000)
+
+    @field_validator("lanes")
+    @classmethod
+    def _one_per_pair(cls, lanes: list[LaneIn]) -> list[LaneIn]:
+        pairs = [(lane.from_country, lane.to_country) for lane in lanes]
+        if len(set(pairs)) != len(pairs):
+            raise ValueError("one lane per pair of countries")
+        return lanes
+
     remote_postal_prefixes: dict[CountryCode, list[Annotated[str, Field(max_length=16)]]] = Field(
         default_factory=dict, description="country -> postal prefixes that take longer"
     )
