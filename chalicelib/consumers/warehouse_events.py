@@ -341,7 +341,10 @@ def apply(body: str, attributes: Mapping[str, str] | None = None) -> None:
     dead-letter, having changed nothing."""
     event, _ = parse(body)
     wiring.event_keys().verify(event.location_id, body, attributes or {})
-    USE_CASES[event.type](event)
+    # Each location numbers its own events: two systems that both count 1, 2, 3 must not
+    # take each other's events for repeats, so an event is known by location and id.
+    scoped = f"{event.location_id}/{event.event_id}"
+    USE_CASES[event.type](event.model_copy(update={"event_id": scoped}))
 
 
 def string_attributes(record: SQSRecord) -> dict[str, str]:

@@ -74,9 +74,21 @@ def test_stock_received_raises_on_hand_once_even_if_delivered_twice(client, know
     marker = (
         aws.resource("dynamodb")
         .Table("dirigent-orders")
-        .get_item(Key={"pk": f"EVENT#{event['event_id']}", "sk": "EVENT"})["Item"]
+        .get_item(Key={"pk": f"EVENT#dc-kassel/{event['event_id']}", "sk": "EVENT"})["Item"]
     )
     assert int(marker["expires_at"]) > 0
+
+
+def test_two_locations_that_number_their_events_alike_both_apply(client, known):
+    """Each location numbers its own events: the same id from another location is no repeat."""
+    lyon = next(loc for loc in network_documents()["locations"] if loc["location_id"] == "dc-lyon")
+    wiring.catalog_service().put(Kind.LOCATION, "dc-lyon", lyon)
+    wiring.inventory().set_levels("MUG", "dc-lyon", on_hand=1)
+    assert deliver(client, received(5, event_id="1"))[1] == []
+    assert deliver(client, {**received(2, event_id="1"), "location_id": "dc-lyon"})[1] == []
+    assert deliver(client, received(7, event_id="1"))[1] == []  # dc-kassel's again: a repeat
+    assert on_hand() == 15
+    assert wiring.stock_store().get("MUG", "dc-lyon").on_hand == 3
 
 
 def test_a_duplicate_within_one_batch_is_applied_once(client, known):
