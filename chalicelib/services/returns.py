@@ -141,7 +141,12 @@ class ReturnService:
             now = self._clock()
             products = self._network.products({line.sku for line in cmd.lines})
             check_request(
-                order, cmd.lines, products=products, window_days=self._window(order), now=now
+                order,
+                cmd.lines,
+                products=products,
+                window_days=self._window(order),
+                now=now,
+                by_customer=cmd.principal is None,
             )
             source = _source(cmd.principal)
             rma = new_rma(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from chalicelib.domain.returns.policy import MAX_OPEN_REQUESTS
 from tests.api.fulfilment_kit import (
     at,
     deliver,
@@ -186,6 +187,29 @@ def test_a_return_nobody_sent_back_never_blocks_the_customers_own(client, aws, s
     assert deliver(client, "on_warehouse_event", EVENTS, twice) == [0]  # more than delivered
     assert stock(aws, "SKU-2")["dc-kassel"]["on_hand"] == 4 - 2 + 2
     assert_invariants(aws)
+
+
+def test_one_token_opens_a_bounded_number_of_return_requests(client, aws, shop):
+    """Reproduction: 996 requested RMAs for one delivered unit, each rewriting the whole order
+    (420 KB to read, seconds per request). Requested RMAs hold no units, so a count bounds
+    them; customer service can still open one, and a cancelled one frees its place."""
+    order = delivered(client, aws, shop, [("SKU-2", 1)])
+    opened = [
+        post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))
+        for _ in range(MAX_OPEN_REQUESTS)
+    ]
+    assert [status for status, _ in opened] == [201] * MAX_OPEN_REQUESTS
+    status, body = post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))
+    assert status == 409 and "lines" in fields(body), body
+    by_staff = {k: v for k, v in customer_return(order, ("SKU-2", 1, "defective")).items()}
+    del by_staff["token"]
+    assert post_return(client, by_staff, shop["service"])[0] == 201
+    token = {"token": order["tracking_token"]}
+    assert cancel_return(client, opened[0][1]["rma_id"], token)[0] == 200
+    status, _ = post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))
+    assert status == 409  # still five open: the staff's counts too
+    assert cancel_return(client, opened[1][1]["rma_id"], token)[0] == 200
+    assert post_return(client, customer_return(order, ("SKU-2", 1, "wrong_size")))[0] == 201
 
 
 def cancel_return(client: Any, rma_id: str, body: dict[str, Any], key: str | None = None):

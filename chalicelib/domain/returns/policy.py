@@ -103,10 +103,13 @@ def check_request(
     products: Mapping[str, Product],
     window_days: int,
     now: datetime,
+    by_customer: bool = True,
 ) -> None:
     """Raise InvalidInput naming every line that breaks the policy: a SKU not on the order, a
     product that is not returnable, nothing delivered yet, the window (``window_days`` from
-    the last delivery of the SKU) over, or more than delivered minus already returned."""
+    the last delivery of the SKU) over, or more than delivered minus already returned.
+    Conflict when the order has too many RMAs (``_check_count``)."""
+    _check_count(order, by_customer=by_customer)
     ordered = {line.sku for line in order.lines}
     delivered, returned = delivered_units(order), returned_units(order)
     asked: dict[str, int] = {}
@@ -129,6 +132,27 @@ def check_request(
             )
     if errors:
         raise InvalidInput("the return breaks the return policy", fields=errors)
+
+
+MAX_OPEN_REQUESTS = 5  # requested RMAs (nothing moved yet) an order may have at once
+MAX_RMAS = 50  # RMAs of one order in all: each one is part of the order's item
+
+
+def _check_count(order: Order, *, by_customer: bool) -> None:
+    """A requested RMA holds no units (``returned_units``), so only a count bounds how many
+    one tracking token can open (each grows the order's item). Customer service may open
+    one past the customer's limit (who else can, when a stranger holds the token)."""
+    requested = sum(1 for s in order.returns.values() if s.get("status") == RmaStatus.REQUESTED)
+    if by_customer and requested >= MAX_OPEN_REQUESTS:
+        raise Conflict(
+            "the order has too many open return requests",
+            fields=[FieldError("lines", f"{requested} requested returns open: send or cancel one")],
+        )
+    if len(order.returns) >= MAX_RMAS:
+        raise Conflict(
+            "the order has had as many returns as it may",
+            fields=[FieldError("lines", f"{MAX_RMAS} returns already")],
+        )
 
 
 def _line_problem(
