@@ -13,6 +13,7 @@ from tests.api.seed import (
     assert_invariants,
     auth,
     order_body,
+    put,
     seed_channel,
     seed_network,
     seed_product,
@@ -274,6 +275,21 @@ def test_a_unit_price_far_from_the_catalogue_is_refused_naming_the_line(client, 
     assert [f["path"] for f in refused["error"]["fields"]] == ["lines[1].unit_price"]
     body["lines"][1]["unit_price"] = 2999 - 1000  # within the default 50 %
     assert post(client, shop["key"], "/orders", body)[0] == 201
+
+
+def test_a_price_the_catalogue_has_no_figure_for_in_the_currency_is_refused(client, shop, aws):
+    """Reproduction: a CHF order for an EUR-only SKU at unit_price 0 got 201 on a channel that
+    rejects price mismatches (no figure to compare with: unchecked)."""
+    put(client, shop["admin"], "/products/SKU-US", {"weight_g": 500, "prices": {"USD": 2999}})
+    set_stock(aws, "SKU-US", "dc-kassel", 5)
+    body = order_body("P-USD", [("SKU-US", 1)])
+    body["lines"][0]["unit_price"] = 0
+    status, refused = post(client, shop["key"], "/orders", body)
+    assert status == 409, refused
+    reason = "SKU-US has no catalogue price in EUR to check it against"
+    assert refused["error"]["fields"] == [{"path": "lines[0].unit_price", "reason": reason}]
+    ignoring = seed_channel(client, shop["admin"], "outlet", price_mismatch="ignore")
+    assert post(client, ignoring, "/orders", body)[0] == 201  # the channel's prices are the truth
 
 
 def test_a_channel_may_hold_an_order_whose_price_is_off_for_review(client, shop, aws):

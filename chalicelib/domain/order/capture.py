@@ -85,12 +85,21 @@ def price_mismatches(
     currency: str,
 ) -> list[FieldError]:
     """The lines whose ``unit_price`` is outside the channel's tolerance around the catalogue
-    price in ``currency`` (a line without a catalogue price is not checked)."""
+    price in ``currency``, or that the catalogue prices in other currencies only (a product
+    without any price is not checked)."""
     out = []
+    checks = channel.price_mismatch != PriceMismatch.IGNORE
     for i, (sku, price) in enumerate(lines):
         product = products.get(sku)
         catalogue = product.prices.get(currency) if product else None
-        if price is not None and channel.price_off(price, catalogue):
+        if price is not None and checks and catalogue is None and product and product.prices:
+            out.append(
+                FieldError(
+                    f"lines[{i}].unit_price",
+                    f"{sku} has no catalogue price in {currency} to check it against",
+                )
+            )
+        elif price is not None and channel.price_off(price, catalogue):
             out.append(
                 FieldError(
                     f"lines[{i}].unit_price",
