@@ -46,11 +46,16 @@ class StockRow:
 
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
-    """Rows of a CSV file with a header line, as dicts of the JSON form."""
+    """Rows of a CSV file with a header line, as dicts of the JSON form. A row with more cells
+    than the header keeps them as ``cells_beyond_the_header``, which no row model accepts: its
+    cells are misaligned (an unquoted "1,500" read as 1), so the row is refused, not guessed."""
     rows = []
     for raw in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))):
         row: dict[str, Any] = {}
         for column, value in raw.items():
+            if column is None and value:
+                row["cells_beyond_the_header"] = value
+                continue
             if column is None or value is None or value.strip() == "":
                 continue
             column, value = column.strip(), value.strip()

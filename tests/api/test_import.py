@@ -94,6 +94,17 @@ def test_stock_from_csv(client, admin_key, locations):
     assert wiring.stock_store().get("A", "dc-lyon").available == 5
 
 
+def test_a_csv_row_with_more_cells_than_the_header_is_refused(client, admin_key, locations):
+    """Reproduction: an unquoted thousands separator ("1,500") imported on_hand 1, silently."""
+    post(client, "products", [{"sku": "A", "weight_g": 1}], admin_key)
+    csv_text = "sku,location_id,on_hand\nA,dc-lyon,1,500\nA,dc-kassel,3\n"
+    report = json.loads(post(client, "stock", csv_text, admin_key, "text/csv").body)
+    assert (report["received"], report["imported"]) == (2, 1)
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [(1, "cells_beyond_the_header")]
+    assert wiring.stock_store().get("A", "dc-lyon") is None
+    assert wiring.stock_store().get("A", "dc-kassel").on_hand == 3
+
+
 def test_imports_need_a_list_a_known_kind_and_an_admin(client, admin_key):
     assert post(client, "products", {"sku": "A"}, admin_key).status_code == 422
     assert post(client, "prices", [], admin_key).status_code == 404
