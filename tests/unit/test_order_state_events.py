@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,6 +222,23 @@ def test_a_short_pick_without_spare_stock_follows_the_channels_policy():
     assert order.backorders == {"B": 2}
     assert order.shipment(S2).lines == {}
     assert order.status == OrderStatus.BACKORDERED
+
+
+def test_a_step_resent_under_a_new_event_id_adds_nothing_to_the_timeline():
+    """Reproduction: a second ``delivered`` (or ``shipped``) with a new event id added a second
+    timeline entry, and a second ``shipment.shipped`` webhook; a late ``picked`` still shows."""
+    world = World()
+    steps = [
+        ev(1, S1, E.PICKED),
+        ev(2, S1, E.SHIPPED, carrier="DHL", tracking_number="T-1"),
+        ev(3, S1, E.DELIVERED),
+    ]
+    assert world.apply(*steps) == [Outcome.APPLIED] * 3
+    again = [replace(step, event_id=step.event_id + "-resent") for step in steps]
+    assert world.apply(*again) == [Outcome.APPLIED] * 3  # each applied once, nothing to tell
+    entries = [(h.event, h.shipment_id) for h in world.order().history]
+    assert entries.count(("delivered", S1)) == entries.count(("shipped", S1)) == 1
+    assert world.recorder.calls.count(("shipped", S1)) == 1
 
 
 def test_a_shipped_event_writes_the_tracking_lookup_and_mails_once():

@@ -98,6 +98,8 @@ def advance_shipment(
         shipment.carrier = detail["carrier"] = carrier
     if tracking_number and not shipment.tracking_number:
         shipment.tracking_number = detail["tracking_number"] = tracking_number
+    if not moved and not detail and _recorded(order, event_type.value, shipment.shipment_id):
+        return Progress()  # a step sent again under a new event id: nothing new to tell
     # Recorded even when late: the timeline shows every step at the time it happened, and the
     # same events give the same history whatever order they arrived in.
     progress = Progress(changed=True)
@@ -115,6 +117,10 @@ def advance_shipment(
         **({} if moved else {"late": True}),
     )
     return progress
+
+
+def _recorded(order: Order, event: str, shipment_id: str) -> bool:
+    return any(e.event == event and e.shipment_id == shipment_id for e in order.history)
 
 
 def take_short(
