@@ -264,12 +264,13 @@ def get_product(ctx: Ctx, sku: str) -> dict[str, Any]:
     "/carrier-services/{service_id}",
     method="PUT",
     roles=[Role.ADMIN],
-    request="common:CarrierServiceIn",
-    response="common:CarrierServiceIn",
+    request="carriers:CarrierServiceIn",
+    response="carriers:CarrierServiceIn",
 )
 def put_carrier_service(ctx: Ctx, service_id: str) -> dict[str, Any]:
     """Create or replace a carrier service with its lanes and rate card."""
-    from chalicelib.api.models.common import CarrierServiceIn, check_path_id, same_id
+    from chalicelib.api.models.carriers import CarrierServiceIn
+    from chalicelib.api.models.common import check_path_id, same_id
 
     check_path_id("service_id", service_id)
     req = ctx.body(CarrierServiceIn)
@@ -277,7 +278,7 @@ def put_carrier_service(ctx: Ctx, service_id: str) -> dict[str, Any]:
     return wiring.catalog_service().put(Kind.CARRIER, service_id, req.doc(service_id))
 
 
-@endpoint(bp, "/carrier-services", roles=STAFF, response="common:CarrierServiceList")
+@endpoint(bp, "/carrier-services", roles=STAFF, response="carriers:CarrierServiceList")
 def list_carrier_services(ctx: Ctx) -> dict[str, Any]:
     """Every carrier service."""
     return {"carrier_services": wiring.catalog_service().docs(Kind.CARRIER)}

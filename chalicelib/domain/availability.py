@@ -6,6 +6,8 @@ address, so the usable units per location are capture's own: store protection, s
 (``available`` already excludes it), stale-feed discounts, the channel's and the rules'
 excluded locations, capability and lane checks. What one order can take is then capped by the
 parcel limit: the ``max_parcels`` largest parcels the sites can fill (weight bands included).
+A product before its ``release_date`` has none (its shelf stock waits for its preorders, as in
+capture); a channel that backorders is promised its release day.
 
 Pushes are coalesced per (channel, SKU): only a change of *band* (``out_of_stock`` / ``low`` /
 ``in_stock``, the low threshold is the channel's ``availability_low_units``) is announced, at
@@ -102,6 +104,14 @@ def availability(
     from chalicelib.domain.sourcing import SourcingRequest
     from chalicelib.domain.sourcing.context import build_context
 
+    # an unreleased product's shelf stock waits for its preorders: capture sells none of it
+    unreleased = {
+        sku: p.release_date
+        for sku, p in products.items()
+        if p.release_date is not None and p.release_date > now.date()
+    }
+    if unreleased:
+        stock = [level for level in stock if level.sku not in unreleased]
     request = SourcingRequest(
         lines=[CartLine(sku, 1) for sku in skus],
         ship_to=destination(channel, country),
@@ -137,7 +147,7 @@ def availability(
             available=units,
             band=band_of(units, channel.availability_low_units),
             on_locations=total,
-            promise_date=best.earliest if best else None,
+            promise_date=best.earliest if best else unreleased.get(sku) if backorderable else None,
             promise_location_id=best.location_id if best else None,
             backorderable=backorderable,
         )

@@ -4,7 +4,7 @@ turn a stored document (the validated wire form) into the frozen dataclass sourc
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import datetime, time as clock
+from datetime import date, datetime, time as clock
 from enum import StrEnum
 from typing import Any
 
@@ -142,4 +142,5 @@ def product_from_doc(doc: dict[str, Any]) -> Product:
         name=doc.get("name", ""),
         reorder_point=int(doc.get("reorder_point", 0)),
         cost_prices={cur: int(v) for cur, v in (doc.get("cost_prices") or {}).items()},
+        release_date=date.fromisoformat(doc["release_date"]) if doc.get("release_date") else None,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -98,6 +98,7 @@ class Product:
     name: str = ""
     reorder_point: int = 0
     cost_prices: Mapping[str, int] = field(default_factory=dict)  # currency -> unit cost
+    release_date: date | None = None  # a preorder until then (``services.preorders``)
 
 
 @dataclass(frozen=True, slots=True)

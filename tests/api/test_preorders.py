@@ -253,3 +253,13 @@ def test_a_line_over_the_cap_is_named_by_its_place_in_the_cart(client, shop, aws
     assert resp.status_code == 409, resp.body
     fields = json.loads(resp.body)["error"]["fields"]
     assert fields == [{"path": "lines[0].quantity", "reason": "over the preorder cap"}]
+
+
+def test_the_availability_feed_sells_no_shelf_stock_before_release(client, shop):
+    """Reproduction: 5 units on the shelf before release showed as in stock, promised in days,
+    while capture sells none of them (they wait for the preorders)."""
+    resp = client.http.get("/channels/webshop/availability?skus=SKU-G", headers=auth(shop["key"]))
+    assert resp.status_code == 200, resp.body
+    (found,) = json.loads(resp.body)["availability"]
+    assert (found["available"], found["band"]) == (0, "out_of_stock"), found
+    assert found["promise_date"] == RELEASE.isoformat() and found["backorderable"] is True

@@ -42,6 +42,7 @@ NOT_AT_IMPORT = [
         for name in (
             "alerts",
             "availability",
+            "carriers",
             "common",
             "connectors",
             "dashboard",
