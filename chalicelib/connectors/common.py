@@ -113,8 +113,9 @@ def minor_units(amount: Any, currency: str, path: str) -> int:
         raise PayloadError(
             f"{path} is not a decimal amount", fields=[FieldError(path, f"not a number: {amount}")]
         ) from None
-    if not value.is_finite() or value < 0:
-        raise PayloadError(f"{path} is out of range", fields=[FieldError(path, str(amount))])
+    # no real amount reaches 10^30, and scaling "1e999999" would overflow the context
+    if not value.is_finite() or value < 0 or value.adjusted() >= 30:
+        raise PayloadError(f"{path} is out of range", fields=[FieldError(path, str(amount)[:40])])
     scaled = value.scaleb(_EXPONENTS.get(currency, 2))
     if scaled != scaled.to_integral_value():
         raise PayloadError(

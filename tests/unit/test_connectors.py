@@ -92,6 +92,8 @@ def test_money_becomes_minor_units_exactly(amount, currency, minor):
         ("abc", "EUR"),
         (None, "EUR"),
         (1.5, "EUR"),
+        ("1e999999", "EUR"),  # decimal.Overflow while scaling: a 400 the platform retried
+        ("1e30", "EUR"),
     ],
 )
 def test_money_finer_than_the_currency_or_not_a_decimal_is_refused_naming_the_field(
