@@ -242,10 +242,18 @@ class Ctx:
     request: Request
 
     def body(self, model: type[M]) -> M:
-        return model.model_validate(self.json())
+        """The JSON body as ``model``, strictly: a number must be a JSON number (not ``true``
+        or ``"5"``), a flag a JSON boolean; dates, enums and the like are read from strings."""
+        self.json()  # size, depth and non-finite numbers: refused naming the body
+        return model.model_validate_json(self._raw(), strict=True)
 
     def body_as(self, adapter: TypeAdapter[Any]) -> Any:
-        return adapter.validate_python(self.json())
+        self.json()
+        return adapter.validate_json(self._raw(), strict=True)
+
+    def _raw(self) -> bytes:
+        raw = self.request.raw_body or b""
+        return raw.encode() if isinstance(raw, str) else raw
 
     def json(self) -> Any:
         raw = self.request.raw_body or b""

@@ -168,6 +168,11 @@ CASES = [
     # --- stock --------------------------------------------------------------------------
     Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": -1}, 422, "on_hand"),
     Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": 1.5}, 422, "on_hand"),
+    # numbers are JSON numbers: true was 1, "5" was 5 and "1_0" was 10
+    Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": True}, 422, "on_hand"),
+    Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": "5"}, 422, "on_hand"),
+    Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": "1_0"}, 422, "delta"),
+    Case("PUT", "/channels/web", {**CHANNEL, "strict": "yes"}, 422, "strict"),
     Case("PUT", "/stock/MUG/dc-kassel", {"on_hand": 10**9}, 422, "on_hand"),
     Case("PUT", "/stock/MUG/ghost", {"on_hand": 1}, 404, "location_id"),
     Case("PUT", "/stock/ghost/dc-kassel", {"on_hand": 1}, 404, "sku"),
