@@ -231,7 +231,8 @@ def parse(body: str) -> tuple[Any, dict[str, Any]]:
     except ValueError as exc:
         raise UnreadableEvent(f"body: malformed JSON ({exc})") from exc
     try:
-        return WAREHOUSE_EVENT.validate_python(raw), raw
+        # strictly: a quantity is a JSON number (``true`` was one unit, ``"12"`` twelve)
+        return WAREHOUSE_EVENT.validate_json(body, strict=True), raw
     except ValidationError as exc:
         reasons = "; ".join(f"{f.path}: {f.reason}" for f in field_errors(exc))
         raise UnreadableEvent(reasons) from exc

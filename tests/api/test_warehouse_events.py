@@ -139,6 +139,16 @@ def test_a_count_too_old_to_reconcile_goes_to_the_dlq(client, known):
     assert on_hand() == 10
 
 
+@pytest.mark.parametrize(
+    "bad", [{"quantity": True}, {"quantity": "3"}, {"quantity": 2.0}], ids=["true", "text", "float"]
+)
+def test_a_quantity_that_is_no_json_integer_fails_its_record(client, known, bad):
+    """Reproduction: ``"quantity": true`` received one unit, a count of ``"12"`` set 12."""
+    ids, failures = deliver(client, {**received(), **bad})
+    assert failures == ids
+    assert on_hand() == 10
+
+
 def test_a_poison_message_fails_only_itself(client, known):
     poison = {**received(), "quantity": -4}
     ids, failures = deliver(client, received(2), poison, received(3))
