@@ -98,6 +98,11 @@ class OrderDesk:
         limit = _int(params.get("limit", "50"), "limit", 1, 200)
         start, end = _range(params.get("from"), params.get("to"), self._clock)
         status, cursor = params.get("status"), params.get("cursor")
+        if status is not None and status not in {s.value for s in OrderStatus}:
+            raise InvalidInput(
+                "unknown order status",
+                fields=[FieldError("status", f"one of {', '.join(s.value for s in OrderStatus)}")],
+            )
         channel = principal.channel if principal.role == Role.CHANNEL else params.get("channel")
         common: dict[str, Any] = {
             "status": status,
@@ -178,6 +183,8 @@ def _now(clock: Callable[[], datetime]) -> str:
 
 def _int(text: str, name: str, low: int, high: int) -> int:
     try:
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(text)  # int() also takes "٣", "1_0" and " 7"
         value = int(text)
     except ValueError:
         raise InvalidInput(

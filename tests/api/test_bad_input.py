@@ -200,6 +200,8 @@ CASES = [
     Case("GET", "/orders?channel=web%20shop", None, 400, "channel"),
     Case("GET", "/orders?channel_order_id=" + "c" * 101, None, 400, "channel_order_id"),
     Case("GET", "/orders?status=" + "s" * 300, None, 400, "status"),
+    Case("GET", "/orders?status=bogus", None, 422, "status"),  # was 200 with no orders
+    Case("GET", "/orders?limit=٣", None, 422, "limit"),
     Case("GET", "/returns/" + "r" * 200 + "?token=x", None, 400, "rma_id"),
     Case("GET", "/track/" + "o" * 200 + "?token=x", None, 400, "order_id"),
     Case("GET", "/alert-groups/" + "g" * 65, None, 400, "group_id"),

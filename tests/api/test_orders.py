@@ -316,3 +316,13 @@ def test_a_channel_caps_the_units_a_customer_buys_of_a_sku_per_day(client, shop)
     status, body = post(client, key, "/orders", order_body("D-12", [("SKU-2", 3)]))
     assert status == 422 and body["error"]["fields"][0]["path"] == "lines[0].quantity"
     assert post(client, key, "/orders", order_body("D-0", [("SKU-1", 1)]))[0] == 200  # a replay
+
+
+@pytest.mark.parametrize("half", [{"lat": 52.5}, {"lon": 13.4}])
+def test_half_a_pair_of_coordinates_is_refused(client, shop, half):
+    """Reproduction: a lat without its lon was taken (and the distance silently dropped)."""
+    ship_to = {"country": "DE", "postal_code": "10115", **half}
+    cart = {"currency": "EUR", "ship_to": ship_to, "lines": [{"sku": "SKU-1", "quantity": 1}]}
+    status, body = post(client, shop["key"], "/delivery-options", cart)
+    assert status == 422, body
+    assert [f["path"] for f in body["error"]["fields"]] == ["ship_to"]

@@ -31,6 +31,12 @@ class ShipTo(Strict):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> ShipTo:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together: give both or neither")
+        return self
+
     def address(self) -> Address:
         """The domain's address: parsed here, at the edge, and nowhere else."""
         return Address(
