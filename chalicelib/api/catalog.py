@@ -80,6 +80,8 @@ def validate_rules(raw: Any) -> dict[str, Any]:
         raise InvalidInput(
             "the rules must be an object", fields=[FieldError("body", "not an object")]
         )
+    # what GET answers goes back as it is: the version and time it was stored are the server's
+    raw = {k: v for k, v in raw.items() if k not in ("version", "stored_at")}
     unknown = sorted(set(raw) - RULE_FIELDS)
     if unknown:
         raise InvalidInput(

@@ -129,6 +129,8 @@ def parse_period(start: str, end: str, today: date) -> tuple[date, date]:
         )
     if first > today:
         raise InvalidInput("bad period", fields=[FieldError("period.from", "in the future")])
+    if last > today:  # nothing is recorded yet for a day to come
+        raise InvalidInput("bad period", fields=[FieldError("period.to", "in the future")])
     return first, last
 
 

@@ -210,6 +210,9 @@ def test_sourcing_rules_are_versioned_and_the_latest_is_current(client, admin_ke
     assert wiring.catalog_service().rules().max_parcels == 1
     versions = wiring.catalog().list("RULES")
     assert sorted(v["max_parcels"] for v in versions) == [1, 2]
+    again = put(client, "/sourcing-rules", {**current, "max_parcels": 3}, admin_key)
+    assert again.status_code == 200, again.body  # what GET answers goes back, stored_at too
+    assert json.loads(again.body)["version"] == 3
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from tests.api.seed import auth, seed_channel, seed_network, seed_product, set_s
 
 QUEUE = "dirigent-order-events"
 PATH = "/sourcing-rules/simulations"
+TODAY = datetime.now(UTC).date()  # the period check runs on the real clock here
 
 
 @pytest.fixture
@@ -188,6 +189,7 @@ def test_activating_a_done_simulation_stores_the_candidate_as_the_next_version(
         ({"rules": {"split_penalty": -1}}, "split_penalty"),
         ({"period": {"from": "2026-01-01", "to": "2026-03-01"}}, "period.to"),
         ({"period": {"from": "2026-01-01"}}, "period.to"),
+        ({"period": {"from": str(TODAY), "to": str(TODAY + timedelta(days=1))}}, "period.to"),
         ({"rules": "strict"}, "rules"),
     ],
 )
