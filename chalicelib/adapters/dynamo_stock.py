@@ -324,7 +324,9 @@ class DynamoStock(BulkWrites):
     def _level_after(self, sku: str, location_id: str) -> StockLevel:
         level = self.get(sku, location_id)
         if level is None:
-            raise NotFound(f"no stock of {sku} at {location_id}")
+            raise NotFound(
+                f"no stock of {sku} at {location_id}", fields=[FieldError("sku", "no stock item")]
+            )
         return level
 
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:

@@ -70,7 +70,7 @@ def get_availability(ctx: Ctx, channel: str) -> AvailabilityOut:
     from chalicelib.wiring.availability import availability
 
     if not ctx.principal.sees_channel(channel):
-        raise NotFound(f"channel {channel} not found")
+        raise NotFound(f"channel {channel} not found", fields=[FieldError("channel", "unknown")])
     raw_skus, raw_since = ctx.query("skus"), ctx.query("changed_since")
     if raw_skus is not None and raw_since is not None:
         raise InvalidInput(

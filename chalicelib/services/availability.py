@@ -150,7 +150,7 @@ class AvailabilityService:
     def _channel(self, name: str, country: str | None) -> Channel:
         channel = self._network.channel(name)
         if channel is None:
-            raise NotFound(f"channel {name} not found")
+            raise NotFound(f"channel {name} not found", fields=[FieldError("channel", "unknown")])
         if country is not None and country not in channel.countries:
             raise InvalidInput(
                 "the channel does not sell there",
