@@ -16,6 +16,7 @@ from chalicelib.api import (
     connectors,
     dashboard,
     exports,
+    http,
     imports,
     margin,
     orders,
@@ -37,6 +38,12 @@ from chalicelib.wiring import warm
 app = Chalice(app_name="dirigent")
 app.experimental_feature_flags.update(["BLUEPRINTS"])
 instrument(app)
+
+
+@app.middleware("http")
+def errors_in_one_shape(event: Any, get_response: Any) -> Any:
+    return http.in_our_shape(get_response(event))
+
 
 for blueprint in (
     system,

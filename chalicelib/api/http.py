@@ -97,6 +97,27 @@ def error_response(
     return json_response({"error": body}, status)
 
 
+_CHALICE_ERRORS = {
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "method"),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Content-Type"),
+}
+
+
+def in_our_shape(response: Response) -> Response:
+    """Chalice's own answers (an unrouted method, an unreadable Content-Type) in the error
+    shape of every other 4xx; anything else as it is."""
+    known = _CHALICE_ERRORS.get(response.status_code)
+    body = response.body
+    if known is None or not isinstance(body, dict) or "Code" not in body:
+        return response
+    code, field_name = known
+    message = str(body.get("Message", ""))
+    reason = message.split(": ", 1)[-1] or "not accepted"
+    shaped = error_response(response.status_code, code, message, [FieldError(field_name, reason)])
+    shaped.headers.update({k: v for k, v in response.headers.items() if k.lower() == "allow"})
+    return shaped
+
+
 def json_response(
     payload: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:

@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"  # the key's role may not do this (403)
     BAD_REQUEST = "bad_request"  # the body is missing or unreadable (not JSON, not UTF-8) (400)
     PAYLOAD_TOO_LARGE = "payload_too_large"  # the body is over the size limit (413)
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # the path has no such method: see Allow (405)
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # a Content-Type the route can't read (415)
     TOO_MANY_REQUESTS = "too_many_requests"  # a rate limit: wait ``Retry-After`` seconds (429)
     INTERNAL_ERROR = "internal_error"  # an unexpected failure on our side (500)
 

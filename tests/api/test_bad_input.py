@@ -66,6 +66,11 @@ CASES = [
         "handling_cost_per_order",
     ),
     Case("GET", "/locations/ghost", None, 404, "location_id"),
+    # Chalice's own answers, in the shape of every other error (they were {"Code": ...})
+    Case("DELETE", "/locations/dc-kassel", None, 405, "method"),
+    Case(
+        "PUT", "/locations/dc-kassel", LOCATION, 415, "Content-Type", {"Content-Type": "text/plain"}
+    ),
     # never open: no ship date within a year, every quote stocked there was a 500
     Case(
         "PUT",
