@@ -62,6 +62,7 @@ class ReadMeter:
         self.units = 0.0
         self.scans = 0
         self._local = threading.local()  # the params of each thread's call in flight
+        self._lock = threading.Lock()  # the feed reads in 8 threads: += on a float loses counts
 
     @contextmanager
     def attached(self, *clients: Any) -> Iterator[ReadMeter]:
@@ -80,7 +81,10 @@ class ReadMeter:
         self._local.params = params
 
     def _after(self, parsed: dict[str, Any], event_name: str, **kwargs: Any) -> None:
-        operation = event_name.rsplit(".", 1)[-1]
+        with self._lock:
+            self._count(parsed, event_name.rsplit(".", 1)[-1])
+
+    def _count(self, parsed: dict[str, Any], operation: str) -> None:
         params = getattr(self._local, "params", None) or {}
         self.calls[operation] += 1
         half = 1.0 if params.get("ConsistentRead") else 0.5
