@@ -15,6 +15,8 @@ from enum import StrEnum
 from chalicelib.domain.errors import InsufficientStock
 from chalicelib.domain.network import StockLevel
 
+MAX_ON_HAND = 10_000_000  # units of a SKU at a location an admin may set or adjust it to
+
 
 class Movement(StrEnum):
     RESERVE = "reserve"  # an order takes units: available -> reserved

@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.domain.errors import FieldError, InsufficientStock, InvalidInput, NotFound
 from chalicelib.domain.freshness import FRESH, FeedStatus, Freshness, of_location, status
-from chalicelib.domain.inventory import Movement, count_refusal
+from chalicelib.domain.inventory import MAX_ON_HAND, Movement, count_refusal
 from chalicelib.domain.network import Location, Product, StockLevel
 from chalicelib.services.ports import OrderEvents
 
@@ -184,6 +184,14 @@ class InventoryService:
         """A manual correction by ``delta`` units (``InsufficientStock`` if it would take more
         than is available)."""
         product = self._known(sku, location_id)
+        current = self.stock.get(sku, location_id) if delta > 0 else None
+        if current is not None and current.on_hand + delta > MAX_ON_HAND:
+            raise InvalidInput(
+                "the adjustment would take on_hand past its limit",
+                fields=[
+                    FieldError("delta", f"on_hand {current.on_hand} + {delta} > {MAX_ON_HAND}")
+                ],
+            )
         level = self.stock.adjust(sku, location_id, delta, reorder_point=product.reorder_point)
         self._reported(location_id)
         logger.info("stock adjusted", sku=sku, location_id=location_id, delta=delta, reason=reason)

@@ -182,6 +182,8 @@ CASES = [
     Case("PUT", "/stock/MUG/ghost", {"on_hand": 1}, 404, "location_id"),
     Case("PUT", "/stock/ghost/dc-kassel", {"on_hand": 1}, 404, "sku"),
     Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": 0}, 422, "delta"),
+    # dc-kassel holds 1 MUG: the largest delta still allowed would take on_hand past 10^7
+    Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": 10**7}, 422, "delta"),
     Case("POST", "/stock/adjustments", {**ADJUSTMENT, "delta": None}, 422, "delta"),
     Case("POST", "/stock/adjustments", {"sku": "MUG"}, 422, "location_id"),
     Case("POST", "/stock/adjustments", {**ADJUSTMENT, "location_id": "ghost"}, 404, "location_id"),

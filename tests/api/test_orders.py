@@ -313,6 +313,10 @@ def test_a_channel_caps_the_units_a_customer_buys_of_a_sku_per_day(client, shop)
     other = order_body("D-10", [("SKU-1", 1)], customer={"email": "bob@example.com", "name": "Bob"})
     assert post(client, key, "/orders", other)[0] == 201  # another customer
     assert post(client, key, "/orders", order_body("D-11", [("SKU-2", 2)]))[0] == 201  # another SKU
+    tagged = order_body(
+        "D-13", [("SKU-1", 1)], customer={"email": "Ada+2@Example.com", "name": "A"}
+    )
+    assert post(client, key, "/orders", tagged)[0] == 409  # a +tag reaches the same inbox
     status, body = post(client, key, "/orders", order_body("D-12", [("SKU-2", 3)]))
     assert status == 422 and body["error"]["fields"][0]["path"] == "lines[0].quantity"
     assert post(client, key, "/orders", order_body("D-0", [("SKU-1", 1)]))[0] == 200  # a replay

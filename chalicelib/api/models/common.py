@@ -35,6 +35,7 @@ from chalicelib.domain.catalog import (
 )
 from chalicelib.domain.channel import BackorderPolicy, Channel, ChannelKind, PriceMismatch
 from chalicelib.domain.errors import FieldError, InvalidInput, RowError
+from chalicelib.domain.inventory import MAX_ON_HAND
 from chalicelib.domain.network import (
     Capability,
     Location,
@@ -42,7 +43,7 @@ from chalicelib.domain.network import (
     Product,
 )
 
-MAX_QUANTITY = 10_000_000
+MAX_QUANTITY = MAX_ON_HAND  # every quantity: lines, levels, adjustments
 MAX_MONEY = 100_000_000  # minor units: a million in a two-decimal currency
 
 

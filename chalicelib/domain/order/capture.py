@@ -135,10 +135,17 @@ def price_policy(
         )
 
 
+def _mailbox(email: str) -> str:
+    """The mailbox an address delivers to, for the cap: ``Ada+2@Example.com`` is
+    ``ada@example.com`` (a ``+tag`` reaches the same inbox at every large provider)."""
+    local, at, domain = email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}{at}{domain}" if at else local + domain
+
+
 def customer_units(order: Order, channel: Channel) -> list[CustomerUnits]:
     """What the order counts against the channel's per-customer daily cap (one per SKU)."""
     cap = channel.max_units_per_customer_day
-    email = str(order.customer.get("email", "")).strip().lower()
+    email = _mailbox(str(order.customer.get("email", "")))
     if not cap or not email:
         return []
     who = hashlib.sha256(email.encode()).hexdigest()[:32]
