@@ -36,6 +36,7 @@ from chalicelib.domain.errors import (
     OutOfStock,
     Unauthorized,
 )
+from chalicelib.domain.paging import whole_number
 from chalicelib.domain.throttle import retry_after
 
 logger = Logger(service="dirigent")
@@ -292,14 +293,9 @@ class Ctx:
         return params.get(name, default)
 
     def whole_number(self, name: str, default: int, low: int, high: int) -> int:
-        """The query parameter ``name`` as a whole number from ``low`` to ``high`` (ASCII
-        digits only: ``str.isdigit`` takes '²', which ``int`` refuses); 422 naming it else."""
+        """The query parameter ``name`` (``domain.paging.whole_number``), else ``default``."""
         raw = self.query(name)
-        if raw is None or raw == "":
-            return default
-        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-            raise InvalidInput(f"bad {name}", fields=[FieldError(name, f"{low} to {high}")])
-        return int(raw)
+        return whole_number(raw, name, low, high) if raw else default
 
     def header(self, name: str) -> str | None:
         headers: Mapping[str, str] = self.request.headers or {}

@@ -86,16 +86,19 @@ def wants_pickup(
     """Whether the order asks for click & collect (by kind, or by a quoted pick-up option)."""
     if option_hash is None:
         return delivery.get("kind") == OptionKind.CLICK_COLLECT.value
-    quoted = next(
-        (o for o in (quote or {}).get("options", ()) if o["option_id"].endswith("." + option_hash)),
-        None,
-    )
+    quoted = _quoted(quote, option_hash) if quote else None
     return quoted is not None and quoted["kind"] == OptionKind.CLICK_COLLECT.value
 
 
-def check_pickup(locations: Sequence[Location], channel: Channel, location_id: str) -> None:
-    """A named pick-up location must be a click & collect store the channel may use (another
-    store may still stand in when this one can't serve the cart: a changed promise)."""
+def _quoted(quote: dict[str, Any], option_hash: str) -> dict[str, Any] | None:
+    """The quote's option whose id ends in ``option_hash``."""
+    return next((o for o in quote["options"] if o["option_id"].endswith("." + option_hash)), None)
+
+
+def check_pickup(locations: Sequence[Location], excluded: frozenset[str], location_id: str) -> None:
+    """A named pick-up location must be a click & collect store the channel may use (not in
+    ``excluded``: the channel's and the rules' exclusions, as sourcing has them); another store
+    may still stand in when this one can't serve the cart, as a changed promise."""
     found = next((loc for loc in locations if loc.location_id == location_id), None)
     reason = (
         "unknown location"
@@ -103,7 +106,7 @@ def check_pickup(locations: Sequence[Location], channel: Channel, location_id: s
         else "not a click & collect location"
         if Capability.CLICK_COLLECT not in found.capabilities
         else "excluded for this channel"
-        if location_id in channel.excluded_locations
+        if location_id in excluded
         else None
     )
     if reason:
@@ -128,9 +131,7 @@ def choose(
                 "the quote of this option is unknown or expired",
                 fields=[FieldError("delivery.option_id", "expired or unknown; quote again")],
             )
-        quoted = next(
-            (o for o in quote["options"] if o["option_id"].endswith("." + option_hash)), None
-        )
+        quoted = _quoted(quote, option_hash)
         if quoted is None:
             raise InvalidInput(
                 "unknown delivery option",

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import FieldError, InvalidInput, NotFound, StaleOr
 from chalicelib.domain.order.cancel import Cancellation, cancel
 from chalicelib.domain.order.model import Order, OrderStatus, order_to_doc
 from chalicelib.domain.order.writes import OutboxMark
-from chalicelib.domain.paging import Page
+from chalicelib.domain.paging import Page, whole_number
 from chalicelib.services.cursors import CursorSigner
 from chalicelib.services.ports import OrderEvents, OrderSearch, OrderStore
 
@@ -95,7 +95,7 @@ class OrderDesk:
         return Page(page.items, self._cursors.seal(page.cursor, scope))
 
     def _list(self, principal: Principal, params: dict[str, str]) -> Page:
-        limit = _int(params.get("limit", "50"), "limit", 1, 200)
+        limit = whole_number(params.get("limit") or "50", "limit", 1, 200)
         start, end = _range(params.get("from"), params.get("to"), self._clock)
         status, cursor = params.get("status"), params.get("cursor")
         if status is not None and status not in {s.value for s in OrderStatus}:
@@ -179,22 +179,6 @@ def _scope(principal: Principal, params: dict[str, str]) -> str:
 
 def _now(clock: Callable[[], datetime]) -> str:
     return clock().isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _int(text: str, name: str, low: int, high: int) -> int:
-    try:
-        if not (text.isascii() and text.isdigit()):
-            raise ValueError(text)  # int() also takes "٣", "1_0" and " 7"
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(
-            f"{name} must be a whole number", fields=[FieldError(name, "not an integer")]
-        ) from None
-    if not low <= value <= high:
-        raise InvalidInput(
-            f"{name} must be {low}..{high}", fields=[FieldError(name, "out of range")]
-        )
-    return value
 
 
 def _date(text: str, name: str) -> date:

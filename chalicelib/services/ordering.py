@@ -143,7 +143,10 @@ class OrderService:
         order_id = order_id_for(cmd.cart.channel, cmd.channel_order_id)
         reservation_id = cmd.delivery.get("reservation_id")
         if cmd.delivery.get("pickup_location_id"):
-            check_pickup(self._network.locations(), channel, cmd.delivery["pickup_location_id"])
+            excluded = channel.excluded_locations | self._network.rules().excluded_for(
+                channel.channel
+            )
+            check_pickup(self._network.locations(), excluded, cmd.delivery["pickup_location_id"])
         quote_id, option_hash = parse_option(cmd.delivery)
         lost: list[str] = []
         for attempt in range(self._max_attempts):

@@ -126,3 +126,19 @@ def test_a_pickup_location_beside_an_option_is_refused(client, shop, aws):
     )
     assert status in (400, 422), answer
     assert "pickup_location_id" in json.dumps(answer["error"])
+
+
+def test_a_pickup_location_the_rules_exclude_is_refused_naming_it(client, shop, aws):
+    """Excluded as sourcing has it: by the channel or by the rules for the channel."""
+    resp = client.http.put(
+        "/sourcing-rules",
+        body=json.dumps({"excluded_locations": {"marketplace": ["st-berlin"]}}),
+        headers=auth(shop["admin"]),
+    )
+    assert resp.status_code == 200, resp.body
+    delivery = {"kind": "click_collect", "pickup_location_id": "st-berlin"}
+    status, answer = post(
+        client, shop["key"], "/orders", order_body("pick-8", [("SKU-1", 1)], delivery=delivery)
+    )
+    assert status == 422, answer
+    assert answer["error"]["fields"][0]["reason"] == "excluded for this channel"
