@@ -23,18 +23,17 @@ from datetime import date
 from typing import Any
 
 from chalicelib.domain.freshness import Freshness
-from chalicelib.domain.network import Capability, Location
+from chalicelib.domain.network import Capability, Location, LocationType
 from chalicelib.domain.network_value import NetworkValues
 from chalicelib.domain.sourcing.model import CostBreakdown, Shipment, SourcingRequest
 from chalicelib.domain.sourcing.routes import (
     PricedRoute,
     Route,
     RouteMemo,
-    calendar_key,
     priced_routes,
     routes_of,
 )
-from chalicelib.domain.sourcing.site import Frame, Site, distance_km
+from chalicelib.domain.sourcing.site import NONE, Frame, Site, distance_km
 from chalicelib.domain.sourcing.stock import (
     excluded_ids,
     merged_need,
@@ -42,7 +41,6 @@ from chalicelib.domain.sourcing.stock import (
     stock_by_location,
 )
 from chalicelib.domain.sourcing.terms import (
-    SiteTerms,
     co2e_grams,
     item_value_floor,
     prices_distance,
@@ -144,6 +142,9 @@ def opportunity(ctx: Context, location_id: str, lines: Mapping[str, int]) -> int
     return sum(values.get(sku, {}).get(location_id, 0) * qty for sku, qty in lines.items())
 
 
+_STORE = LocationType.STORE  # read once: an enum member's class lookup is not free
+
+
 class _Sites:
     """Builds the site of each location of one request, with the rules' numbers read once."""
 
@@ -153,7 +154,8 @@ class _Sites:
         self.frame = ctx.frame
         self.request = ctx.request
         self.rules = rules = ctx.request.rules
-        self.terms = SiteTerms(rules)
+        self.protect = rules.store_protection_units  # ``terms`` (store protection)
+        self.threshold, self.reward = rules.overstock_units, rules.overstock_reward_per_unit
         self.horizon = rules.holding_horizon_days
         self.floors = bool(rules.min_item_value_by_location)
         self.priced = prices_distance(rules)
@@ -161,7 +163,8 @@ class _Sites:
 
     def site(self, location: Location, raw: dict[str, int]) -> Site | str:
         """The site of ``location``, or why it can't ship (its stock before store protection
-        is ``raw``, not empty). Cheap: it runs for every location of every request."""
+        is ``raw``: units > 0 only, not empty). Cheap: it runs for every location of every
+        request, so the terms of ``terms`` are inlined."""
         request, rules = self.request, self.rules
         if self.floors:
             floor = item_value_floor(rules, location, request.currency)
@@ -169,25 +172,42 @@ class _Sites:
                 raw = {sku: q for sku, q in raw.items() if _unit_value(request, sku) >= floor}
                 if not raw:
                     return "item_value_rule"
-        usable, over = self.terms.of(location, raw)
-        if not usable:
-            return "store_protection" if any(raw.values()) else "no_stock"
-        key = calendar_key(location)
+        protect = self.protect if location.type is _STORE else 0
+        if protect:  # a store keeps its last ``protect`` units of every SKU
+            usable = {}
+            for sku, q in raw.items():  # a loop: cheaper than a comprehension's call
+                if q > protect:
+                    usable[sku] = q - protect
+            if not usable:
+                return "store_protection"
+        else:
+            usable = raw  # never mutated
+        # whether some usable SKU earns the overstock reward (``Site.overstock_reward``)
+        rewarded = self.reward > 0 and max(raw.values()) > max(self.threshold, protect)
+        key = (
+            location.country,
+            location.timezone,
+            location.cutoff_time,
+            location.processing_days,
+            location.closed_weekdays,
+            location.holidays_country,
+        )  # ``routes.calendar_key``, inlined
         routes, best = self.memo.get(key) or routes_of(request, location, key, self.memo)
         if not routes:
             return "no_lane"
         if self.priced:
             km = road_km(rules, distance_km(request, location))
             routes, best = priced_routes(rules, routes, km), {}
-        opportunity: dict[str, int] = {}
+        opportunity = NONE
         if self.values:
             lid = location.location_id
+            opportunity = {}
             for sku in usable:
                 value = self.values.get(sku, {}).get(lid, 0)
                 if value:
                     opportunity[sku] = value
         saved = location.holding_cost_per_unit_day * self.horizon  # ``terms.holding_saved``
-        return Site(self.frame, location, usable, saved, over, routes, best, opportunity)
+        return Site(self.frame, location, usable, raw, saved, rewarded, routes, best, opportunity)
 
 
 def _unit_value(request: SourcingRequest, sku: str) -> int:

@@ -33,12 +33,23 @@ class Frame:
     from ``Context``, so that a context and its sites form no reference cycle: a request's
     context is freed as soon as it is dropped, not by a garbage collection in a later one."""
 
-    __slots__ = ("distances", "need_v", "origin", "request", "skus", "weight_v")
+    __slots__ = (
+        "distances",
+        "need_v",
+        "origin",
+        "request",
+        "reward",
+        "skus",
+        "threshold",
+        "weight_v",
+    )
 
     def __init__(
         self, request: SourcingRequest, skus: list[str], need_v: list[int], weight_v: list[int]
     ) -> None:
         self.request, self.skus, self.need_v, self.weight_v = request, skus, need_v, weight_v
+        rules = request.rules  # the overstock terms (``terms``)
+        self.threshold, self.reward = rules.overstock_units, rules.overstock_reward_per_unit
         self.distances: dict[str, float] = {}  # location id -> km
         self.origin: tuple[float, float] | None = None  # ship-to latitude (radians), cosine
 
@@ -63,7 +74,8 @@ class Frame:
         return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(a)))
 
 
-_LAZY = frozenset({"unit_cost", "stock_v", "unit_v", "cover", "distance_km"})
+_LAZY = frozenset({"overstock_reward", "unit_cost", "stock_v", "unit_v", "cover", "distance_km"})
+NONE: dict[str, int] = {}  # the opportunity of every site without network values: never mutated
 
 
 class Site:
@@ -82,6 +94,7 @@ class Site:
         "memo",
         "opportunity",
         "overstock_reward",
+        "raw",
         "routes",
         "stock_v",
         "unit_cost",
@@ -89,6 +102,7 @@ class Site:
         "unit_v",
     )
     # computed on first use by ``__getattr__``, then plain slots (the solver's loops read them)
+    overstock_reward: dict[str, int]  # reward per unit per SKU that earns one (absent: 0)
     unit_cost: dict[str, int]  # net cost per unit per SKU it has
     stock_v: list[int]  # ``avail`` as a vector indexed like ``Context.skus`` (0 when absent)
     unit_v: list[int]  # ``unit_cost`` as a vector indexed like ``Context.skus`` (0 when absent)
@@ -100,23 +114,24 @@ class Site:
         frame: Frame,
         location: Location,
         avail: dict[str, int],
+        raw: dict[str, int],
         saved: int,
-        over: dict[str, int],
+        rewarded: bool,
         routes: tuple[Route, ...],
         memo: dict[date, dict[int, tuple[Route, int, int] | None]],
         opportunity: dict[str, int],
     ) -> None:
         self.location = location
         self.avail = avail  # usable units per needed SKU (> 0 only); never mutated
+        self.raw = raw  # available units before store protection (> 0 only); never mutated
         self.holding_saved_per_unit = saved
-        self.overstock_reward = over  # reward per unit per SKU (absent: 0)
         self.routes = routes  # by promise date, then price
         # deadline -> weight -> best route; shared by the sites with the same routes
         self.memo = memo
         self.opportunity = opportunity  # network value per unit per SKU (absent: 0)
         floor = location.handling_cost_per_unit - saved
-        if over:
-            floor -= max(over.values())
+        if rewarded:  # some SKU of ``avail`` earns the overstock reward
+            floor -= frame.reward
         if opportunity:
             floor += min(0, *opportunity.values())
         self.unit_floor = floor
@@ -127,10 +142,13 @@ class Site:
         if name not in _LAZY:
             raise AttributeError(name)
         frame = self._frame
-        if name == "unit_cost":
+        if name == "overstock_reward":
+            raw, threshold, reward = self.raw, frame.threshold, frame.reward
+            value: Any = {sku: reward for sku in self.avail if raw[sku] > threshold}
+        elif name == "unit_cost":
             base = self.location.handling_cost_per_unit - self.holding_saved_per_unit
             over, opp = self.overstock_reward, self.opportunity
-            value: Any = {sku: base - over.get(sku, 0) + opp.get(sku, 0) for sku in self.avail}
+            value = {sku: base - over.get(sku, 0) + opp.get(sku, 0) for sku in self.avail}
         elif name == "stock_v":
             value = [self.avail.get(sku, 0) for sku in frame.skus]
         elif name == "unit_v":

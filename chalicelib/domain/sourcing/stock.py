@@ -33,7 +33,8 @@ def stock_by_location(
     need: dict[str, int],
     stale: dict[str, Freshness] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Sellable units per location per needed SKU (never negative; a stale feed discounted)."""
+    """Sellable units per location per needed SKU, > 0 only (a stale feed discounted); a
+    location with none is absent."""
     stock: dict[str, dict[str, int]] = {}
     if stale:
         return _discounted(request, need, stale)
@@ -42,8 +43,8 @@ def stock_by_location(
         if sku not in need:
             continue
         units = level.on_hand - level.reserved - level.safety_stock  # ``available``, inlined
-        if units < 0:
-            units = 0
+        if units <= 0:
+            continue
         at = stock.get(level.location_id)
         if at is None:
             stock[level.location_id] = {sku: units}
@@ -62,10 +63,9 @@ def _discounted(
         if sku not in need:
             continue
         lid, available = level.location_id, level.available
-        if lid in stale:
-            units = stale[lid].sellable(available)
-        else:
-            units = available if available > 0 else 0
+        units = stale[lid].sellable(available) if lid in stale else available
+        if units <= 0:
+            continue
         at = stock.get(lid)
         if at is None:
             stock[lid] = {sku: units}

@@ -9,18 +9,17 @@
 - **overstock reward**: every unit taken of a SKU whose available stock (before protection)
   exceeds ``overstock_units`` earns ``overstock_reward_per_unit``.
 
-``context`` prices every site with ``SiteTerms`` once per request (its unit costs, the vectors
-the solver works on); ``collect`` prices what a store hands over and what a warehouse transfers
-to it with ``holding_saved`` and ``rule_rewards``. Integer arithmetic in minor units, one call
-per location or shipment, never per unit: ``SiteTerms.of`` runs for every location of every
-request.
+``context`` prices every site with these terms, inlined, once per request (its unit costs, the
+vectors the solver works on); ``collect`` prices what a store hands over and what a warehouse
+transfers to it with ``holding_saved`` and ``rule_rewards``. Integer arithmetic in minor units,
+one call per location or shipment, never per unit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chalicelib.domain.network import CarrierService, Location, LocationType
+from chalicelib.domain.network import CarrierService, Location
 from chalicelib.domain.rules import SourcingRules
 
 
@@ -39,41 +38,6 @@ def rule_rewards(rules: SourcingRules, raw: Mapping[str, int], lines: Mapping[st
     """The overstock rewards of taking ``lines`` (units per SKU) from a location with ``raw``
     available units per SKU (a SKU it lacks earns nothing)."""
     return sum(overstock_reward(rules, raw.get(sku, 0)) * qty for sku, qty in lines.items())
-
-
-class SiteTerms:
-    """Store protection and overstock rewards with the rules' numbers read once: it prices
-    every location of every request, so the reward test is ``overstock_reward``'s, inlined."""
-
-    __slots__ = ("protect", "reward", "threshold")
-
-    def __init__(self, rules: SourcingRules) -> None:
-        self.protect = rules.store_protection_units
-        self.threshold, self.reward = rules.overstock_units, rules.overstock_reward_per_unit
-
-    def of(self, location: Location, raw: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
-        """The terms of shipping from ``location``, which has ``raw`` available units per SKU
-        (the holding cost saved per unit is ``holding_saved``):
-
-        - the usable units per SKU: all, except that a store keeps its last
-          ``store_protection_units`` of every SKU (only the SKUs with units left; ``raw``
-          itself when that is all of it: never mutate either);
-        - the overstock reward per unit of those SKUs that earn one (``overstock_reward`` of
-          their raw stock; a SKU absent earns 0).
-        """
-        protect = self.protect if location.type is LocationType.STORE else 0
-        if protect == 0 and min(raw.values(), default=1) > 0:
-            usable = raw
-        else:
-            usable = {sku: qty - protect for sku, qty in raw.items() if qty > protect}
-        rewards: dict[str, int] = {}
-        reward = self.reward
-        if reward:
-            threshold = self.threshold
-            for sku in usable:
-                if raw[sku] > threshold:
-                    rewards[sku] = reward
-        return usable, rewards
 
 
 # --- distance, emissions and item value (``SourcingRules`` docstring; all off by default) ----
