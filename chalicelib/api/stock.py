@@ -31,7 +31,7 @@ def _location_out(level: StockLevel) -> StockLocationOut:
         on_hand=level.on_hand,
         reserved=level.reserved,
         safety_stock=level.safety_stock,
-        available=level.available,
+        available=max(level.available, 0),  # safety stock above on_hand: none, as in reports
         reorder_point=level.reorder_point,
         in_transit=level.in_transit,
         quarantine=level.quarantine,

@@ -276,7 +276,7 @@ class ExportService:
                     "on_hand": level.on_hand,
                     "reserved": level.reserved,
                     "safety_stock": level.safety_stock,
-                    "available": level.available,
+                    "available": max(level.available, 0),
                     "reorder_point": level.reorder_point,
                     "quarantine": level.quarantine,
                 }

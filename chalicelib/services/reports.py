@@ -190,7 +190,7 @@ class ReportService:
                 "location_id": lvl.location_id,
                 "on_hand": lvl.on_hand,
                 "reserved": lvl.reserved,
-                "available": lvl.available,
+                "available": max(lvl.available, 0),
                 "reorder_point": lvl.reorder_point,
             }
             for lvl in low

@@ -105,6 +105,14 @@ def test_stock_export_lists_every_item_now(client, aws, shop):
     }
 
 
+def test_stock_export_shows_no_units_available_when_safety_stock_exceeds_on_hand(client, aws, shop):
+    body = {"on_hand": 2, "safety_stock": 6}
+    assert put(client, shop["admin"], "/stock/SKU-2/dc-kassel", body)["available"] == 0
+    _, rows = rows_of(get(client, shop["admin"], "/exports/stock").body.decode())
+    row = next(r for r in rows if (r["sku"], r["location_id"]) == ("SKU-2", "dc-kassel"))
+    assert (row["on_hand"], row["safety_stock"], row["available"]) == ("2", "6", "0")
+
+
 def test_returns_export_has_one_row_per_rma_line(client, aws, shop):
     order = place(client, shop["key"], "EXP-RET", [("SKU-1", 2), ("SKU-2", 1)])
     dispatch_placed(client, aws)

@@ -199,3 +199,14 @@ def test_bad_levels_are_422_naming_the_field(network, admin_key, levels, field):
     resp = put_stock(network, admin_key, "MUG", "dc-kassel", **levels)
     assert resp.status_code == 422
     assert field in error_paths(resp)
+
+
+def test_safety_stock_above_on_hand_shows_no_units_available_not_a_negative_count(
+    network, admin_key
+):
+    resp = put_stock(network, admin_key, "MUG", "dc-kassel", on_hand=3, safety_stock=8)
+    assert json.loads(resp.body)["available"] == 0
+    channel_key = wiring.keys().create(Role.CHANNEL, "webshop")["api_key"]
+    body = json.loads(network.http.get("/stock/MUG", headers=auth(channel_key)).body)
+    assert [loc["available"] for loc in body["locations"]] == [0]
+    assert body["total"]["available"] == 0
