@@ -206,6 +206,21 @@ def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a JSON number")
 
 
+class _DuplicateKey(Exception):
+    """A JSON object names a key twice: parsers disagree on which one counts."""
+
+
+def _one_of_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
 def _too_deep() -> BadRequest:
     return BadRequest(
         "the body is nested too deeply",
@@ -215,17 +230,25 @@ def _too_deep() -> BadRequest:
 
 def parse_json(raw: bytes | str) -> Any:
     """A request body as JSON: 400 naming ``body`` when malformed, nested deeper than
-    ``MAX_JSON_DEPTH`` or holding a non-finite number (``NaN``, ``Infinity``, ``1e999``)."""
+    ``MAX_JSON_DEPTH`` or holding a non-finite number (``NaN``, ``Infinity``, ``1e999``); 400
+    naming the key when an object gives one twice (which counts would be a guess)."""
     data = raw.encode() if isinstance(raw, str) else raw
     if _nesting_over(data, MAX_JSON_DEPTH):
         raise _too_deep()
     try:
-        value = json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+        value = json.loads(
+            data, parse_float=_finite, parse_constant=_no_constant, object_pairs_hook=_one_of_each
+        )
         if b"\\u" in data:  # an escaped lone surrogate parses, but no store can encode it
             json.dumps(value, ensure_ascii=False).encode()
         return value
     except RecursionError as exc:  # unbalanced and deep: the scan left it to the parser
         raise _too_deep() from exc
+    except _DuplicateKey as exc:
+        key = str(exc)[:64]
+        raise BadRequest(
+            f"the body gives {key} twice", fields=[FieldError(key, "given more than once")]
+        ) from exc
     except ValueError as exc:  # UnicodeError is one
         raise BadRequest(
             "the body is not valid JSON", fields=[FieldError("body", f"malformed JSON: {exc}")]

@@ -20,7 +20,7 @@ from chalicelib import wiring
 from chalicelib.api.http import MAX_JSON_DEPTH
 from local.demo import network_documents
 from tests.api.fulfilment_kit import make_shop, place
-from tests.api.seed import auth, order_body
+from tests.api.seed import auth, order_body, seed_network, seed_product, stock
 
 LOCATION = network_documents()["locations"][0]
 SERVICE = network_documents()["carrier_services"][0]
@@ -295,6 +295,25 @@ def test_brackets_inside_strings_do_not_count_as_nesting(client):
     resp = client.http.post("/returns", body=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 422, resp.body
     assert "lines" in [f["path"] for f in json.loads(resp.body)["error"]["fields"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"on_hand": 1, "on_hand": 900}', "on_hand"),
+        ('{"safety_stock": 0, "extra": {"a": 1, "a": 2}}', "a"),
+    ],
+)
+def test_a_key_given_twice_is_a_400_naming_it_and_nothing_is_written(
+    client, admin_key, aws, body, key
+):
+    seed_network(client, admin_key, locations=["dc-kassel"])
+    seed_product(client, admin_key, "SKU-1")
+    headers = {"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"}
+    resp = client.http.put("/stock/SKU-1/dc-kassel", body=body, headers=headers)
+    assert resp.status_code == 400, resp.body
+    assert [f["path"] for f in json.loads(resp.body)["error"]["fields"]] == [key]
+    assert stock(aws, "SKU-1") == {}
 
 
 def test_a_unit_price_beyond_dynamodbs_range_is_a_422_naming_it(client, admin_key, aws):
