@@ -2,8 +2,9 @@
 accepted so far; ``PREORDER#<sku>`` / ``ORDER#<order_id>`` is one order's claim (``units``,
 ``claimed_at``). A claim and its count move in one transaction, conditional on the cap, so
 concurrent orders never pass it and a replayed order never counts twice. A claim whose order was
-never written is released the same way: claim deleted and count decremented together, only if
-the claim is still the one listed and the order still does not exist."""
+never written, or was cancelled, is released the same way: claim deleted and count decremented
+together, only if the claim is still the one listed and the order still does not exist or is
+cancelled (a cancelled order stays cancelled)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from boto3.dynamodb.conditions import Key
 
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import StaleOrder
+from chalicelib.domain.order.model import OrderStatus
 from chalicelib.domain.preorders import PreorderClaim
 from chalicelib.domain.supply import CapReached
 
 CLAIM = "ORDER#"
+CANCELLED = OrderStatus.CANCELLED.value  # the order item's ``status`` (``dynamo_orders``)
 BATCH_GET_MAX = 100
 
 
@@ -80,17 +83,19 @@ class DynamoPreorders:
         return int(item["units"]) if item else 0
 
     def orphans(self, sku: str, before: str) -> list[PreorderClaim]:
-        """The claims of ``sku`` made before ``before`` (or undated) whose order does not exist."""
+        """The claims of ``sku`` made before ``before`` (or undated) whose order does not exist
+        or was cancelled: their units are free again."""
         claims = [c for c in self._claims(sku) if c.claimed_at is None or c.claimed_at < before]
-        found: set[str] = set()
+        live: set[str] = set()
         for i in range(0, len(claims), BATCH_GET_MAX):
             keys = [_order_key(c.order_id) for c in claims[i : i + BATCH_GET_MAX]]
-            found |= {str(item["pk"]) for item in self._existing(keys)}
-        return [c for c in claims if _order_key(c.order_id)["pk"] not in found]
+            live |= {str(i["pk"]) for i in self._existing(keys) if i.get("status") != CANCELLED}
+        return [c for c in claims if _order_key(c.order_id)["pk"] not in live]
 
     def release(self, claim: PreorderClaim) -> bool:
         """Delete ``claim`` and take its units off the count, in one transaction; False (and
-        nothing changed) when the claim is gone or was made again, or its order now exists."""
+        nothing changed) when the claim is gone or was made again, or its order now exists and
+        is not cancelled."""
         name = self._table.name
         pk = f"PREORDER#{claim.sku}"
         same = "attribute_exists(pk) AND units = :q AND "
@@ -111,7 +116,9 @@ class DynamoPreorders:
                 "ConditionCheck": {
                     "TableName": name,
                     "Key": serialize(_order_key(claim.order_id)),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ConditionExpression": "attribute_not_exists(pk) OR #s = :cancelled",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": serialize({":cancelled": CANCELLED}),
                 }
             },
             {
@@ -153,10 +160,15 @@ class DynamoPreorders:
             kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def _existing(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """The items among ``keys`` that exist (their ``pk`` only)."""
+        """The items among ``keys`` that exist (their ``pk`` and ``status`` only)."""
         client = self._table.meta.client
         request: dict[str, Any] = {
-            self._table.name: {"Keys": keys, "ProjectionExpression": "pk", "ConsistentRead": True}
+            self._table.name: {
+                "Keys": keys,
+                "ProjectionExpression": "pk, #s",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ConsistentRead": True,
+            }
         }
         items: list[dict[str, Any]] = []
         for _ in range(8):

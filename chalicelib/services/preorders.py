@@ -99,8 +99,8 @@ class PreorderService:
                 ) from None
 
     def sweep(self, grace: timedelta = CLAIM_GRACE) -> int:
-        """Give back the cap units of claims older than ``grace`` whose order does not exist;
-        the units freed. Concurrent sweeps free each claim once."""
+        """Give back the cap units of claims older than ``grace`` whose order does not exist or
+        was cancelled; the units freed. Concurrent sweeps free each claim once."""
         before = _iso(self._clock() - grace)
         freed = 0
         for doc in self._catalog.docs(Kind.PRODUCT):

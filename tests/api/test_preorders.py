@@ -172,6 +172,36 @@ def test_a_claim_with_its_order_is_kept(client, shop, monkeypatch):
     assert status == 409
 
 
+def test_a_cancelled_preorder_gives_its_units_back_to_the_cap(client, shop, monkeypatch):
+    status, body = place(client, shop["key"], "PRE-1", 2)
+    assert status == 201, body
+    assert place(client, shop["key"], "PRE-2", 2)[0] == 409  # 1 of 3 left
+    resp = client.http.post(
+        f"/orders/{body['order_id']}/cancel", body="{}", headers=auth(shop["admin"])
+    )
+    assert resp.status_code == 200, resp.body
+    later(monkeypatch, CLAIM_GRACE + timedelta(minutes=1))
+    assert wiring.preorders().sweep() == 2
+    assert wiring.preorder_counters().count("SKU-G") == 0
+    assert wiring.preorders().sweep() == 0  # freed once
+    status, body = place(client, shop["key"], "PRE-2", 3)
+    assert status == 201, body
+
+
+def test_a_live_order_keeps_its_whole_claim_after_a_partial_cancel(client, shop, monkeypatch):
+    status, body = place(client, shop["key"], "PRE-1", 2)
+    assert status == 201, body
+    resp = client.http.post(
+        f"/orders/{body['order_id']}/cancel",
+        body=json.dumps({"lines": [{"sku": "SKU-G", "quantity": 1}]}),
+        headers=auth(shop["admin"]),
+    )
+    assert resp.status_code == 200, resp.body
+    later(monkeypatch, CLAIM_GRACE + timedelta(minutes=1))
+    assert wiring.preorders().sweep() == 0  # never freed while the order lives (see the README)
+    assert wiring.preorder_counters().count("SKU-G") == 2
+
+
 def test_a_retried_order_keeps_its_claim_even_when_a_sweep_listed_it(client, shop, monkeypatch):
     with monkeypatch.context() as crashing:
         crash_on_create(crashing)
