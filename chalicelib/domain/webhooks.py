@@ -30,6 +30,7 @@ class EventType(StrEnum):
     ORDER_PLACED = "order.placed"
     ORDER_STATUS_CHANGED = "order.status_changed"
     SHIPMENT_SHIPPED = "shipment.shipped"
+    SHIPMENT_TRACKING_CORRECTED = "shipment.tracking_corrected"  # a later number replaced it
     ORDER_CANCELLED = "order.cancelled"
     RETURN_RECEIVED = "return.received"
     REFUND_RECORDED = "refund.recorded"
@@ -155,6 +156,15 @@ def _entry_events(order: Order, index: int) -> list[tuple[EventType, dict[str, A
                 },
             )
         )
+    if entry.event == "tracking_corrected" and entry.shipment_id:
+        fix = {
+            "shipment_id": entry.shipment_id,
+            "tracking_number": entry.detail.get("tracking_number"),
+            "previous_tracking_number": entry.detail.get("previous"),
+        }
+        if "carrier" in entry.detail:
+            fix["carrier"] = entry.detail["carrier"]
+        found.append((EventType.SHIPMENT_TRACKING_CORRECTED, fix))
     if entry.event == "return_received":
         rma_id = entry.detail.get("rma_id")
         found.append((EventType.RETURN_RECEIVED, {"rma_id": rma_id, "source": entry.source}))

@@ -22,6 +22,7 @@ from chalicelib.domain.order.model import (
     order_to_doc,
 )
 from chalicelib.domain.order.progress import ShipmentEventType
+from chalicelib.domain.webhooks import order_events
 from chalicelib.services.order_events import OrderEventService, Outcome, ShipmentEvent
 from chalicelib.services.short_picks import Resourcer
 from tests.unit.order_fakes import FakeNetwork, FakeOrders, FakeSnapshots, Recorder
@@ -248,3 +249,32 @@ def test_a_shipped_event_writes_the_tracking_lookup_and_mails_once():
     assert world.orders.written.tracking["T-1"] == {ORDER}
     assert world.recorder.calls.count(("shipped", S1)) == 1
     assert shipped.event_id in world.orders.written.events
+
+
+def test_a_later_shipped_with_another_tracking_number_corrects_it():
+    """Reproduction: a second ``shipped`` with a corrected number was dropped, so customers and
+    channels kept tracking a label that was never used."""
+    world = World()
+    first = ev(2, S1, E.SHIPPED, carrier="DHL", tracking_number="T-1")
+    fixed = ev(3, S1, E.SHIPPED, carrier="UPS", tracking_number="T-2")
+    assert world.apply(ev(1, S1, E.PICKED), first, fixed) == [Outcome.APPLIED] * 3
+    shipment = world.order().shipment(S1)
+    assert (shipment.carrier, shipment.tracking_number) == ("UPS", "T-2")
+    (entry,) = [h for h in world.order().history if h.event == "tracking_corrected"]
+    assert entry.detail == {"tracking_number": "T-2", "previous": "T-1", "carrier": "UPS"}
+    assert world.orders.written.tracking["T-2"] == {ORDER}
+    assert world.recorder.calls.count(("shipped", S1)) == 1  # the customer is mailed once
+    events = [e for e in order_events(world.order()) if e.type.value.startswith("shipment.")]
+    assert [(e.type.value, e.data["tracking_number"]) for e in events] == [
+        ("shipment.shipped", "T-2"),
+        ("shipment.tracking_corrected", "T-2"),
+    ]
+
+
+def test_an_older_tracking_number_arriving_late_changes_nothing():
+    world = World()
+    first = ev(2, S1, E.SHIPPED, tracking_number="T-1")
+    fixed = ev(3, S1, E.SHIPPED, tracking_number="T-2")
+    world.apply(fixed, first)
+    assert world.order().shipment(S1).tracking_number == "T-2"
+    assert not [h for h in world.order().history if h.event == "tracking_corrected"]

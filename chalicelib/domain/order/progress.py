@@ -7,13 +7,16 @@ which stock movements follow. Units leave ``on_hand`` exactly once per shipment:
 shipment first reaches a state past its location (``shipped``, or ``collected`` for a pick-up),
 whichever event brings it there. A short pick takes units off the shipment; while they are
 still reserved at the location it also says to write them off there (``Movement.SHORT``), and
-once the shipment has left, shipping already took them off ``on_hand``.
+once the shipment has left, shipping already took them off ``on_hand``. A later ``shipped``
+with another tracking number corrects the shipment's (``tracking_corrected``); an earlier one
+arriving late changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -98,6 +101,23 @@ def advance_shipment(
         shipment.carrier = detail["carrier"] = carrier
     if tracking_number and not shipment.tracking_number:
         shipment.tracking_number = detail["tracking_number"] = tracking_number
+    elif event_type == ShipmentEventType.SHIPPED and _corrects(
+        order, shipment, tracking_number, at
+    ):
+        # a later ``shipped`` with another number: the location corrected it (a relabelled parcel)
+        fix = {"tracking_number": tracking_number, "previous": shipment.tracking_number}
+        shipment.tracking_number = tracking_number
+        if carrier and carrier != shipment.carrier:
+            shipment.carrier = fix["carrier"] = carrier
+        order.record(
+            at=at,
+            event="tracking_corrected",
+            source=source,
+            shipment_id=shipment.shipment_id,
+            **fix,
+        )
+        if not moved:
+            return Progress(changed=True)
     if not moved and not detail and _recorded(order, event_type.value, shipment.shipment_id):
         return Progress()  # a step sent again under a new event id: nothing new to tell
     # Recorded even when late: the timeline shows every step at the time it happened, and the
@@ -117,6 +137,24 @@ def advance_shipment(
         **({} if moved else {"late": True}),
     )
     return progress
+
+
+def _corrects(order: Order, shipment: OrderShipment, number: str | None, at: str) -> bool:
+    """Whether ``number``, reported ``at``, replaces the shipment's tracking number: it differs,
+    and no entry that set one is as recent (events arrive in any order: the latest counts)."""
+    if not number or not shipment.tracking_number or number == shipment.tracking_number:
+        return False
+    when = _instant(at)
+    return all(
+        _instant(e.at) < when
+        for e in order.history
+        if e.shipment_id == shipment.shipment_id and "tracking_number" in e.detail
+    )
+
+
+def _instant(at: str) -> datetime:
+    found = datetime.fromisoformat(at)
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def _recorded(order: Order, event: str, shipment_id: str) -> bool:
