@@ -25,6 +25,17 @@ def _found(doc: dict[str, Any] | None, what: str, name: str, value: str) -> dict
     return doc
 
 
+def _unknown_locations(named: list[tuple[str, str]]) -> list[FieldError]:
+    """A problem per (field, location id) whose location does not exist: an exclusion or a
+    floor naming a typo would silently do nothing."""
+    if not named:
+        return []
+    known = {doc["location_id"] for doc in wiring.catalog_service().docs(Kind.LOCATION)}
+    return [
+        FieldError(name, f"no location {lid[:64]!r}") for name, lid in named if lid not in known
+    ]
+
+
 # --- channels ----------------------------------------------------------------------------------
 
 
@@ -43,6 +54,9 @@ def put_channel(ctx: Ctx, channel: str) -> dict[str, Any]:
     check_path_id("channel", channel)
     req = ctx.body(ChannelIn)
     same_id("channel", channel, req.channel)
+    named = [(f"excluded_locations.{i}", lid) for i, lid in enumerate(req.excluded_locations)]
+    if problems := _unknown_locations(named):
+        raise InvalidInput("the channel names unknown locations", fields=problems)
     return wiring.catalog_service().put(Kind.CHANNEL, channel, req.doc(channel))
 
 
@@ -121,6 +135,18 @@ def validate_rules(raw: Any) -> dict[str, Any]:
     for currency in values["free_shipping_threshold"]:
         if len(currency) != 3 or not currency.isupper():
             problems.append(FieldError(f"free_shipping_threshold.{currency}", "not a currency"))
+    if not problems:  # well-formed: then every location it names must exist
+        named = [
+            (f"excluded_locations.{channel}.{i}", lid)
+            for channel, ids in values["excluded_locations"].items()
+            for i, lid in enumerate(ids)
+        ]
+        named += [
+            (f"min_item_value_by_location.{key}", key)
+            for key in values["min_item_value_by_location"]
+            if not key.startswith("type:")
+        ]
+        problems = _unknown_locations(named)
     if problems:
         raise InvalidInput("the rules are invalid", fields=problems)
     values.pop("version", None)  # the server numbers versions

@@ -237,3 +237,32 @@ def test_master_data_writes_are_admin_only(client, service_key, channel_key):
         assert put(client, "/products/SKU-1", {"weight_g": 1}, key).status_code == 403
         assert put(client, "/channels/webshop", CHANNEL, key).status_code == 403
         assert put(client, "/sourcing-rules", {}, key).status_code == 403
+
+
+def test_an_exclusion_or_item_floor_naming_an_unknown_location_is_422_naming_it(client, admin_key):
+    """Reproduction: a typo (``dc-kasel``) was stored and silently excluded nothing."""
+    put_location = client.http.put(
+        "/locations/dc-kassel",
+        body=json.dumps(network_documents()["locations"][0]),
+        headers=auth(admin_key),
+    )
+    assert put_location.status_code == 200, put_location.body
+    channel = {"kind": "webshop", "currencies": ["EUR"], "countries": ["DE"]}
+    resp = client.http.put(
+        "/channels/web",
+        body=json.dumps({**channel, "excluded_locations": ["dc-kassel", "dc-kasel"]}),
+        headers=auth(admin_key),
+    )
+    assert resp.status_code == 422, resp.body
+    assert [f["path"] for f in json.loads(resp.body)["error"]["fields"]] == ["excluded_locations.1"]
+    assert client.http.get("/channels/web", headers=auth(admin_key)).status_code == 404
+    rules = {
+        "excluded_locations": {"web": ["dc-kasel"]},
+        "min_item_value_by_location": {"dc-kassel": {"EUR": 1}, "st-nowhere": {"EUR": 1}},
+    }
+    resp = client.http.put("/sourcing-rules", body=json.dumps(rules), headers=auth(admin_key))
+    assert resp.status_code == 422, resp.body
+    assert sorted(f["path"] for f in json.loads(resp.body)["error"]["fields"]) == [
+        "excluded_locations.web.0",
+        "min_item_value_by_location.st-nowhere",
+    ]

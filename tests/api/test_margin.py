@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import wiring
 from tests.api.fulfilment_kit import deliver, dispatch_placed, event, get_order, make_shop, place
-from tests.api.seed import auth, order_body, seed_channel, set_stock
+from tests.api.seed import auth, order_body, seed_channel, seed_network, set_stock
 
 EVENTS = "dirigent-warehouse-events"
 TODAY = datetime.now(UTC).date().isoformat()
@@ -68,6 +68,7 @@ def test_the_rules_margin_and_cost_fields_are_validated(client, admin_key, rules
 
 
 def test_valid_cost_rules_are_stored(client, admin_key):
+    seed_network(client, admin_key, locations=["dc-lyon"])
     rules = {
         "min_margin": {"EUR": 500},
         "min_margin_pct": 5,
