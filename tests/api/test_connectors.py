@@ -117,6 +117,17 @@ def test_a_connector_for_an_unknown_channel_or_platform_is_refused(client, shop)
     assert [f["path"] for f in json.loads(resp.body)["error"]["fields"]] == ["platform"]
 
 
+def test_a_sku_map_onto_something_that_is_not_one_of_our_skus_is_422_naming_it(client, shop):
+    """Reproduction: ``{"IPOD": "not a sku!"}`` was stored; every order of that item was then
+    rejected as an unknown product instead of the map being refused."""
+    body = {"platform": "shopify", "webhook_secret": SECRET, "sku_map": {"IPOD": "not a sku!"}}
+    resp = client.http.put(
+        "/channels/webshop/connector", body=json.dumps(body), headers=auth(shop["admin"])
+    )
+    assert resp.status_code == 422, resp.body
+    assert [f["path"] for f in json.loads(resp.body)["error"]["fields"]] == ["sku_map.IPOD"]
+
+
 def test_a_signed_shopify_order_is_captured_with_its_lines_prices_and_exact_id(client, shop, aws):
     status, result = send(client, shopify_body())
     assert (status, result["status"]) == (200, "captured")

@@ -7,7 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from chalicelib.api.http import ID_PATTERN
+
 MappedSku = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+OurSku = Annotated[str, StringConstraints(pattern=ID_PATTERN)]  # what a SKU id here may be
 
 
 class DefaultDelivery(BaseModel):
@@ -40,7 +43,7 @@ class ConnectorRequest(BaseModel):
         max_length=256,
         description="shopify, woocommerce: signs the platform's webhooks (HMAC key); required",
     )
-    sku_map: dict[MappedSku, MappedSku] = Field(
+    sku_map: dict[MappedSku, OurSku] = Field(
         default={}, max_length=5000, description="channel SKU -> our SKU"
     )
     default_delivery: DefaultDelivery = Field(default_factory=DefaultDelivery)
