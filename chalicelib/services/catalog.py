@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from chalicelib.domain.catalog import (
     Kind,
@@ -52,6 +52,9 @@ _ID_FIELD: dict[str, str] = {  # the id field of each kind's documents
 }
 
 
+T = TypeVar("T")
+
+
 def _rules_id(version: int) -> str:
     return f"v{version:09d}"
 
@@ -66,6 +69,10 @@ class CatalogService:
     ) -> None:
         self._store = store
         self._clock = clock
+        # per kind: id(document) -> (document, its domain object). The store hands out the same
+        # document objects while its cache holds them, so a network of 1000 locations is not
+        # decoded again on every call (that cost more than sourcing the order).
+        self._decoded: dict[str, dict[int, tuple[dict[str, Any], Any]]] = {}
 
     # --- documents (the API's wire form) ------------------------------------------------------
 
@@ -117,10 +124,25 @@ class CatalogService:
         return location_from_doc(doc) if doc else None
 
     def locations(self) -> list[Location]:
-        return [location_from_doc(d) for d in self.docs(Kind.LOCATION)]
+        return self._objects(Kind.LOCATION, location_from_doc)
 
     def carrier_services(self) -> list[CarrierService]:
-        return [carrier_service_from_doc(d) for d in self.docs(Kind.CARRIER)]
+        return self._objects(Kind.CARRIER, carrier_service_from_doc)
+
+    def _objects(self, kind: str, decode: Callable[[dict[str, Any]], T]) -> list[T]:
+        """``decode`` of every document of ``kind``, each document decoded once while the
+        store keeps handing out that same object (a changed one is a new object)."""
+        docs = self.docs(kind)
+        memo = self._decoded.setdefault(kind, {})
+        out: list[T] = []
+        for doc in docs:
+            hit = memo.get(id(doc))
+            if hit is None or hit[0] is not doc:
+                hit = memo[id(doc)] = (doc, decode(doc))
+            out.append(hit[1])
+        if len(memo) > 2 * len(docs):  # documents replaced since: forget the old ones
+            self._decoded[kind] = {id(doc): memo[id(doc)] for doc in docs}
+        return out
 
     def product(self, sku: str) -> Product | None:
         doc = self._store.get(Kind.PRODUCT, sku)

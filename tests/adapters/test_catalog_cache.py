@@ -47,3 +47,39 @@ def test_cached_kinds_are_read_consistently(aws):
 
     DynamoCatalog(Spy(table), cached_kinds=["location"]).list("location")
     assert seen == [True]
+
+
+def test_locations_are_decoded_once_while_cached_and_again_when_changed(aws, monkeypatch):
+    """A network of 1000 locations was decoded on every call, several times per order."""
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.catalog import Kind
+    from chalicelib.services import catalog as catalog_module
+    from chalicelib.services.catalog import CatalogService
+    from local.demo import network_documents
+
+    table = aws.resource("dynamodb").Table("dirigent-catalog")
+    store = DynamoCatalog(table, ttl=3600, cached_kinds=[Kind.LOCATION])
+    service = CatalogService(store)
+    for doc in network_documents()["locations"][:3]:
+        service.put(Kind.LOCATION, doc["location_id"], doc)
+    decoded: list[str] = []
+    real = catalog_module.location_from_doc
+
+    def counting(doc: dict[str, Any]) -> Any:
+        decoded.append(doc["location_id"])
+        return real(doc)
+
+    monkeypatch.setattr(catalog_module, "location_from_doc", counting)
+    first = service.locations()
+    again = service.locations()
+    assert len(decoded) == 3 and [a is b for a, b in zip(first, again, strict=True)] == [True] * 3
+    assert store.mark_feed(first[0].location_id, datetime.now(UTC))  # one document replaced
+    marked = service.locations()
+    assert decoded[3:] == [first[0].location_id] and marked[0].feed_at is not None
+    assert marked[1:] == again[1:] and marked[1] is again[1]
+    moved = {**network_documents()["locations"][1], "processing_days": 3}
+    service.put(Kind.LOCATION, moved["location_id"], moved)  # a write: every document read anew
+    assert {loc.location_id: loc.processing_days for loc in service.locations()}[
+        moved["location_id"]
+    ] == 3
