@@ -1,6 +1,7 @@
 """CPU per request of our own code: parse, sourcing, transaction build, response.
 
-Run: ``.venv/bin/python bench/per_request.py [--runs 200]`` (~1 minute; ``make bench`` runs it).
+Run: ``.venv/bin/python bench/per_request.py [--runs 200] [--locations 100]`` (~1 minute;
+``make bench`` runs it).
 
 The real app (``app.py``, its wiring and DynamoDB/SQS/SES adapters, botocore's serialisation
 included) answers a quote (``POST /delivery-options``), an order (``POST /orders``) at 5 lines x
@@ -41,6 +42,7 @@ os.environ.update(
     POWERTOOLS_TRACE_DISABLED="true",
     DIRIGENT_STAGE="test",
     DIRIGENT_TOKEN_SECRET="bench-only-secret-of-at-least-32-bytes",
+    RATE_LIMIT_BURST_PER_KEY="1000000",  # seeding 1000 locations is no client over its limit
 )
 
 import boto3  # noqa: E402 - after the environment
@@ -56,6 +58,7 @@ from tests.api.seed import auth, put, seed_channel  # noqa: E402
 from tests.fixtures.network import load_network  # noqa: E402
 
 N_LINES, N_LOCATIONS = 5, 100
+NETWORK = [N_LOCATIONS]  # the locations of this run (``--locations``), for the labels
 STOCK_SCALE = 1000  # the generator's small stock, times this: orders never run out
 WARM_UP = 5  # first requests of each kind, not counted (cold start is bench/import.py's)
 PROFILE: dict[str, Any] = {"on": False}
@@ -167,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200, help="requests of each kind")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--locations", type=int, default=N_LOCATIONS, help="network size")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the orders: our functions, moto's out"
     )
@@ -174,7 +178,8 @@ def main() -> None:
     PROFILE["on"] = args.profile
     net, rng = load_network(), random.Random(args.seed)
     catalogue = sourcing_bench.products(rng)
-    locs = sourcing_bench.locations(net, N_LOCATIONS, rng)
+    n_locations = NETWORK[0] = args.locations
+    locs = sourcing_bench.locations(net, n_locations, rng)
     carts = [
         sourcing_bench.random_request(net, catalogue, locs, N_LINES, rng)
         for _ in range(args.runs + WARM_UP)
@@ -182,7 +187,7 @@ def main() -> None:
     for request in carts[:WARM_UP]:
         sourcing_bench.plan(request)
     plan_times = [sourcing_bench.cpu_ms(r) for r in carts[WARM_UP:]]
-    results = {f"plan() {N_LINES} x {N_LOCATIONS} (bench/sourcing.py)": plan_times}
+    results = {f"plan() {N_LINES} x {n_locations} (bench/sourcing.py)": plan_times}
     results.update(measure(catalogue, locs, rng, carts))
     print(f"== CPU per request of our own code (AWS answered in memory), {args.runs} runs ==")
     print(f"{'request':<44} {'p50 ms':>8} {'p99 ms':>8}")
@@ -246,8 +251,8 @@ def run_requests(
         assert result.payload["batchItemFailures"] == [], result.payload
         events.append(ms)
     return {
-        f"quote {N_LINES} x {N_LOCATIONS}": quotes[WARM_UP:],
-        f"order {N_LINES} x {N_LOCATIONS}": orders[WARM_UP:],
+        f"quote {N_LINES} x {NETWORK[0]}": quotes[WARM_UP:],
+        f"order {N_LINES} x {NETWORK[0]}": orders[WARM_UP:],
         "warehouse event (shipped)": events[WARM_UP:],
     }
 
