@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.errors import FieldError, InvalidInput, NotFound
+from chalicelib.domain.inventory import stamp
 from chalicelib.domain.order.model import Order, OrderShipment, ShipmentStatus
 from chalicelib.domain.order.stock import Move, progress_moves, short_moves
 
@@ -144,17 +144,12 @@ def _corrects(order: Order, shipment: OrderShipment, number: str | None, at: str
     and no entry that set one is as recent (events arrive in any order: the latest counts)."""
     if not number or not shipment.tracking_number or number == shipment.tracking_number:
         return False
-    when = _instant(at)
+    when = stamp(at)
     return all(
-        _instant(e.at) < when
+        stamp(e.at) < when
         for e in order.history
         if e.shipment_id == shipment.shipment_id and "tracking_number" in e.detail
     )
-
-
-def _instant(at: str) -> datetime:
-    found = datetime.fromisoformat(at)
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def _recorded(order: Order, event: str, shipment_id: str) -> bool:

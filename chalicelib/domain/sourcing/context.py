@@ -30,6 +30,7 @@ from chalicelib.domain.sourcing.routes import (
     PricedRoute,
     Route,
     RouteMemo,
+    calendar_key,
     priced_routes,
     routes_of,
 )
@@ -184,14 +185,7 @@ class _Sites:
             usable = raw  # never mutated
         # whether some usable SKU earns the overstock reward (``Site.overstock_reward``)
         rewarded = self.reward > 0 and max(raw.values()) > max(self.threshold, protect)
-        key = (
-            location.country,
-            location.timezone,
-            location.cutoff_time,
-            location.processing_days,
-            location.closed_weekdays,
-            location.holidays_country,
-        )  # ``routes.calendar_key``, inlined
+        key = calendar_key(location)
         routes, best = self.memo.get(key) or routes_of(request, location, key, self.memo)
         if not routes:
             return "no_lane"
