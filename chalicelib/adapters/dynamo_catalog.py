@@ -160,10 +160,13 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def batch_get(table: Any, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """BatchGetItem on one table, retrying unprocessed keys."""
+def batch_get(
+    table: Any, keys: list[dict[str, Any]], projection: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """BatchGetItem on one table (``projection``: its ``ProjectionExpression`` and names),
+    retrying unprocessed keys."""
     client = table.meta.client
-    request: dict[str, Any] = {table.name: {"Keys": keys}}
+    request: dict[str, Any] = {table.name: {"Keys": keys, **(projection or {})}}
     items: list[dict[str, Any]] = []
     for _ in range(8):
         resp = client.batch_get_item(RequestItems=request)

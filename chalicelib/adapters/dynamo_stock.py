@@ -39,6 +39,7 @@ from chalicelib.adapters.stock_items import (
     journal_values,
     journalled,
     level_from_item,
+    level_projection,
     movement_update,
     new_item,
     now_iso,
@@ -82,12 +83,13 @@ class DynamoStock(BulkWrites):
         out: dict[tuple[str, str], StockLevel] = {}
         for start in range(0, len(wanted), BATCH_GET_MAX):
             chunk = [{"sku": s, "location_id": loc} for s, loc in wanted[start : start + 100]]
-            for item in self._folded(batch_get(self._table, chunk), consistent=False):
+            items = batch_get(self._table, chunk, level_projection())
+            for item in self._folded(items, consistent=False):
                 out[(item["sku"], item["location_id"])] = level_from_item(item)
         return out
 
     def for_sku(self, sku: str) -> list[StockLevel]:
-        items = self._query(KeyConditionExpression=Key("sku").eq(sku))
+        items = self._query(KeyConditionExpression=Key("sku").eq(sku), **level_projection())
         return [level_from_item(i) for i in self._folded(items, consistent=False)]
 
     def _folded(self, items: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:

@@ -313,6 +313,30 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+# What a level is read from (``level_from_item``, and the shard fold's ``available``, ``shards``
+# and ``shard_top``): a read's projection, so journals and bookkeeping stay on the server.
+LEVEL_ATTRIBUTES = (
+    "sku",
+    "location_id",
+    "on_hand",
+    "reserved",
+    "safety_stock",
+    "reorder_point",
+    "quarantine",
+    "in_transit",
+    "available",
+    "shards",
+    "shard_top",
+)
+
+
+def level_projection() -> dict[str, Any]:
+    """``ProjectionExpression`` and its names for a read of ``LEVEL_ATTRIBUTES`` (a Query's or
+    a BatchGetItem table entry's; ``#p`` names, clear of a key condition's own)."""
+    names = {f"#p{i}": name for i, name in enumerate(LEVEL_ATTRIBUTES)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+
+
 def level_from_item(item: dict[str, Any]) -> StockLevel:
     return StockLevel(
         sku=item["sku"],
