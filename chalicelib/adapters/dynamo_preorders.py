@@ -4,7 +4,8 @@ accepted so far; ``PREORDER#<sku>`` / ``ORDER#<order_id>`` is one order's claim 
 concurrent orders never pass it and a replayed order never counts twice. A claim whose order was
 never written, or was cancelled, is released the same way: claim deleted and count decremented
 together, only if the claim is still the one listed and the order still does not exist or is
-cancelled (a cancelled order stays cancelled)."""
+cancelled (a cancelled order stays cancelled). A live order cancelled in part has its claim cut
+to what it still wants the same way, only if the order is still at the version read."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import StaleOrder
 from chalicelib.domain.order.model import OrderStatus
-from chalicelib.domain.preorders import PreorderClaim
+from chalicelib.domain.preorders import PreorderClaim, Shrink, shrink_of
 from chalicelib.domain.supply import CapReached
 
 CLAIM = "ORDER#"
@@ -92,17 +94,60 @@ class DynamoPreorders:
             live |= {str(i["pk"]) for i in self._existing(keys) if i.get("status") != CANCELLED}
         return [c for c in claims if _order_key(c.order_id)["pk"] not in live]
 
+    def oversized(self, sku: str, before: str) -> list[Shrink]:
+        """The claims of ``sku`` made before ``before`` (or undated) above what their live
+        order still wants (cancelled in part)."""
+        claims = [c for c in self._claims(sku) if c.claimed_at is None or c.claimed_at < before]
+        found: list[Shrink] = []
+        for i in range(0, len(claims), BATCH_GET_MAX):
+            chunk = claims[i : i + BATCH_GET_MAX]
+            orders = {
+                str(item["pk"]): order_from_item(item)
+                for item in self._existing([_order_key(c.order_id) for c in chunk], whole=True)
+                if item.get("status") != CANCELLED
+            }
+            for claim in chunk:
+                order = orders.get(_order_key(claim.order_id)["pk"])
+                shrink = shrink_of(claim, order) if order else None
+                if shrink:
+                    found.append(shrink)
+        return found
+
+    def shrink(self, shrink: Shrink) -> bool:
+        """Cut the claim to ``shrink.keep`` units and take the rest off the count, in one
+        transaction; False (nothing changed) when the claim or its order changed meanwhile."""
+        claim, name = shrink.claim, self._table.name
+        pk, freed = f"PREORDER#{claim.sku}", claim.units - shrink.keep
+        same, values = _same_claim(claim)
+        ops = [
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": serialize({"pk": pk, "sk": f"{CLAIM}{claim.order_id}"}),
+                    "UpdateExpression": "SET units = :keep",
+                    "ConditionExpression": same,
+                    "ExpressionAttributeValues": serialize({**values, ":keep": shrink.keep}),
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": name,
+                    "Key": serialize(_order_key(claim.order_id)),
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": serialize({":v": shrink.version}),
+                }
+            },
+            self._uncount(pk, freed),
+        ]
+        return self._run(ops)
+
     def release(self, claim: PreorderClaim) -> bool:
         """Delete ``claim`` and take its units off the count, in one transaction; False (and
         nothing changed) when the claim is gone or was made again, or its order now exists and
         is not cancelled."""
         name = self._table.name
         pk = f"PREORDER#{claim.sku}"
-        same = "attribute_exists(pk) AND units = :q AND "
-        same += "claimed_at = :at" if claim.claimed_at else "attribute_not_exists(claimed_at)"
-        values: dict[str, Any] = {":q": claim.units}
-        if claim.claimed_at:
-            values[":at"] = claim.claimed_at
+        same, values = _same_claim(claim)
         ops = [
             {
                 "Delete": {
@@ -121,16 +166,23 @@ class DynamoPreorders:
                     "ExpressionAttributeValues": serialize({":cancelled": CANCELLED}),
                 }
             },
-            {
-                "Update": {
-                    "TableName": name,
-                    "Key": serialize({"pk": pk, "sk": "COUNT"}),
-                    "UpdateExpression": "SET units = units - :q",
-                    "ConditionExpression": "units >= :q",
-                    "ExpressionAttributeValues": serialize({":q": claim.units}),
-                }
-            },
+            self._uncount(pk, claim.units),
         ]
+        return self._run(ops)
+
+    def _uncount(self, pk: str, units: int) -> dict[str, Any]:
+        """The count's part of a release: ``units`` off it."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": serialize({"pk": pk, "sk": "COUNT"}),
+                "UpdateExpression": "SET units = units - :q",
+                "ConditionExpression": "units >= :q",
+                "ExpressionAttributeValues": serialize({":q": units}),
+            }
+        }
+
+    def _run(self, ops: list[dict[str, Any]]) -> bool:
         try:
             transact_write(self._client, ops)
         except TransactionFailed as exc:
@@ -159,17 +211,15 @@ class DynamoPreorders:
                 return out
             kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _existing(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """The items among ``keys`` that exist (their ``pk`` and ``status`` only)."""
+    def _existing(self, keys: list[dict[str, str]], *, whole: bool = False) -> list[dict[str, Any]]:
+        """The items among ``keys`` that exist (their ``pk`` and ``status`` only, unless
+        ``whole``)."""
         client = self._table.meta.client
-        request: dict[str, Any] = {
-            self._table.name: {
-                "Keys": keys,
-                "ProjectionExpression": "pk, #s",
-                "ExpressionAttributeNames": {"#s": "status"},
-                "ConsistentRead": True,
-            }
-        }
+        entry: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+        if not whole:
+            entry["ProjectionExpression"] = "pk, #s"
+            entry["ExpressionAttributeNames"] = {"#s": "status"}
+        request: dict[str, Any] = {self._table.name: entry}
         items: list[dict[str, Any]] = []
         for _ in range(8):
             resp = client.batch_get_item(RequestItems=request)
@@ -179,3 +229,13 @@ class DynamoPreorders:
                 return items
             time.sleep(0.05)
         raise RuntimeError(f"BatchGetItem left keys unprocessed on {self._table.name}")
+
+
+def _same_claim(claim: PreorderClaim) -> tuple[str, dict[str, Any]]:
+    """The condition (and its values) that the claim is still the one listed."""
+    same = "attribute_exists(pk) AND units = :q AND "
+    same += "claimed_at = :at" if claim.claimed_at else "attribute_not_exists(claimed_at)"
+    values: dict[str, Any] = {":q": claim.units}
+    if claim.claimed_at:
+        values[":at"] = claim.claimed_at
+    return same, values

@@ -313,17 +313,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-# What a level is read from (``level_from_item``, and the shard fold's ``available``, ``shards``
-# and ``shard_top``): a read's projection, so journals and bookkeeping stay on the server.
-LEVEL_ATTRIBUTES = (
+# What a level is read from (``level_from_item``, the shard fold): a read's projection.
+_COUNTS = ("on_hand", "reserved", "safety_stock", "reorder_point", "quarantine", "in_transit")
+LEVEL_ATTRIBUTES: tuple[str, ...] = (
     "sku",
     "location_id",
-    "on_hand",
-    "reserved",
-    "safety_stock",
-    "reorder_point",
-    "quarantine",
-    "in_transit",
+    *_COUNTS,
     "available",
     "shards",
     "shard_top",
@@ -331,8 +326,7 @@ LEVEL_ATTRIBUTES = (
 
 
 def level_projection() -> dict[str, Any]:
-    """``ProjectionExpression`` and its names for a read of ``LEVEL_ATTRIBUTES`` (a Query's or
-    a BatchGetItem table entry's; ``#p`` names, clear of a key condition's own)."""
+    """A Query's or BatchGetItem entry's projection of ``LEVEL_ATTRIBUTES`` (``#p`` names)."""
     names = {f"#p{i}": name for i, name in enumerate(LEVEL_ATTRIBUTES)}
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 

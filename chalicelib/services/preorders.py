@@ -22,7 +22,7 @@ from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import Conflict, FieldError
 from chalicelib.domain.network import StockLevel
 from chalicelib.domain.order.snapshot import Snapshot
-from chalicelib.domain.preorders import PreorderClaim
+from chalicelib.domain.preorders import PreorderClaim, Shrink
 from chalicelib.domain.supply import CapReached
 from chalicelib.services.ports import Network, Snapshots
 
@@ -47,6 +47,8 @@ class Counters(Protocol):
     def claim(self, sku: str, order_id: str, quantity: int, cap: int, *, at: str) -> bool: ...
     def orphans(self, sku: str, before: str) -> list[PreorderClaim]: ...
     def release(self, claim: PreorderClaim) -> bool: ...
+    def oversized(self, sku: str, before: str) -> list[Shrink]: ...
+    def shrink(self, shrink: Shrink) -> bool: ...
 
 
 class PreorderService:
@@ -100,7 +102,8 @@ class PreorderService:
 
     def sweep(self, grace: timedelta = CLAIM_GRACE) -> int:
         """Give back the cap units of claims older than ``grace`` whose order does not exist or
-        was cancelled; the units freed. Concurrent sweeps free each claim once."""
+        was cancelled, and those a live order no longer wants (cancelled in part); the units
+        freed. Concurrent sweeps free each unit once."""
         before = _iso(self._clock() - grace)
         freed = 0
         for doc in self._catalog.docs(Kind.PRODUCT):
@@ -110,6 +113,9 @@ class PreorderService:
             for claim in self._counters.orphans(release.sku, before):
                 if self._counters.release(claim):
                     freed += claim.units
+            for shrink in self._counters.oversized(release.sku, before):
+                if self._counters.shrink(shrink):
+                    freed += shrink.claim.units - shrink.keep
         return freed
 
     def held(self, sku: str) -> bool:

@@ -188,18 +188,87 @@ def test_a_cancelled_preorder_gives_its_units_back_to_the_cap(client, shop, monk
     assert status == 201, body
 
 
-def test_a_live_order_keeps_its_whole_claim_after_a_partial_cancel(client, shop, monkeypatch):
-    status, body = place(client, shop["key"], "PRE-1", 2)
-    assert status == 201, body
+def cancel_units(client: Any, admin: str, order_id: str, quantity: int) -> None:
     resp = client.http.post(
-        f"/orders/{body['order_id']}/cancel",
-        body=json.dumps({"lines": [{"sku": "SKU-G", "quantity": 1}]}),
-        headers=auth(shop["admin"]),
+        f"/orders/{order_id}/cancel",
+        body=json.dumps({"lines": [{"sku": "SKU-G", "quantity": quantity}]}),
+        headers=auth(admin),
     )
     assert resp.status_code == 200, resp.body
+
+
+def test_a_partial_cancel_gives_the_cancelled_units_back_to_the_cap(client, shop, monkeypatch):
+    """Reproduction: a live preorder cancelled in part kept its whole claim, so the cap stayed
+    short of the cancelled units until the order went."""
+    status, body = place(client, shop["key"], "PRE-1", 3)
+    assert status == 201, body
+    cancel_units(client, shop["admin"], body["order_id"], 1)
+    assert place(client, shop["key"], "PRE-2", 1)[0] == 409  # not before the sweep
     later(monkeypatch, CLAIM_GRACE + timedelta(minutes=1))
-    assert wiring.preorders().sweep() == 0  # never freed while the order lives (see the README)
+    assert wiring.preorders().sweep() == 1
     assert wiring.preorder_counters().count("SKU-G") == 2
+    assert wiring.preorders().sweep() == 0  # freed once; the 2 still wanted stay claimed
+    status, other = place(client, shop["key"], "PRE-2", 1)
+    assert status == 201, other
+    assert place(client, shop["key"], "PRE-3", 1)[0] == 409  # the cap of 3 holds
+    cancel_units(client, shop["admin"], body["order_id"], 2)  # the rest: cancelled as a whole
+    assert wiring.preorders().sweep() == 2
+    assert wiring.preorder_counters().count("SKU-G") == 1
+
+
+def test_a_claim_is_not_cut_when_its_order_changed_after_it_was_read(client, shop, monkeypatch):
+    status, body = place(client, shop["key"], "PRE-1", 3)
+    assert status == 201, body
+    cancel_units(client, shop["admin"], body["order_id"], 1)
+    counters = wiring.preorder_counters()
+    (listed,) = counters.oversized("SKU-G", "9999")
+    assert (listed.claim.units, listed.keep) == (3, 2)
+    cancel_units(client, shop["admin"], body["order_id"], 1)  # meanwhile: a new version
+    assert counters.shrink(listed) is False  # it would have kept 2 of the 1 still wanted
+    assert counters.count("SKU-G") == 3
+    later(monkeypatch, CLAIM_GRACE + timedelta(minutes=1))
+    assert wiring.preorders().sweep() == 2  # read again: 1 still wanted
+    assert counters.count("SKU-G") == 1
+
+
+def test_two_sweeps_at_once_cut_a_claim_once(client, shop, monkeypatch):
+    status, body = place(client, shop["key"], "PRE-1", 3)
+    assert status == 201, body
+    cancel_units(client, shop["admin"], body["order_id"], 2)
+    counters = wiring.preorder_counters()
+    both_listed = threading.Barrier(2, timeout=10)
+    one_at_a_time = threading.Lock()  # DynamoDB serialises transactions; in-process moto does not
+
+    class Racing:
+        """Both sweepers list the oversized claim before either cuts it."""
+
+        def oversized(self, sku: str, before: str) -> Any:
+            with one_at_a_time:
+                found = counters.oversized(sku, before)
+            both_listed.wait()
+            return found
+
+        def shrink(self, shrink: Any) -> bool:
+            with one_at_a_time:
+                return counters.shrink(shrink)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(counters, name)
+
+    at = datetime.now(UTC) + CLAIM_GRACE + timedelta(minutes=1)
+
+    def sweeper() -> PreorderService:
+        return PreorderService(
+            catalog=wiring.catalog_service(),
+            counters=Racing(),
+            lead_days=lambda: 1,
+            clock=lambda: at,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        freed = list(pool.map(lambda s: s.sweep(), [sweeper(), sweeper()]))
+    assert sorted(freed) == [0, 2]
+    assert counters.count("SKU-G") == 1
 
 
 def test_a_retried_order_keeps_its_claim_even_when_a_sweep_listed_it(client, shop, monkeypatch):
