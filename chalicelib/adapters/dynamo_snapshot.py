@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.stock_items import level_from_item, level_projection
 from chalicelib.adapters.stock_shards import with_shards
@@ -92,12 +90,17 @@ class DynamoSnapshots:
     def _query_stock(
         self, sku: str, locations: set[str], consistent: bool
     ) -> list[tuple[str, dict[str, Any]]]:
-        """The SKU's stock items at ``locations`` (projected), by one Query of its partition."""
+        """The SKU's stock items at ``locations`` (projected), by one Query of its partition.
+        The key condition is a plain string: boto3's condition builder is one per client, not
+        safe for threads building at once."""
+        projection = level_projection()
         kwargs: dict[str, Any] = {
             "TableName": self._stock,
-            "KeyConditionExpression": Key("sku").eq(sku),
+            "KeyConditionExpression": "#k = :k",
+            "ExpressionAttributeValues": {":k": sku},
             "ConsistentRead": consistent,
-            **level_projection(),
+            "ProjectionExpression": projection["ProjectionExpression"],
+            "ExpressionAttributeNames": {**projection["ExpressionAttributeNames"], "#k": "sku"},
         }
         out: list[tuple[str, dict[str, Any]]] = []
         while True:

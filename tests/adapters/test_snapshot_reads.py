@@ -4,6 +4,7 @@ flight with the products' BatchGetItem, and the same levels as reading key by ke
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -121,3 +122,19 @@ def test_a_partition_over_one_page_is_read_to_its_end(world: Any, aws: Any) -> N
     snap = snapshots.read(skus=["BIG"], location_ids=LOCS)
     assert calls.count()["Query"] >= 2
     assert sorted(lv.location_id for lv in snap.stock) == LOCS
+
+
+def test_reads_at_once_from_many_threads_each_get_their_own_levels(world: Any) -> None:
+    """Lambdas' threads share a client: each read's queries (themselves in flight together)
+    must come back with that read's SKUs and levels only."""
+    snapshots, _, _ = world
+    alone = {sku: levels(snapshots.read(skus=[sku], location_ids=LOCS)) for sku in (HOT, PLAIN)}
+    carts = [[HOT], [PLAIN], [HOT, PLAIN], [PLAIN, GONE]] * 6
+
+    def read(cart: list[str]) -> dict[tuple[str, str], tuple[int, ...]]:
+        return levels(snapshots.read(skus=cart, location_ids=LOCS))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(read, carts))
+    for cart, found in zip(carts, results, strict=True):
+        assert found == {k: v for sku in cart for k, v in alone.get(sku, {}).items()}
