@@ -26,7 +26,8 @@ from chalicelib.domain.order.snapshot import Snapshot, StoredQuote
 
 BATCH_GET_MAX = 100
 # From this many candidate locations a SKU's stock is one Query of its partition, not a key per
-# location: at 16 projected items a Query reads fewer units than the keys (0.5 to 1 each).
+# location: 16 items of up to 1 KB are at most 4 read units by Query, 8 to 16 as keys (0.5 to 1
+# each). A Query also reads the SKU's other locations: below this, keys cost less.
 QUERY_FROM_LOCATIONS = 16
 READERS = 8  # reads in flight at once
 
