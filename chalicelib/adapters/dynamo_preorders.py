@@ -18,7 +18,7 @@ from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import StaleOrder
 from chalicelib.domain.order.model import OrderStatus
-from chalicelib.domain.preorders import PreorderClaim, Shrink, shrink_of
+from chalicelib.domain.preorders import PreorderClaim, Shrink, Sweepable, shrink_of
 from chalicelib.domain.supply import CapReached
 
 CLAIM = "ORDER#"
@@ -84,34 +84,26 @@ class DynamoPreorders:
         ).get("Item")
         return int(item["units"]) if item else 0
 
-    def orphans(self, sku: str, before: str) -> list[PreorderClaim]:
+    def sweepable(self, sku: str, before: str) -> Sweepable:
         """The claims of ``sku`` made before ``before`` (or undated) whose order does not exist
-        or was cancelled: their units are free again."""
+        or was cancelled (their units are free again), and those above what their live order
+        still wants (cancelled in part); the claims and their orders read once."""
         claims = [c for c in self._claims(sku) if c.claimed_at is None or c.claimed_at < before]
-        live: set[str] = set()
-        for i in range(0, len(claims), BATCH_GET_MAX):
-            keys = [_order_key(c.order_id) for c in claims[i : i + BATCH_GET_MAX]]
-            live |= {str(i["pk"]) for i in self._existing(keys) if i.get("status") != CANCELLED}
-        return [c for c in claims if _order_key(c.order_id)["pk"] not in live]
-
-    def oversized(self, sku: str, before: str) -> list[Shrink]:
-        """The claims of ``sku`` made before ``before`` (or undated) above what their live
-        order still wants (cancelled in part)."""
-        claims = [c for c in self._claims(sku) if c.claimed_at is None or c.claimed_at < before]
-        found: list[Shrink] = []
+        work = Sweepable([], [])
         for i in range(0, len(claims), BATCH_GET_MAX):
             chunk = claims[i : i + BATCH_GET_MAX]
-            orders = {
+            live = {
                 str(item["pk"]): order_from_item(item)
-                for item in self._existing([_order_key(c.order_id) for c in chunk], whole=True)
+                for item in self._existing([_order_key(c.order_id) for c in chunk])
                 if item.get("status") != CANCELLED
             }
             for claim in chunk:
-                order = orders.get(_order_key(claim.order_id)["pk"])
-                shrink = shrink_of(claim, order) if order else None
-                if shrink:
-                    found.append(shrink)
-        return found
+                order = live.get(_order_key(claim.order_id)["pk"])
+                if order is None:
+                    work.orphans.append(claim)
+                elif shrink := shrink_of(claim, order):
+                    work.shrinks.append(shrink)
+        return work
 
     def shrink(self, shrink: Shrink) -> bool:
         """Cut the claim to ``shrink.keep`` units and take the rest off the count, in one
@@ -211,15 +203,10 @@ class DynamoPreorders:
                 return out
             kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _existing(self, keys: list[dict[str, str]], *, whole: bool = False) -> list[dict[str, Any]]:
-        """The items among ``keys`` that exist (their ``pk`` and ``status`` only, unless
-        ``whole``)."""
+    def _existing(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """The items among ``keys`` that exist."""
         client = self._table.meta.client
-        entry: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
-        if not whole:
-            entry["ProjectionExpression"] = "pk, #s"
-            entry["ExpressionAttributeNames"] = {"#s": "status"}
-        request: dict[str, Any] = {self._table.name: entry}
+        request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
         items: list[dict[str, Any]] = []
         for _ in range(8):
             resp = client.batch_get_item(RequestItems=request)

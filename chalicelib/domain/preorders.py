@@ -25,10 +25,19 @@ class Shrink:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class Sweepable:
+    """A sweep's work on one SKU: claims to release (order absent or cancelled) and claims
+    to cut (order cancelled in part)."""
+
+    orphans: list[PreorderClaim]
+    shrinks: list[Shrink]
+
+
 def still_wanted(order: Order, sku: str) -> int:
-    """The units of ``sku`` an order still wants: ordered less cancelled."""
-    ordered = sum(line.quantity for line in order.lines if line.sku == sku)
-    return max(0, ordered - order.cancelled.get(sku, 0))
+    """The units of ``sku`` an order still wants: ordered less cancelled (its ledger)."""
+    row = order.ledger().get(sku)
+    return max(0, row["ordered"] - row["cancelled"]) if row else 0
 
 
 def shrink_of(claim: PreorderClaim, order: Order) -> Shrink | None:

@@ -22,7 +22,7 @@ from chalicelib.domain.catalog import Kind
 from chalicelib.domain.errors import Conflict, FieldError
 from chalicelib.domain.network import StockLevel
 from chalicelib.domain.order.snapshot import Snapshot
-from chalicelib.domain.preorders import PreorderClaim, Shrink
+from chalicelib.domain.preorders import PreorderClaim, Shrink, Sweepable
 from chalicelib.domain.supply import CapReached
 from chalicelib.services.ports import Network, Snapshots
 
@@ -45,9 +45,8 @@ class Documents(Protocol):
 
 class Counters(Protocol):
     def claim(self, sku: str, order_id: str, quantity: int, cap: int, *, at: str) -> bool: ...
-    def orphans(self, sku: str, before: str) -> list[PreorderClaim]: ...
+    def sweepable(self, sku: str, before: str) -> Sweepable: ...
     def release(self, claim: PreorderClaim) -> bool: ...
-    def oversized(self, sku: str, before: str) -> list[Shrink]: ...
     def shrink(self, shrink: Shrink) -> bool: ...
 
 
@@ -110,10 +109,11 @@ class PreorderService:
             release = _release(doc)
             if not release or release.cap is None or release.release_date <= self.today():
                 continue
-            for claim in self._counters.orphans(release.sku, before):
+            work = self._counters.sweepable(release.sku, before)
+            for claim in work.orphans:
                 if self._counters.release(claim):
                     freed += claim.units
-            for shrink in self._counters.oversized(release.sku, before):
+            for shrink in work.shrinks:
                 if self._counters.shrink(shrink):
                     freed += shrink.claim.units - shrink.keep
         return freed

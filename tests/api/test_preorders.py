@@ -197,6 +197,38 @@ def cancel_units(client: Any, admin: str, order_id: str, quantity: int) -> None:
     assert resp.status_code == 200, resp.body
 
 
+def racing_sweepers(counters: Any, clock: Callable[[], datetime]) -> list[PreorderService]:
+    """Two sweepers that both list the SKU's claims before either releases or cuts one
+    (DynamoDB serialises transactions; in-process moto does not, hence one at a time)."""
+    both_listed = threading.Barrier(2, timeout=10)
+    one_at_a_time = threading.Lock()
+
+    class Racing:
+        def sweepable(self, sku: str, before: str) -> Any:
+            with one_at_a_time:
+                found = counters.sweepable(sku, before)
+            both_listed.wait()
+            return found
+
+        def release(self, claim: Any) -> bool:
+            with one_at_a_time:
+                return bool(counters.release(claim))
+
+        def shrink(self, shrink: Any) -> bool:
+            with one_at_a_time:
+                return bool(counters.shrink(shrink))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(counters, name)
+
+    return [
+        PreorderService(
+            catalog=wiring.catalog_service(), counters=Racing(), lead_days=lambda: 1, clock=clock
+        )
+        for _ in range(2)
+    ]
+
+
 def test_a_partial_cancel_gives_the_cancelled_units_back_to_the_cap(client, shop, monkeypatch):
     """Reproduction: a live preorder cancelled in part kept its whole claim, so the cap stayed
     short of the cancelled units until the order went."""
@@ -221,7 +253,7 @@ def test_a_claim_is_not_cut_when_its_order_changed_after_it_was_read(client, sho
     assert status == 201, body
     cancel_units(client, shop["admin"], body["order_id"], 1)
     counters = wiring.preorder_counters()
-    (listed,) = counters.oversized("SKU-G", "9999")
+    (listed,) = counters.sweepable("SKU-G", "9999").shrinks
     assert (listed.claim.units, listed.keep) == (3, 2)
     cancel_units(client, shop["admin"], body["order_id"], 1)  # meanwhile: a new version
     assert counters.shrink(listed) is False  # it would have kept 2 of the 1 still wanted
@@ -235,40 +267,12 @@ def test_two_sweeps_at_once_cut_a_claim_once(client, shop, monkeypatch):
     status, body = place(client, shop["key"], "PRE-1", 3)
     assert status == 201, body
     cancel_units(client, shop["admin"], body["order_id"], 2)
-    counters = wiring.preorder_counters()
-    both_listed = threading.Barrier(2, timeout=10)
-    one_at_a_time = threading.Lock()  # DynamoDB serialises transactions; in-process moto does not
-
-    class Racing:
-        """Both sweepers list the oversized claim before either cuts it."""
-
-        def oversized(self, sku: str, before: str) -> Any:
-            with one_at_a_time:
-                found = counters.oversized(sku, before)
-            both_listed.wait()
-            return found
-
-        def shrink(self, shrink: Any) -> bool:
-            with one_at_a_time:
-                return counters.shrink(shrink)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(counters, name)
-
     at = datetime.now(UTC) + CLAIM_GRACE + timedelta(minutes=1)
-
-    def sweeper() -> PreorderService:
-        return PreorderService(
-            catalog=wiring.catalog_service(),
-            counters=Racing(),
-            lead_days=lambda: 1,
-            clock=lambda: at,
-        )
-
+    sweepers = racing_sweepers(wiring.preorder_counters(), clock=lambda: at)
     with ThreadPoolExecutor(2) as pool:
-        freed = list(pool.map(lambda s: s.sweep(), [sweeper(), sweeper()]))
+        freed = list(pool.map(lambda s: s.sweep(), sweepers))
     assert sorted(freed) == [0, 2]
-    assert counters.count("SKU-G") == 1
+    assert wiring.preorder_counters().count("SKU-G") == 1
 
 
 def test_a_retried_order_keeps_its_claim_even_when_a_sweep_listed_it(client, shop, monkeypatch):
@@ -278,7 +282,7 @@ def test_a_retried_order_keeps_its_claim_even_when_a_sweep_listed_it(client, sho
         assert status == 500
     later(monkeypatch, CLAIM_GRACE * 2)
     counters = wiring.preorder_counters()
-    (listed,) = counters.orphans("SKU-G", "9999")
+    (listed,) = counters.sweepable("SKU-G", "9999").orphans
     status, body = place(client, shop["key"], "LOST-1", 2)  # the client retries meanwhile
     assert status == 201, body
     assert counters.release(listed) is False
@@ -288,32 +292,9 @@ def test_a_retried_order_keeps_its_claim_even_when_a_sweep_listed_it(client, sho
 def test_two_sweeps_at_once_free_a_claim_once(client, shop, monkeypatch):
     counters = wiring.preorder_counters()
     assert counters.claim("SKU-G", "ghost", 2, 3, at="2020-01-01T00:00:00.000Z")
-    both_listed = threading.Barrier(2, timeout=10)
-    one_at_a_time = threading.Lock()  # DynamoDB serialises transactions; in-process moto does not
-
-    class Racing:
-        """Both sweepers list the orphan before either releases it."""
-
-        def orphans(self, sku: str, before: str) -> Any:
-            with one_at_a_time:
-                found = counters.orphans(sku, before)
-            both_listed.wait()
-            return found
-
-        def release(self, claim: Any) -> bool:
-            with one_at_a_time:
-                return counters.release(claim)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(counters, name)
-
-    def sweeper() -> PreorderService:
-        return PreorderService(
-            catalog=wiring.catalog_service(), counters=Racing(), lead_days=lambda: 1
-        )
-
+    sweepers = racing_sweepers(counters, clock=lambda: datetime.now(UTC))
     with ThreadPoolExecutor(2) as pool:
-        freed = list(pool.map(lambda s: s.sweep(), [sweeper(), sweeper()]))
+        freed = list(pool.map(lambda s: s.sweep(), sweepers))
     assert sorted(freed) == [0, 2]
     assert counters.count("SKU-G") == 0
     assert wiring.preorders().sweep() == 0  # and a later run finds nothing
