@@ -26,6 +26,7 @@ from chalicelib.connectors.common import (
     minor_units,
     obj,
     our_sku,
+    postal_checked,
     text,
 )
 from chalicelib.domain.errors import FieldError
@@ -93,12 +94,13 @@ def map_order(doc: Any, sku_map: dict[str, str]) -> MappedOrder:
             "no item of the order has a quantity", fields=[FieldError("OrderItems", "nothing")]
         )
     address = obj(order, "ShippingAddress", "ShippingAddress")
+    ship_to = postal_checked(_address(address), "ShippingAddress.PostalCode", notes)
     return MappedOrder(
         platform=Platform.AMAZON,
         platform_order_id=oid,
         currency=currency,
         customer=_customer(order, address),
-        ship_to=_address(address),
+        ship_to=ship_to,
         lines=merge_lines(lines),
         payment_status="captured",  # Amazon has the buyer's money once an order is Unshipped
         cancelled=text(order, "OrderStatus", "OrderStatus") == "Canceled",

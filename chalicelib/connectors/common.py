@@ -10,12 +10,13 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chalicelib.domain.errors import FieldError, InvalidInput
 from chalicelib.domain.network import Address, address_to_doc
+from chalicelib.domain.postal import normalized, postal_code_problem
 
 # ISO 4217 minor-unit exponents that are not 2.
 _ZERO = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI")
@@ -69,6 +70,16 @@ class MappedOrder:
             "payment_status": self.payment_status,
             "cancelled": self.cancelled,
         }
+
+
+def postal_checked(address: Address, path: str, notes: list[str]) -> Address:
+    """``address`` with its postal code ``normalized``, and a note naming ``path`` when the code
+    is not of its country's shape. The order is captured all the same: the platform took it and
+    the customer paid; a label is mended by a person, a dropped order is not."""
+    code = normalized(address.postal_code)
+    if problem := postal_code_problem(address.country, code):
+        notes.append(f"{path}: {problem}")
+    return address if code == address.postal_code else replace(address, postal_code=code)
 
 
 def parse_exact(raw: bytes | str) -> Any:

@@ -21,6 +21,7 @@ from chalicelib.connectors.common import (
     obj,
     order_id,
     our_sku,
+    postal_checked,
     quantity,
     text,
 )
@@ -68,12 +69,14 @@ def map_order(payload: Any, sku_map: dict[str, str]) -> MappedOrder:
             "no line of the order needs shipping",
             fields=[FieldError("line_items", "nothing to send")],
         )
+    shipping = obj(payload, "shipping_address", "shipping_address")
+    ship_to = postal_checked(_address(shipping), "shipping_address.zip", notes)
     return MappedOrder(
         platform=Platform.SHOPIFY,
         platform_order_id=oid,
         currency=currency,
         customer=_customer(payload),
-        ship_to=_address(obj(payload, "shipping_address", "shipping_address")),
+        ship_to=ship_to,
         lines=merge_lines(lines),
         payment_status=_PAYMENT.get(text(payload, "financial_status", "", required=False), ""),
         cancelled=bool(payload.get("cancelled_at")),

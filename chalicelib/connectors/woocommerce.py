@@ -23,6 +23,7 @@ from chalicelib.connectors.common import (
     obj,
     order_id,
     our_sku,
+    postal_checked,
     quantity,
     text,
 )
@@ -69,12 +70,14 @@ def map_order(payload: Any, sku_map: dict[str, str]) -> MappedOrder:
             notes.append(f"{path}: subtotal {subtotal} over {units} units rounded")
         lines.append(MappedLine(channel_sku, our_sku(channel_sku, sku_map), units, unit_price))
     status = text(payload, "status", "status", required=False)
+    shipping = obj(payload, "shipping", "shipping")
+    ship_to = postal_checked(_address(shipping), "shipping.postcode", notes)
     return MappedOrder(
         platform=Platform.WOOCOMMERCE,
         platform_order_id=oid,
         currency=currency,
         customer=_customer(payload),
-        ship_to=_address(obj(payload, "shipping", "shipping")),
+        ship_to=ship_to,
         lines=merge_lines(lines),
         payment_status=_PAYMENT.get(status, ""),
         cancelled=status in CANCELLED,

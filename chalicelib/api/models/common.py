@@ -42,6 +42,7 @@ from chalicelib.domain.network import (
     LocationType,
     Product,
 )
+from chalicelib.domain.postal import normalized, postal_code_problem
 
 MAX_QUANTITY = MAX_ON_HAND  # every quantity: lines, levels, adjustments
 MAX_MONEY = 100_000_000  # minor units: a million in a two-decimal currency
@@ -87,7 +88,25 @@ def _some_open(days: list[int]) -> list[int]:
     return days
 
 
+def _postal_code(code: str) -> str:
+    if not (code := normalized(code)):
+        raise ValueError("must not be blank")
+    return code
+
+
+def postal_code_of_country(code: str, info: ValidationInfo) -> str:
+    """A ``field_validator`` for a ``postal_code`` declared after its model's ``country``: the
+    code must have that country's shape (``domain.postal``). An invalid country is reported
+    on its own field, so it is not judged here."""
+    country = info.data.get("country")
+    if isinstance(country, str) and (problem := postal_code_problem(country, code)):
+        raise ValueError(problem)
+    return code
+
+
 CountryCode = Annotated[str, AfterValidator(_country)]
+# stored ``normalized`` (upper case, single spaces): "ec1a  1hq" is "EC1A 1HQ"
+PostalCode = Annotated[str, Field(min_length=1, max_length=16), AfterValidator(_postal_code)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="letters, digits, . _ : -; max 64")]
@@ -161,8 +180,10 @@ class ChannelIn(Request, ChannelMailFieldsIn):
 class AddressIn(Request):
     line1: Text = ""
     city: Text = ""
-    postal_code: str = Field(min_length=1, max_length=16)
     country: CountryCode
+    postal_code: PostalCode
+
+    _postal_code_of_country = field_validator("postal_code")(postal_code_of_country)
 
 
 class LocationIn(Request, FeedFieldsIn):

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from chalicelib.api.models.common import MAX_MONEY
+from chalicelib.api.models.common import (
+    MAX_MONEY,
+    CountryCode,
+    PostalCode,
+    postal_code_of_country,
+)
 from chalicelib.domain.network import Address
 from chalicelib.domain.order.changes import HoldKind, PaymentStatus
 
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 class Strict(BaseModel):
@@ -20,16 +32,16 @@ class Strict(BaseModel):
 
 
 class ShipTo(Strict):
-    country: Country
-    postal_code: Annotated[
-        str, StringConstraints(min_length=1, max_length=16, strip_whitespace=True)
-    ]
+    country: CountryCode
+    postal_code: PostalCode
     city: str | None = Field(default=None, max_length=100)
     line1: str | None = Field(default=None, max_length=200)
     line2: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+
+    _postal_code_of_country = field_validator("postal_code")(postal_code_of_country)
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> ShipTo:
