@@ -252,5 +252,5 @@ def demo_orders(
         (order(2, "Unshipped", "FR", "69002", "Lyon"), [item(3, c, 1, p[c])]),
         (order(3, "Pending", "DE", "80331", "München"), [item(4, a, 1, p[a])]),
         (order(4, "Unshipped", "DE", "20095", "Hamburg"), [item(5, "AMZ-UNMAPPED-1", 1, 1999)]),
-        (order(5, "Canceled", "NL", "1012", "Amsterdam"), [item(6, b, 1, p[b])]),
+        (order(5, "Canceled", "NL", "1012 JS", "Amsterdam"), [item(6, b, 1, p[b])]),
     ]

@@ -24,7 +24,7 @@ NOW = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)  # a Monday morning
 BERLIN = Address(country="DE", postal_code="10115", city="Berlin", lat=52.52, lon=13.40)
 FRANKFURT = Address(country="DE", postal_code="60311", city="Frankfurt", lat=50.11, lon=8.68)
 VIENNA = Address(country="AT", postal_code="1010", city="Wien", lat=48.21, lon=16.37)
-AMSTERDAM = Address(country="NL", postal_code="1012", city="Amsterdam", lat=52.37, lon=4.9)
+AMSTERDAM = Address(country="NL", postal_code="1012 JS", city="Amsterdam", lat=52.37, lon=4.9)
 SERVICE = Principal(Role.SERVICE, key_id="cs1")
 SHOP = Principal(Role.CHANNEL, key_id="k1", channel="webshop")
 
