@@ -1,6 +1,7 @@
 """Confirmations as the platforms' own API calls: Shopify's REST Admin API (the
-fulfillment-orders flow, cancel, refund, cancelled line items), WooCommerce's REST API v3
-(order status and a customer note, refunds) and Amazon's SP-API ``confirmShipment``.
+fulfillment-orders flow, a corrected tracking number, cancel, refund, cancelled line items),
+WooCommerce's REST API v3 (order status and customer notes, refunds) and Amazon's SP-API
+``confirmShipment``.
 
 Every call goes through an ``Http`` that guards the address (``http_delivery.GuardedHttp``).
 A non-2xx answer becomes ``PlatformRefused`` (a 4xx a retry cannot fix) or
@@ -79,6 +80,8 @@ class ShopifyOut:
             return self._refund(order, c)
         if c.kind == ConfirmationKind.LINES_CANCELLED:
             return self._cancel_lines(order, c)
+        if c.kind == ConfirmationKind.TRACKING:
+            return self._retrack(order, c)
         return self._fulfil(order, c)
 
     def _do(self, method: str, path: str, doc: Any = None) -> dict[str, Any]:
@@ -119,6 +122,35 @@ class ShopifyOut:
         }
         made = self._do("POST", "/fulfillments.json", body)
         return {"fulfillment_id": (made.get("fulfillment") or {}).get("id")}
+
+    def _retrack(self, order: str, c: Confirmation) -> dict[str, Any]:
+        """Give the fulfillment that carries the previous tracking number the new one. One that
+        carries the new number already answers (a retry after a lost answer, or a shipment
+        confirmed after the correction); none with either waits for the shipment's own
+        confirmation (retried: the platform may not have the fulfillment yet)."""
+        number, previous = c.data.get("tracking_number"), c.data.get("previous")
+        found = self._do("GET", f"/orders/{order}/fulfillments.json")
+        fulfillments = found.get("fulfillments") or []
+
+        def numbers(f: dict[str, Any]) -> list[Any]:
+            return [f.get("tracking_number"), *(f.get("tracking_numbers") or [])]
+
+        if done := next((f for f in fulfillments if number in numbers(f)), None):
+            return {"fulfillment_id": done.get("id"), "note": "the number is on Shopify already"}
+        old = next((f for f in fulfillments if previous and previous in numbers(f)), None)
+        if old is None:
+            raise PlatformUnavailable(
+                f"no fulfillment of Shopify order {c.channel_order_id} carries {previous} yet"
+            )
+        tracking = {"number": number, "company": c.data.get("carrier")}
+        body = {
+            "fulfillment": {
+                "tracking_info": {k: v for k, v in tracking.items() if v},
+                "notify_customer": True,
+            }
+        }
+        self._do("POST", f"/fulfillments/{old['id']}/update_tracking.json", body)
+        return {"fulfillment_id": old["id"]}
 
     def _line_items(self, order: str, c: Confirmation) -> dict[str, list[dict[str, Any]]]:
         """Our SKUs of ``c`` -> the order's line items that are them."""
@@ -248,12 +280,16 @@ class WooCommerceOut:
             body = {"amount": amount, "reason": reason, "api_refund": False}
             made = self._do("POST", f"/orders/{order}/refunds", body)
             return {"refund_id": made.get("id")}
+        words = " ".join(str(c.data[k]) for k in ("carrier", "tracking_number") if c.data.get(k))
+        if c.kind == ConfirmationKind.TRACKING:
+            text = f"Tracking corrected: shipped with {words} (not {c.data.get('previous')})"
+            made = self._do("POST", f"/orders/{order}/notes", {"note": text, "customer_note": True})
+            return {"note_id": made.get("id")}
         # The status first: it is idempotent, so a retry after it repeats nothing visible.
         out: dict[str, Any] = {}
         if c.data.get("complete"):
             self._do("PUT", f"/orders/{order}", {"status": "completed"})
             out["status"] = "completed"
-        words = " ".join(str(c.data[k]) for k in ("carrier", "tracking_number") if c.data.get(k))
         note = {"note": f"Shipped with {words}".strip(), "customer_note": True}
         made = self._do("POST", f"/orders/{order}/notes", note)
         return {**out, "note_id": made.get("id")}

@@ -5,8 +5,8 @@ recorded), their records, and what a platform's answer means.
 Like webhook events they are derived from the order's history (append-only), with a mark per
 order, so each fact is confirmed once however often the order changes: the key of a
 confirmation names the fact (``<order>:shipment:<shipment_id>``, ``<order>:cancel``,
-``<order>:refund:<sequence>``), so a shipment that is reported shipped twice, or a history read
-twice, still makes one record.
+``<order>:refund:<sequence>``, ``<order>:tracking:<sequence>``), so a shipment that is
+reported shipped twice, or a history read twice, still makes one record.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.order.model import DeliveryMode, Order
+from chalicelib.domain.order.model import DeliveryMode, Order, OrderShipment
 
 
 class ConfirmationKind(StrEnum):
@@ -25,6 +25,7 @@ class ConfirmationKind(StrEnum):
     CANCEL = "cancel"  # the whole order was cancelled here
     LINES_CANCELLED = "lines_cancelled"  # some units were cancelled, the order goes on
     REFUND = "refund"  # a return's refund was recorded
+    TRACKING = "tracking"  # a shipped parcel's tracking number was corrected
 
 
 class ConfirmationStatus(StrEnum):
@@ -122,17 +123,16 @@ def drafts(order: Order, platform: str, since: int = 0) -> list[Draft]:
     parcel the platform tracks); a cancel when an entry leaves the order cancelled, unless the
     platform itself cancelled it, and a partial cancel (units cancelled at once, a short pick
     nobody could re-source, a location's confirmed cancel) for the units and their price
-    while the order goes on; a refund per ``return_received`` that recorded one."""
+    while the order goes on; a refund per ``return_received`` that recorded one; a tracking
+    correction per ``tracking_corrected`` of a shipped parcel (its new and previous number)."""
     out: list[Draft] = []
     ours = f"channel:{order.channel}:{platform}"  # a cancel the platform's webhook asked for
     for index in range(max(since, 0), len(order.history)):
         entry = order.history[index]
         previous = order.history[index - 1].status if index else None
         if entry.event == "shipped" and entry.shipment_id:
-            shipment = next(
-                (s for s in order.shipments if s.shipment_id == entry.shipment_id), None
-            )
-            if shipment is None or shipment.mode != DeliveryMode.SHIP:
+            shipment = _parcel(order, entry.shipment_id)
+            if shipment is None:
                 continue
             data = {
                 "shipment_id": shipment.shipment_id,
@@ -162,6 +162,18 @@ def drafts(order: Order, platform: str, since: int = 0) -> list[Draft]:
             }
             key = f"{order.order_id}:lines_cancelled:{index}"
             out.append(Draft(ConfirmationKind.LINES_CANCELLED, key, entry.at, data))
+        elif entry.event == "tracking_corrected" and entry.shipment_id:
+            shipment = _parcel(order, entry.shipment_id)
+            if shipment is None:
+                continue
+            data = {
+                "shipment_id": shipment.shipment_id,
+                "carrier": entry.detail.get("carrier") or shipment.carrier,
+                "tracking_number": entry.detail.get("tracking_number"),
+                "previous": entry.detail.get("previous"),
+            }
+            key = f"{order.order_id}:tracking:{index}"
+            out.append(Draft(ConfirmationKind.TRACKING, key, entry.at, data))
         elif entry.event == "return_received" and int(entry.detail.get("refund") or 0) > 0:
             data = {
                 "rma_id": entry.detail.get("rma_id"),
@@ -174,6 +186,12 @@ def drafts(order: Order, platform: str, since: int = 0) -> list[Draft]:
     for d in out:
         first.setdefault(d.key, d)  # a fact reported twice is confirmed once
     return list(first.values())
+
+
+def _parcel(order: Order, shipment_id: str) -> OrderShipment | None:
+    """The order's shipment ``shipment_id`` if it is a parcel to an address (not a pick-up)."""
+    found = next((s for s in order.shipments if s.shipment_id == shipment_id), None)
+    return found if found is not None and found.mode == DeliveryMode.SHIP else None
 
 
 _CANCELLED_UNITS = {  # history event -> its detail naming the units it cancelled

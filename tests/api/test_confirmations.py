@@ -16,7 +16,7 @@ from chalicelib import wiring
 from chalicelib.domain.catalog import Kind
 from chalicelib.domain.webhooks import RETRY_SCHEDULE
 from chalicelib.wiring import confirmations as confirmation_wiring
-from tests.api.fulfilment_kit import deliver, get_order, make_shop, shipped
+from tests.api.fulfilment_kit import at, deliver, get_order, make_shop, shipped
 from tests.api.seed import auth
 from tests.api.test_connectors import BERLIN, SECRET, send
 from tests.api.test_webhooks import QUEUE, run_webhooks
@@ -44,12 +44,19 @@ class FakeShopify:
             return 200, samples.FULFILLMENT_ORDERS_JSON.encode()
         if method == "GET" and url == f"{ROOT}/refunds.json":
             return 200, b'{"refunds": []}'  # none yet
+        if method == "GET" and url == f"{ROOT}/fulfillments.json":  # the one POST made
+            made = (
+                [json.loads(samples.FULFILLMENT_JSON)["fulfillment"]] if self.fulfilments() else []
+            )
+            return 200, json.dumps({"fulfillments": made}).encode()
         status, text = self.posts.pop(0) if self.posts else (201, samples.FULFILLMENT_JSON)
         return status, text.encode()
 
     def fulfilments(self) -> list[dict[str, Any]]:
         return [
-            json.loads(c["body"]) for c in self.calls if c["url"].endswith("/fulfillments.json")
+            json.loads(c["body"])
+            for c in self.calls
+            if c["method"] == "POST" and c["url"].endswith("/fulfillments.json")
         ]
 
 
@@ -280,3 +287,27 @@ def test_units_cancelled_here_are_refunded_on_shopify_as_cancelled_line_items(
     (record,) = [r for r in listed(client, shop["admin"]) if r["kind"] == "lines_cancelled"]
     assert record["status"] == "sent" and record["data"]["amount"] == 2999
     assert record["result"] == {"refund_id": 929361466}
+
+
+def test_a_tracking_number_corrected_after_shipping_is_updated_on_shopify(
+    client, shop, aws, platform
+):
+    result = capture(client)
+    order = ship_everything(client, shop["service"], result["order_id"])
+    assert run_webhooks(client, aws) == []  # the shipment: fulfilled with 1Z001985YW99744790
+    (shipment,) = order["shipments"]
+    relabelled = {**shipped(order, shipment, "1Z-RELABELLED"), "occurred_at": at(minutes=30)}
+    assert deliver(client, "on_warehouse_event", "dirigent-warehouse-events", relabelled) == []
+    assert run_webhooks(client, aws) == []
+
+    fix, first = listed(client, shop["admin"])  # newest first
+    assert (fix["kind"], fix["status"], first["kind"]) == ("tracking", "sent", "shipment")
+    assert fix["data"]["previous"] == "1Z001985YW99744790"
+    (update,) = [c for c in platform.calls if c["url"].endswith("/update_tracking.json")]
+    assert update["url"].endswith("/fulfillments/1069019879/update_tracking.json")
+    assert json.loads(update["body"]) == {
+        "fulfillment": {
+            "tracking_info": {"number": "1Z-RELABELLED", "company": "DHL"},
+            "notify_customer": True,
+        }
+    }

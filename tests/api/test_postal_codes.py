@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from local.demo import network_documents
-from tests.api.test_connectors import BERLIN, connect, send, shopify_body
 from tests.api.fulfilment_kit import get_order, make_shop
 from tests.api.seed import auth, order_body
+from tests.api.test_connectors import BERLIN, connect, send, shopify_body
 
 QUOTE_LINES = [{"sku": "SKU-1", "quantity": 1}]
 

@@ -511,3 +511,99 @@ def test_platform_calls_go_only_to_public_addresses_over_https():
         guarded.request("GET", "http://shop.example.com/x", {})
     with pytest.raises(OSError):
         guarded.request("GET", "https://nowhere.example.com/x", {})
+
+
+# --- corrected tracking numbers -----------------------------------------------------------------
+
+
+def test_a_corrected_tracking_number_is_confirmed_once_with_the_new_and_previous_number():
+    order = an_order(shipment("s1", {"SKU-1": 1}))
+    ship(order, "s1", "TN-1")
+    mark = len(order.history)
+    ship(order, "s1", "TN-2", at="2026-05-04T12:00:00.000Z")  # relabelled
+    (fix,) = drafts(order, "shopify", since=mark)
+    assert fix.kind == ConfirmationKind.TRACKING and fix.key.startswith("o_1:tracking:")
+    assert fix.data == {
+        "shipment_id": "s1",
+        "carrier": "DHL",
+        "tracking_number": "TN-2",
+        "previous": "TN-1",
+    }
+    ship(order, "s1", "TN-2", at="2026-05-04T13:00:00.000Z")  # the same event again
+    assert [d.key for d in drafts(order, "shopify", since=mark)] == [fix.key]
+    ship(order, "s1", "TN-1", at="2026-05-04T11:00:00.000Z")  # an older one, late: no change
+    assert [d.key for d in drafts(order, "shopify")].count(fix.key) == 1
+    assert [d.kind for d in drafts(order, "shopify")] == [
+        ConfirmationKind.SHIPMENT,
+        ConfirmationKind.TRACKING,
+    ]
+
+
+FIXED = {"shipment_id": "s1", "carrier": "UPS", "tracking_number": "1Z-NEW", "previous": ""}
+
+
+def _fulfillments(*numbers: str) -> str:
+    made = json.loads(shopify_samples.FULFILLMENT_JSON)["fulfillment"]
+    return json.dumps(
+        {
+            "fulfillments": [
+                {**made, "id": 1069019879 + i, "tracking_number": n, "tracking_numbers": [n]}
+                for i, n in enumerate(numbers)
+            ]
+        }
+    )
+
+
+def test_shopify_moves_the_fulfillment_with_the_previous_number_to_the_new_one():
+    http = FakeHttp(
+        (200, _fulfillments("OTHER-1", "1Z001985YW99744790")),
+        (200, shopify_samples.FULFILLMENT_JSON),
+    )
+    data = {**FIXED, "previous": "1Z001985YW99744790"}
+    result = ShopifyOut(SHOP, http).send(confirm(ConfirmationKind.TRACKING, data))
+    root = "https://test-shop.myshopify.io/admin/api/2024-04"
+    assert [(c["method"], c["url"], c["body"]) for c in http.calls] == [
+        ("GET", f"{root}/orders/450789469/fulfillments.json", None),
+        (
+            "POST",
+            f"{root}/fulfillments/1069019880/update_tracking.json",
+            {
+                "fulfillment": {
+                    "tracking_info": {"number": "1Z-NEW", "company": "UPS"},
+                    "notify_customer": True,
+                }
+            },
+        ),
+    ]
+    assert result == {"fulfillment_id": 1069019880}
+
+
+def test_shopify_a_number_already_there_is_sent_and_none_with_either_waits():
+    data = {**FIXED, "previous": "1Z001985YW99744790"}
+    done = FakeHttp((200, _fulfillments("1Z-NEW")))
+    result = ShopifyOut(SHOP, done).send(confirm(ConfirmationKind.TRACKING, data))
+    assert result["fulfillment_id"] == 1069019879 and len(done.calls) == 1  # nothing posted
+    early = FakeHttp((200, json.dumps({"fulfillments": []})))
+    with pytest.raises(PlatformUnavailable, match="carries 1Z001985YW99744790 yet"):
+        ShopifyOut(SHOP, early).send(confirm(ConfirmationKind.TRACKING, data))
+    assert [c["method"] for c in early.calls] == ["GET"]
+
+
+def test_woocommerce_tells_the_customer_the_corrected_number_and_amazon_skips_it():
+    http = FakeHttp((201, woo_samples.NOTE_JSON))
+    data = {**FIXED, "previous": "1Z-OLD"}
+    result = WooCommerceOut(WOO, http).send(
+        confirm(ConfirmationKind.TRACKING, data, platform="woocommerce", channel_order_id="723")
+    )
+    assert [(c["method"], c["url"], c["body"]) for c in http.calls] == [
+        (
+            "POST",
+            "https://example.com/wp-json/wc/v3/orders/723/notes",
+            {
+                "note": "Tracking corrected: shipped with UPS 1Z-NEW (not 1Z-OLD)",
+                "customer_note": True,
+            },
+        )
+    ]
+    assert result == {"note_id": 281}
+    assert AmazonOut({}, lambda: FakeSpApi()).unsupported(ConfirmationKind.TRACKING)
