@@ -15,6 +15,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chalicelib.adapters.dynamo_batch import batch_get_items
 from chalicelib.adapters.dynamo_tx import conditional_write
 from chalicelib.domain.catalog import Kind
 
@@ -165,14 +166,5 @@ def batch_get(
 ) -> list[dict[str, Any]]:
     """BatchGetItem on one table (``projection``: its ``ProjectionExpression`` and names),
     retrying unprocessed keys."""
-    client = table.meta.client
-    request: dict[str, Any] = {table.name: {"Keys": keys, **(projection or {})}}
-    items: list[dict[str, Any]] = []
-    for _ in range(8):
-        resp = client.batch_get_item(RequestItems=request)
-        items.extend(resp["Responses"].get(table.name, []))
-        request = resp.get("UnprocessedKeys") or {}
-        if not request:
-            return items
-        time.sleep(0.05)
-    raise RuntimeError(f"BatchGetItem left keys unprocessed on {table.name}")
+    request = {table.name: {"Keys": keys, **(projection or {})}}
+    return batch_get_items(table.meta.client, request)[table.name]

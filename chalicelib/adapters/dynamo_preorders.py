@@ -9,11 +9,11 @@ to what it still wants the same way, only if the order is still at the version r
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chalicelib.adapters.dynamo_batch import batch_get_items
 from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.dynamo_tx import TransactionFailed, serialize, transact_write
 from chalicelib.domain.errors import StaleOrder
@@ -205,17 +205,8 @@ class DynamoPreorders:
 
     def _existing(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
         """The items among ``keys`` that exist."""
-        client = self._table.meta.client
-        request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
-        items: list[dict[str, Any]] = []
-        for _ in range(8):
-            resp = client.batch_get_item(RequestItems=request)
-            items.extend(resp["Responses"].get(self._table.name, []))
-            request = resp.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            time.sleep(0.05)
-        raise RuntimeError(f"BatchGetItem left keys unprocessed on {self._table.name}")
+        request = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+        return batch_get_items(self._table.meta.client, request)[self._table.name]
 
 
 def _same_claim(claim: PreorderClaim) -> tuple[str, dict[str, Any]]:

@@ -12,12 +12,12 @@ and fewer read units (a Query is charged by the 4 KB read, a key by the item).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
+from chalicelib.adapters.dynamo_batch import batch_get_items
 from chalicelib.adapters.dynamo_orders import order_from_item
 from chalicelib.adapters.stock_items import level_from_item, level_projection
 from chalicelib.adapters.stock_shards import with_shards
@@ -124,16 +124,8 @@ class DynamoSnapshots:
                     if name == self._stock:
                         request[name].update(level_projection())
                 request[name]["Keys"].append(key)
-            for attempt in range(8):
-                resp = self._client.batch_get_item(RequestItems=request)
-                for name, items in resp["Responses"].items():
-                    out.extend((name, item) for item in items)
-                request = resp.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(0.02 * 2**attempt)
-            else:
-                raise RuntimeError("BatchGetItem kept keys unprocessed")
+            for name, items in batch_get_items(self._client, request).items():
+                out.extend((name, item) for item in items)
         return out
 
 

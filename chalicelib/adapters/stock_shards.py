@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chalicelib.adapters.dynamo_batch import batch_get_items
 from chalicelib.adapters.dynamo_tx import TransactionFailed, put_new, serialize, transact_write
 from chalicelib.adapters.low_flag import flagged
 from chalicelib.adapters.stock_items import (
@@ -86,18 +86,8 @@ def batch_read(
     """BatchGetItem with a resource-level client (plain values), retrying unprocessed keys."""
     out: list[dict[str, Any]] = []
     for start in range(0, len(keys), _BATCH):
-        request: dict[str, Any] = {
-            table: {"Keys": keys[start : start + _BATCH], "ConsistentRead": consistent}
-        }
-        for attempt in range(8):
-            resp = client.batch_get_item(RequestItems=request)
-            out.extend(resp["Responses"].get(table, []))
-            request = resp.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.02 * 2**attempt)
-        else:
-            raise RuntimeError(f"BatchGetItem left keys unprocessed on {table}")
+        request = {table: {"Keys": keys[start : start + _BATCH], "ConsistentRead": consistent}}
+        out.extend(batch_get_items(client, request)[table])
     return out
 
 
